@@ -1,0 +1,199 @@
+//! The high-level client: connect and pass the connection check, register,
+//! log in with SCRAM (running the slow KDF here, never on the server), log out.
+
+use crate::connection::Connection;
+use crate::error::{ClientError, Result};
+use mioftp::protocol::messages::ServerFrame;
+use mioftp::protocol::messages::{
+    Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, Notice, PROTOCOL_VERSION, Registered,
+};
+use mioftp::protocol::scram::{self, ClientKeys, Exchange, Key};
+use mioftp::protocol::{Request, check_username};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// Refuse iteration counts above this from a server: a hostile server could
+/// otherwise make the client spin for hours.
+pub const MAX_CLIENT_ITERATIONS: u32 = 10_000_000;
+
+/// Connection options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Read/write timeout on the socket; `None` waits forever.
+    pub io_timeout: Option<Duration>,
+    pub connect_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { io_timeout: Some(Duration::from_secs(120)), connect_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// A connected, key-checked client.
+pub struct Client {
+    pub conn: Connection,
+    hello: Hello,
+    user: Option<String>,
+}
+
+impl Client {
+    /// Connects, reads the hello, and answers its challenge with the key.
+    pub fn connect(addr: &str, key: &[u8]) -> Result<Client> {
+        Client::connect_with(addr, key, &Options::default())
+    }
+
+    pub fn connect_with(addr: &str, key: &[u8], opts: &Options) -> Result<Client> {
+        let connect_err = |source| ClientError::Connect { addr: addr.to_owned(), source };
+        let mut last = None;
+        let mut stream = None;
+        for sa in addr.to_socket_addrs().map_err(connect_err)? {
+            match TcpStream::connect_timeout(&sa, opts.connect_timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let stream = stream.ok_or_else(|| {
+            connect_err(last.unwrap_or_else(|| std::io::Error::other("the address resolved to nothing")))
+        })?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(opts.io_timeout)?;
+        stream.set_write_timeout(opts.io_timeout)?;
+        Client::handshake(Connection::new(stream)?, key)
+    }
+
+    /// Runs the connection check over an established connection.
+    pub fn handshake(mut conn: Connection, key: &[u8]) -> Result<Client> {
+        let (frame, _) = conn.recv()?;
+        let hello = match frame {
+            ServerFrame::Notice(Notice::Hello(h)) => h,
+            // e.g. server_busy: the server refused us before the hello.
+            ServerFrame::Reply(Err(e)) => return Err(ClientError::Server(e)),
+            _ => {
+                return Err(ClientError::Protocol("the server did not start with a hello".into()));
+            }
+        };
+        if hello.protocol != PROTOCOL_VERSION {
+            return Err(ClientError::Protocol(format!(
+                "server speaks protocol {}, this client speaks {PROTOCOL_VERSION}",
+                hello.protocol
+            )));
+        }
+        if hello.kdf != KDF_NAME {
+            return Err(ClientError::Protocol(format!("unsupported KDF \"{}\"", hello.kdf)));
+        }
+        let challenge = scram::unb64(&hello.challenge)
+            .ok_or_else(|| ClientError::Protocol("hello challenge is not base64".into()))?;
+        let mac = scram::hmac(key, &challenge);
+        let _: Empty = conn.call(&Request::Auth { hmac: scram::b64(&mac) })?;
+        Ok(Client { conn, hello, user: None })
+    }
+
+    /// The server's hello (version, KDF policy).
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    /// The logged-in user.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Checks a new password against the server's announced policy.
+    pub fn check_password(&self, password: &str) -> Result<()> {
+        let min = self.hello.min_password_len as usize;
+        if password.is_empty() {
+            return Err(ClientError::Usage("the password must not be empty".into()));
+        }
+        if password.chars().count() < min {
+            return Err(ClientError::Usage(format!("the password must be at least {min} characters")));
+        }
+        Ok(())
+    }
+
+    /// Creates an account. The password stays here: only a salt, the
+    /// iteration count and the derived StoredKey and ServerKey are sent.
+    pub fn register(&mut self, user: &str, password: &str) -> Result<()> {
+        check_username(user).map_err(ClientError::Usage)?;
+        self.check_password(password)?;
+        let mut salt = [0u8; scram::SALT_LEN];
+        getrandom::fill(&mut salt).map_err(|e| ClientError::Usage(format!("no randomness: {e}")))?;
+        let iterations = self.hello.min_iterations.max(1);
+        let keys = ClientKeys::from_salted(&scram::salted_password(password.as_bytes(), &salt, iterations));
+        self.register_keys(user, &salt, iterations, &keys)
+    }
+
+    /// Registers with keys derived elsewhere (benchmarks reuse them).
+    pub fn register_keys(&mut self, user: &str, salt: &[u8], iterations: u32, keys: &ClientKeys) -> Result<()> {
+        let _: Registered = self.conn.call(&Request::Register {
+            user: user.to_owned(),
+            salt: scram::b64(salt),
+            iterations,
+            stored_key: scram::b64(&keys.stored_key),
+            server_key: scram::b64(&keys.server_key),
+        })?;
+        Ok(())
+    }
+
+    /// Logs in with a password, running PBKDF2 locally.
+    pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
+        self.login_with(user, |salt, iterations| scram::salted_password(password.as_bytes(), salt, iterations))
+    }
+
+    /// Logs in, asking `derive` for SaltedPassword given the salt and
+    /// iteration count (so a caller may cache it). Verifies the server's
+    /// signature: authentication is mutual.
+    pub fn login_with(&mut self, user: &str, derive: impl FnOnce(&[u8], u32) -> Key) -> Result<()> {
+        check_username(user).map_err(ClientError::Usage)?;
+        let client_nonce = scram::new_nonce().map_err(|e| ClientError::Usage(format!("no randomness: {e}")))?;
+        let challenge: LoginChallenge =
+            self.conn.call(&Request::Login { user: user.to_owned(), nonce: client_nonce.clone() })?;
+        if !challenge.nonce.starts_with(&client_nonce)
+            || challenge.nonce.len() <= client_nonce.len()
+            || !scram::valid_nonce(&challenge.nonce)
+        {
+            return Err(ClientError::Protocol("the server's nonce does not extend ours".into()));
+        }
+        if challenge.iterations == 0 || challenge.iterations > MAX_CLIENT_ITERATIONS {
+            return Err(ClientError::Protocol(format!("unreasonable iteration count {}", challenge.iterations)));
+        }
+        let salt = scram::unb64(&challenge.salt).ok_or_else(|| ClientError::Protocol("salt is not base64".into()))?;
+        let keys = ClientKeys::from_salted(&derive(&salt, challenge.iterations));
+        let exchange = Exchange {
+            user,
+            client_nonce: &client_nonce,
+            nonce: &challenge.nonce,
+            salt: &salt,
+            iterations: challenge.iterations,
+        };
+        let auth_message = exchange.auth_message();
+        let proof = keys.proof(&auth_message);
+        let done: LoggedIn = self.conn.call(&Request::LoginProof { proof: scram::b64(&proof) })?;
+        let signature = scram::unb64(&done.server_signature).unwrap_or_default();
+        if !keys.verify_server(&auth_message, &signature) {
+            return Err(ClientError::ServerAuth);
+        }
+        self.user = Some(user.to_owned());
+        Ok(())
+    }
+
+    pub fn logout(&mut self) -> Result<()> {
+        let _: Empty = self.conn.call(&Request::Logout)?;
+        self.user = None;
+        Ok(())
+    }
+
+    pub fn noop(&mut self) -> Result<()> {
+        let _: Empty = self.conn.call(&Request::Noop)?;
+        Ok(())
+    }
+
+    /// Says goodbye; the server closes the connection after its reply.
+    pub fn exit(mut self) -> Result<()> {
+        let _: Bye = self.conn.call(&Request::Exit)?;
+        Ok(())
+    }
+}

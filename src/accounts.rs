@@ -1,0 +1,181 @@
+//! The account store: one JSON file per user, `accounts/<user>.json`.
+//!
+//! A record holds only what SCRAM needs on the server side (salt, iteration
+//! count, StoredKey, ServerKey), never a password or anything that lets one be
+//! replayed. Creation is crash-safe and exclusive: the record is written to a
+//! temporary file, fsynced, then hard-linked to its final name. `link(2)` fails
+//! if the name exists, so two registrations of one name cannot both win, and a
+//! reader never sees a half-written record. Temporaries left by a crash are
+//! removed at start.
+
+use crate::keys::sync_dir;
+use crate::protocol::scram::{self, Key};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Prefix of temporary files in the accounts folder; never a valid username
+/// (usernames cannot start with '.').
+const TMP_PREFIX: &str = ".tmp-";
+
+/// One account as stored on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Record format version.
+    pub v: u32,
+    pub user: String,
+    /// Base64 salt for PBKDF2.
+    pub salt: String,
+    pub iterations: u32,
+    /// Base64 StoredKey = H(ClientKey).
+    pub stored_key: String,
+    /// Base64 ServerKey.
+    pub server_key: String,
+    /// RFC 3339 UTC creation time.
+    pub created: String,
+    /// Byte quota; `null` means the server's default.
+    #[serde(default)]
+    pub quota: Option<u64>,
+}
+
+/// The decoded SCRAM material of an account.
+#[derive(Clone)]
+pub struct Credentials {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub stored_key: Key,
+    pub server_key: Key,
+}
+
+impl Account {
+    /// Decodes the base64 fields; `None` if the record is damaged.
+    pub fn credentials(&self) -> Option<Credentials> {
+        Some(Credentials {
+            salt: scram::unb64(&self.salt)?,
+            iterations: self.iterations,
+            stored_key: scram::unb64_key(&self.stored_key)?,
+            server_key: scram::unb64_key(&self.server_key)?,
+        })
+    }
+}
+
+/// Why an account could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("an account with that username already exists")]
+    Exists,
+    #[error("account store I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The folder of account records.
+#[derive(Debug)]
+pub struct AccountStore {
+    dir: PathBuf,
+}
+
+impl AccountStore {
+    /// Opens the store, creating the folder and removing crash leftovers.
+    pub fn open(dir: &Path) -> io::Result<AccountStore> {
+        fs::create_dir_all(dir)?;
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                log::info!("removing unfinished account record {}", entry.path().display());
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(AccountStore { dir: dir.to_owned() })
+    }
+
+    fn path(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("{user}.json"))
+    }
+
+    /// Loads a user's record. `Ok(None)` if there is no such user. The caller
+    /// must have validated `user` (it becomes a file name).
+    pub fn load(&self, user: &str) -> io::Result<Option<Account>> {
+        let bytes = match fs::read(self.path(user)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Writes a new record durably and exclusively.
+    pub fn create(&self, account: &Account) -> Result<(), CreateError> {
+        let final_path = self.path(&account.user);
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(io::Error::other)?;
+        let tmp = self.dir.join(format!("{TMP_PREFIX}{}-{}", account.user, hex::encode(nonce)));
+        let result = (|| {
+            let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            let mut text = serde_json::to_vec_pretty(account).map_err(io::Error::other)?;
+            text.push(b'\n');
+            file.write_all(&text)?;
+            file.sync_all()?;
+            match fs::hard_link(&tmp, &final_path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(CreateError::Exists),
+                Err(e) => Err(CreateError::Io(e)),
+            }
+        })();
+        let _ = fs::remove_file(&tmp);
+        result?;
+        sync_dir(&self.dir)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(user: &str) -> Account {
+        Account {
+            v: 1,
+            user: user.into(),
+            salt: scram::b64(b"0123456789abcdef"),
+            iterations: 4096,
+            stored_key: scram::b64(&[1; 32]),
+            server_key: scram::b64(&[2; 32]),
+            created: "2026-01-01T00:00:00.000Z".into(),
+            quota: None,
+        }
+    }
+
+    #[test]
+    fn create_then_load_round_trips_and_leaves_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AccountStore::open(dir.path()).unwrap();
+        store.create(&account("alice")).unwrap();
+        assert_eq!(store.load("alice").unwrap(), Some(account("alice")));
+        assert!(store.load("bob").unwrap().is_none());
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec!["alice.json"]);
+        let creds = store.load("alice").unwrap().unwrap().credentials().unwrap();
+        assert_eq!(creds.stored_key, [1; 32]);
+    }
+
+    #[test]
+    fn a_second_create_of_the_same_name_fails_and_keeps_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AccountStore::open(dir.path()).unwrap();
+        store.create(&account("alice")).unwrap();
+        let mut other = account("alice");
+        other.iterations = 9999;
+        assert!(matches!(store.create(&other), Err(CreateError::Exists)));
+        assert_eq!(store.load("alice").unwrap().unwrap().iterations, 4096);
+    }
+
+    #[test]
+    fn crash_leftovers_are_removed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".tmp-alice-00"), b"{\"half").unwrap();
+        AccountStore::open(dir.path()).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,248 @@
+//! The four JSON Lines audit logs under `<root>/logs/`.
+//!
+//! Every attempt is one record, one line, one `write(2)` on a file opened with
+//! `O_APPEND`, made before the client is answered. A record never spans two
+//! writes, so a crash can tear at most the last line. When a log is opened and
+//! its last byte is not a newline (a line torn by a crash), a newline is
+//! written first, so the next record always starts on a line of its own.
+//!
+//! Operational diagnostics do not go here; they go through `log` to stderr.
+
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Which of the four logs a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// `register_login_accounts.log`: handshake, register, login, logout.
+    Accounts,
+    /// `shell_command.log`: dir, cd, pwd, mkdir, rm, quota.
+    Commands,
+    /// `upload_file.log`: one record per put attempt.
+    Uploads,
+    /// `download_file.log`: one record per get attempt.
+    Downloads,
+}
+
+impl Log {
+    pub const ALL: [Log; 4] = [Log::Accounts, Log::Commands, Log::Uploads, Log::Downloads];
+
+    /// The file name under `logs/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Log::Accounts => "register_login_accounts.log",
+            Log::Commands => "shell_command.log",
+            Log::Uploads => "upload_file.log",
+            Log::Downloads => "download_file.log",
+        }
+    }
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// An account or command attempt succeeded.
+    #[default]
+    Ok,
+    /// It was attempted and failed (wrong password, no such file, ...).
+    Fail,
+    /// A transfer finished and was verified.
+    Complete,
+    /// A transfer stopped part-way (disconnect, timeout, shutdown); its partial is kept.
+    Incomplete,
+    /// Refused by policy before or instead of doing it (path, quota, busy, throttle, digest).
+    Rejected,
+}
+
+/// One audit record. Optional fields are omitted when `None`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Record<'a> {
+    /// Filled in by [`AuditLog::write`]: RFC 3339 UTC with milliseconds.
+    pub ts: String,
+    pub peer: String,
+    pub session: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
+    pub event: &'a str,
+    pub outcome: Outcome,
+    /// The stable error code on failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    /// Human text on failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+impl<'a> Record<'a> {
+    /// A record with the fields every log shares.
+    pub fn new(peer: SocketAddr, session: u64, user: Option<&'a str>, event: &'a str, outcome: Outcome) -> Self {
+        Record { peer: peer.to_string(), session, user, event, outcome, ..Default::default() }
+    }
+
+    /// Adds a failure's code and message.
+    pub fn failed(mut self, code: &'a str, message: &'a str) -> Self {
+        self.reason = Some(code);
+        self.message = Some(message);
+        self
+    }
+}
+
+/// Formats a wall-clock time as RFC 3339 UTC with milliseconds.
+pub fn format_ts(at: SystemTime) -> String {
+    match jiff::Timestamp::try_from(at) {
+        Ok(ts) => format!("{ts:.3}"),
+        Err(_) => "1970-01-01T00:00:00.000Z".to_owned(),
+    }
+}
+
+/// The four open log files.
+pub struct AuditLog {
+    dir: PathBuf,
+    files: [File; 4],
+    line: Vec<u8>,
+}
+
+impl AuditLog {
+    /// Opens (creating if needed) the four logs in `dir`.
+    pub fn open(dir: &Path) -> io::Result<AuditLog> {
+        std::fs::create_dir_all(dir)?;
+        let files = [
+            open_log(&dir.join(Log::Accounts.file_name()))?,
+            open_log(&dir.join(Log::Commands.file_name()))?,
+            open_log(&dir.join(Log::Uploads.file_name()))?,
+            open_log(&dir.join(Log::Downloads.file_name()))?,
+        ];
+        Ok(AuditLog { dir: dir.to_owned(), files, line: Vec::with_capacity(512) })
+    }
+
+    /// Re-opens all four files by name (after logrotate moved them). Records
+    /// written before this call went to the old files, records after it go to
+    /// the new ones: none is lost or duplicated.
+    pub fn reopen(&mut self) -> io::Result<()> {
+        let fresh = AuditLog::open(&self.dir)?;
+        self.sync();
+        self.files = fresh.files;
+        Ok(())
+    }
+
+    /// Appends `record` to `log` as one line in one write, stamping `ts` now.
+    pub fn write(&mut self, log: Log, record: &mut Record<'_>) -> io::Result<()> {
+        record.ts = format_ts(SystemTime::now());
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record)?;
+        self.line.push(b'\n');
+        let file = &mut self.files[log as usize];
+        // One write_all of a few hundred bytes is a single write(2) on a
+        // regular file; O_APPEND makes the position and the write one step.
+        file.write_all(&self.line)
+    }
+
+    /// Writes a record and reports (but survives) a failure: an audit log that
+    /// cannot be written must not take the server down for everyone.
+    pub fn record(&mut self, log: Log, mut record: Record<'_>) {
+        if let Err(e) = self.write(log, &mut record) {
+            log::error!("audit log {} write failed: {e}", log.file_name());
+        }
+    }
+
+    /// Flushes file data to disk (at shutdown and before a reopen).
+    pub fn sync(&mut self) {
+        for f in &self.files {
+            let _ = f.sync_data();
+        }
+    }
+}
+
+fn open_log(path: &Path) -> io::Result<File> {
+    let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            // A torn last line from a crash: end it so the next record stands alone.
+            file.write_all(b"\n")?;
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> SocketAddr {
+        "127.0.0.1:4000".parse().unwrap()
+    }
+
+    #[test]
+    fn records_are_whole_json_lines_with_millisecond_utc_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = AuditLog::open(dir.path()).unwrap();
+        log.record(Log::Accounts, Record::new(peer(), 7, Some("alice"), "login", Outcome::Ok));
+        log.record(
+            Log::Accounts,
+            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed("handshake_failed", "bad hmac"),
+        );
+        let text = std::fs::read_to_string(dir.path().join("register_login_accounts.log")).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["user"], "alice");
+        assert_eq!(lines[0]["outcome"], "ok");
+        assert!(lines[0].get("reason").is_none());
+        assert_eq!(lines[1]["reason"], "handshake_failed");
+        assert!(lines[1].get("user").is_none());
+        let ts = lines[0]["ts"].as_str().unwrap();
+        assert_eq!(ts.len(), "2026-01-01T00:00:00.000Z".len(), "{ts}");
+        assert!(ts.ends_with('Z'));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ended_before_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shell_command.log");
+        std::fs::write(&path, "{\"whole\":1}\n{\"torn\":").unwrap();
+        let mut log = AuditLog::open(dir.path()).unwrap();
+        log.record(Log::Commands, Record::new(peer(), 1, Some("bob"), "pwd", Outcome::Ok));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1], "{\"torn\":");
+        assert!(serde_json::from_str::<serde_json::Value>(lines[2]).is_ok());
+    }
+
+    #[test]
+    fn reopen_follows_a_rotated_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = AuditLog::open(dir.path()).unwrap();
+        log.record(Log::Uploads, Record::new(peer(), 1, Some("u"), "upload", Outcome::Complete));
+        let path = dir.path().join("upload_file.log");
+        std::fs::rename(&path, dir.path().join("upload_file.log.1")).unwrap();
+        log.reopen().unwrap();
+        log.record(Log::Uploads, Record::new(peer(), 2, Some("u"), "upload", Outcome::Incomplete));
+        let old = std::fs::read_to_string(dir.path().join("upload_file.log.1")).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert_eq!((old.lines().count(), new.lines().count()), (1, 1));
+        assert!(new.contains("\"session\":2"));
+    }
+}

@@ -1,0 +1,25 @@
+//! mioftp: a single-threaded, event-driven file-transfer server and the
+//! protocol library its client shares.
+//!
+//! Module map:
+//! - [`protocol`]: pure wire protocol (frames, messages, error codes, SCRAM).
+//! - [`session`]: the pure per-connection state machine; bytes in, bytes out,
+//!   time passed in as an argument.
+//! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
+//!   connections, timers, ready list.
+//! - [`accounts`]: the account store (`accounts/<user>.json`), atomic writes.
+//! - [`audit`]: the JSON Lines audit logs under `logs/`.
+//! - [`keys`]: the pre-shared key and the server's private secret.
+//! - [`config`]: the server's settings.
+
+pub mod accounts;
+pub mod audit;
+pub mod config;
+pub mod keys;
+pub mod protocol;
+pub mod server;
+pub mod services;
+pub mod session;
+
+/// Software name and version, as announced in `hello`.
+pub const SERVER_SOFTWARE: &str = concat!("mioftpd ", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,70 @@
+//! mioftpd: parse flags, build a [`Config`], run the server. Nothing else.
+
+use clap::Parser;
+use mioftp::config::{Config, DEFAULT_LISTEN, DEFAULT_MIN_ITERATIONS};
+use mioftp::server::Server;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// mioftpd: a single-threaded, event-driven file-transfer server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Data root holding accounts/, home/ and logs/ (created if missing).
+    #[arg(long, default_value = ".", env = "MIOFTPD_ROOT")]
+    root: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_LISTEN, env = "MIOFTPD_LISTEN")]
+    listen: SocketAddr,
+    /// Pre-shared key file [default: <root>/server.key, created at first start].
+    #[arg(long, env = "MIOFTPD_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Least PBKDF2-HMAC-SHA256 iteration count accepted at registration.
+    #[arg(long, default_value_t = DEFAULT_MIN_ITERATIONS)]
+    min_iterations: u32,
+    /// Least password length, announced to clients (which enforce it).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    min_password_len: u32,
+    /// Seconds from connect to a completed login.
+    #[arg(long, default_value_t = 30)]
+    handshake_timeout: u64,
+    /// Seconds a logged-in session may sit idle.
+    #[arg(long, default_value_t = 300)]
+    idle_timeout: u64,
+    /// Seconds a transfer may go without progress.
+    #[arg(long, default_value_t = 60)]
+    transfer_timeout: u64,
+    /// Most simultaneous connections.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Args::parse();
+    let mut config = Config::new(args.root);
+    config.listen = args.listen;
+    config.key_file = args.key_file;
+    config.min_iterations = args.min_iterations;
+    config.min_password_len = args.min_password_len;
+    config.handshake_timeout = Duration::from_secs(args.handshake_timeout);
+    config.idle_timeout = Duration::from_secs(args.idle_timeout);
+    config.transfer_timeout = Duration::from_secs(args.transfer_timeout);
+    config.max_connections = args.max_connections;
+    let server = match Server::bind(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mioftpd: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mioftpd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Typed requests, replies and notices: the JSON headers both sides exchange.
+//!
+//! Requests are tagged by `op`. Replies carry `ok`; a success reply's other
+//! fields depend on the request, a failure carries `error`. Notices are frames
+//! the server sends unprompted and are tagged by `notice`. Unknown fields are
+//! ignored everywhere so either side can add optional fields later.
+
+use super::error::{ErrorCode, WireError};
+use super::frame::Header;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+/// The protocol version announced in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The KDF named in `hello`.
+pub const KDF_NAME: &str = "pbkdf2-sha256";
+
+/// A client request. The variant name in snake_case is the `op`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Answer to the hello challenge: base64 HMAC-SHA-256(key, challenge).
+    Auth { hmac: String },
+    /// Create an account from client-derived SCRAM keys.
+    Register { user: String, salt: String, iterations: u32, stored_key: String, server_key: String },
+    /// SCRAM client-first: the user and a client nonce.
+    Login { user: String, nonce: String },
+    /// SCRAM client-final: the base64 ClientProof.
+    LoginProof { proof: String },
+    /// End the login; the connection stays checked and may log in again.
+    Logout,
+    /// Say goodbye; the server replies, then closes.
+    Exit,
+    /// Does nothing; answers `ok`. Useful as a keep-alive or latency probe.
+    Noop,
+}
+
+impl Request {
+    /// Every `op` this build understands.
+    pub const OPS: &'static [&'static str] = &["auth", "register", "login", "login_proof", "logout", "exit", "noop"];
+
+    /// The `op` name of this request.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Auth { .. } => "auth",
+            Request::Register { .. } => "register",
+            Request::Login { .. } => "login",
+            Request::LoginProof { .. } => "login_proof",
+            Request::Logout => "logout",
+            Request::Exit => "exit",
+            Request::Noop => "noop",
+        }
+    }
+
+    /// Interprets a decoded header. Distinguishes an unknown or missing `op`
+    /// (`unknown_op`) from a known op with bad fields (`bad_request`).
+    pub fn from_header(header: Header) -> Result<Request, WireError> {
+        match header.get("op") {
+            Some(Value::String(op)) if Self::OPS.contains(&op.as_str()) => {}
+            Some(Value::String(op)) => {
+                let shown: String = op.chars().take(64).collect();
+                return Err(WireError::new(ErrorCode::UnknownOp, format!("unknown op \"{shown}\"")));
+            }
+            Some(_) => {
+                return Err(WireError::new(ErrorCode::UnknownOp, "field \"op\" must be a string"));
+            }
+            None => {
+                return Err(WireError::new(ErrorCode::UnknownOp, "request has no \"op\" field"));
+            }
+        }
+        serde_json::from_value(Value::Object(header))
+            .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("malformed request: {e}")))
+    }
+}
+
+/// Frames the server sends without being asked. The variant is the `notice`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    /// The first frame on every connection.
+    Hello(Hello),
+}
+
+/// The server's greeting and connection-check challenge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    /// Software name and version, e.g. "mioftpd 0.1.0".
+    pub server: String,
+    /// Base64 of 32 fresh random bytes.
+    pub challenge: String,
+    /// Always "pbkdf2-sha256".
+    pub kdf: String,
+    /// The least PBKDF2 iteration count `register` accepts.
+    pub min_iterations: u32,
+    /// The least password length clients should accept (clients enforce it:
+    /// the server never sees the password).
+    pub min_password_len: u32,
+}
+
+/// Reply to `register`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    pub user: String,
+}
+
+/// Reply to `login`: SCRAM server-first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginChallenge {
+    pub salt: String,
+    pub iterations: u32,
+    /// Client nonce followed by the server's nonce.
+    pub nonce: String,
+}
+
+/// Reply to a correct `login_proof`: SCRAM server-final.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedIn {
+    pub user: String,
+    pub server_signature: String,
+}
+
+/// Reply to `exit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bye {
+    pub bye: bool,
+}
+
+/// An empty success body (`{"ok":true}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// A success reply: `{"ok":true}` plus the body's fields.
+#[derive(Debug, Serialize)]
+pub struct OkReply<'a, T: Serialize> {
+    pub ok: bool,
+    #[serde(flatten)]
+    pub body: &'a T,
+}
+
+impl<'a, T: Serialize> OkReply<'a, T> {
+    pub fn new(body: &'a T) -> Self {
+        OkReply { ok: true, body }
+    }
+}
+
+/// A failure reply: `{"ok":false,"error":{...}}`.
+#[derive(Debug, Serialize)]
+pub struct ErrReply<'a> {
+    pub ok: bool,
+    pub error: &'a WireError,
+}
+
+impl<'a> ErrReply<'a> {
+    pub fn new(error: &'a WireError) -> Self {
+        ErrReply { ok: false, error }
+    }
+}
+
+/// What a server frame is, as seen by a client.
+#[derive(Debug)]
+pub enum ServerFrame {
+    Notice(Notice),
+    Reply(Result<Header, WireError>),
+}
+
+/// Classifies a server frame header. Errors name what is malformed.
+pub fn classify(header: Header) -> Result<ServerFrame, String> {
+    if header.contains_key("notice") {
+        return serde_json::from_value(Value::Object(header))
+            .map(ServerFrame::Notice)
+            .map_err(|e| format!("malformed notice: {e}"));
+    }
+    match header.get("ok") {
+        Some(Value::Bool(true)) => Ok(ServerFrame::Reply(Ok(header))),
+        Some(Value::Bool(false)) => {
+            let err = header.get("error").cloned().ok_or("failure reply without \"error\"")?;
+            let err: WireError = serde_json::from_value(err).map_err(|e| format!("malformed error: {e}"))?;
+            Ok(ServerFrame::Reply(Err(err)))
+        }
+        _ => Err("server frame has neither \"ok\" nor \"notice\"".into()),
+    }
+}
+
+/// Reads a success reply's fields as `T`.
+pub fn reply_body<T: DeserializeOwned>(header: Header) -> Result<T, String> {
+    serde_json::from_value(Value::Object(header)).map_err(|e| format!("malformed reply: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn header(v: Value) -> Header {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn requests_round_trip_through_headers() {
+        let reqs = [
+            Request::Auth { hmac: "aGk=".into() },
+            Request::Login { user: "alice".into(), nonce: "n0nce-123".into() },
+            Request::LoginProof { proof: "cHJvb2Y=".into() },
+            Request::Logout,
+            Request::Exit,
+            Request::Noop,
+        ];
+        for req in reqs {
+            let v = serde_json::to_value(&req).unwrap();
+            assert_eq!(v["op"], req.op());
+            assert_eq!(Request::from_header(header(v)).unwrap(), req);
+        }
+    }
+
+    #[test]
+    fn unknown_and_missing_ops_are_unknown_op() {
+        for v in [json!({"op": "format_disk"}), json!({}), json!({"op": 7})] {
+            let err = Request::from_header(header(v)).unwrap_err();
+            assert_eq!(err.known_code(), Some(ErrorCode::UnknownOp));
+        }
+    }
+
+    #[test]
+    fn known_op_with_bad_fields_is_bad_request() {
+        for v in [
+            json!({"op": "login"}),
+            json!({"op": "login", "user": 5, "nonce": "abcdefgh"}),
+            json!({"op": "register", "user": "a", "salt": "x", "iterations": -1, "stored_key": "", "server_key": ""}),
+        ] {
+            let err = Request::from_header(header(v)).unwrap_err();
+            assert_eq!(err.known_code(), Some(ErrorCode::BadRequest));
+        }
+    }
+
+    #[test]
+    fn extra_fields_are_ignored() {
+        let req = Request::from_header(header(json!({"op": "noop", "tag": 1}))).unwrap();
+        assert_eq!(req, Request::Noop);
+    }
+
+    #[test]
+    fn replies_serialise_with_ok_and_classify_back() {
+        let ok = serde_json::to_value(OkReply::new(&Registered { user: "bob".into() })).unwrap();
+        assert_eq!(ok, json!({"ok": true, "user": "bob"}));
+        let ServerFrame::Reply(Ok(h)) = classify(header(ok)).unwrap() else { panic!() };
+        assert_eq!(reply_body::<Registered>(h).unwrap().user, "bob");
+
+        let e = WireError::new(ErrorCode::AuthFailed, "invalid username or password");
+        let err = serde_json::to_value(ErrReply::new(&e)).unwrap();
+        assert_eq!(err["error"]["code"], "auth_failed");
+        let ServerFrame::Reply(Err(back)) = classify(header(err)).unwrap() else { panic!() };
+        assert_eq!(back, e);
+    }
+}

@@ -1,0 +1,55 @@
+//! The mioftp wire protocol, pure: frames, messages, error codes and SCRAM
+//! arithmetic. No sockets, no files, no clocks: the server's session machine
+//! and the client both build on this module, so there is one copy of it.
+
+pub mod error;
+pub mod frame;
+pub mod messages;
+pub mod scram;
+
+pub use error::{ErrorCode, WireError};
+pub use frame::{Frame, FrameError, Header};
+pub use messages::{Notice, Request};
+
+/// Longest username, in bytes.
+pub const MAX_USERNAME_LEN: usize = 32;
+
+/// Checks a username against `^[a-z0-9_][a-z0-9_.-]{0,31}$`, explaining a refusal.
+///
+/// The rule keeps names safe as file names (`accounts/<user>.json`,
+/// `home/<user>/`): no '/', no NUL, no leading '.', so never `.` or `..`.
+pub fn check_username(user: &str) -> Result<(), String> {
+    let bytes = user.as_bytes();
+    let Some(first) = bytes.first() else {
+        return Err("username is empty".into());
+    };
+    if bytes.len() > MAX_USERNAME_LEN {
+        return Err(format!("username is {} bytes; the limit is {MAX_USERNAME_LEN}", bytes.len()));
+    }
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit() || *first == b'_') {
+        return Err("username must start with a lowercase letter, digit or '_'".into());
+    }
+    if let Some(bad) = user.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(*c))) {
+        return Err(format!("username may only contain a-z, 0-9, '_', '.' and '-' (found {:?})", bad));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_username;
+
+    #[test]
+    fn valid_usernames() {
+        for u in ["alice", "a", "_", "0day", "bob.smith", "x-y_z", &"a".repeat(32)] {
+            assert!(check_username(u).is_ok(), "{u}");
+        }
+    }
+
+    #[test]
+    fn invalid_usernames() {
+        for u in ["", "..", ".", ".hidden", "-x", "Alice", "a/b", "a\0b", "a b", "é", &"a".repeat(33), "a\\b"] {
+            assert!(check_username(u).is_err(), "{u:?}");
+        }
+    }
+}

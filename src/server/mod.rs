@@ -1,0 +1,322 @@
+//! The mio driver: one thread, one `Poll`, a listener and a `Slab` of
+//! connections whose keys are their tokens.
+//!
+//! Each loop turn: poll with the next deadline (or zero if the ready list has
+//! work) as timeout; drive every connection that got an event; continue the
+//! connections queued on the ready list by an earlier turn; fire due timers.
+//! Driving a connection is bounded by a byte budget, so one busy peer cannot
+//! starve the others. There is one way out for a connection, [`Server::close`].
+
+mod conn;
+mod timers;
+
+use crate::config::Config;
+use crate::services::Services;
+use crate::session::{CloseReason, Session};
+use conn::{Conn, Pumped};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use timers::Timers;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+
+/// Bytes read from one socket per `read(2)`; shared by all connections.
+const SCRATCH_LEN: usize = 256 * 1024;
+/// Bytes one connection may move per turn before yielding to the others.
+const TURN_BUDGET: usize = 1024 * 1024;
+/// How long to stop accepting after the process runs out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A per-turn byte allowance for one connection.
+#[derive(Debug)]
+pub struct Budget(usize);
+
+impl Budget {
+    pub fn new() -> Budget {
+        Budget(TURN_BUDGET)
+    }
+    pub fn charge(&mut self, n: usize) {
+        self.0 = self.0.saturating_sub(n);
+    }
+    pub fn spent(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new()
+    }
+}
+
+/// Stops a running server from another thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to stop; `run` returns soon after.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+/// The server: bind with [`Server::bind`], then [`Server::run`].
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    conns: Slab<Conn>,
+    svc: Services,
+    timers: Timers,
+    ready: VecDeque<usize>,
+    scratch: Box<[u8]>,
+    next_session: u64,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    accept_paused_until: Option<Instant>,
+}
+
+impl Server {
+    /// Opens the data root and binds the listener.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let listen = config.listen;
+        let svc = Services::open(config)?;
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(listen)?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Server {
+            poll,
+            listener,
+            conns: Slab::new(),
+            svc,
+            timers: Timers::default(),
+            ready: VecDeque::new(),
+            scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
+            next_session: 1,
+            stop: Arc::new(AtomicBool::new(false)),
+            waker,
+            accept_paused_until: None,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops [`Server::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle { stop: self.stop.clone(), waker: self.waker.clone() }
+    }
+
+    /// Runs the event loop until shut down.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        log::info!("listening on {}", self.local_addr()?);
+        while !self.stop.load(Ordering::SeqCst) {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue; // a signal; just poll again
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => {} // the loop condition reads the flag
+                    Token(key) => {
+                        // Events for tokens already closed are ignored.
+                        let Some(conn) = self.conns.get_mut(key) else {
+                            continue;
+                        };
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            conn.can_read = true;
+                        }
+                        if event.is_writable() || event.is_write_closed() || event.is_error() {
+                            conn.can_write = true;
+                        }
+                        self.drive(key, now);
+                    }
+                }
+            }
+            self.run_ready(now);
+            self.fire_timers(now);
+            if self.accept_paused_until.is_some_and(|t| t <= now) {
+                self.accept_paused_until = None;
+                self.accept(now);
+            }
+        }
+        self.shutdown(Instant::now());
+        Ok(())
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.ready.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let next = [self.timers.next(), self.accept_paused_until].into_iter().flatten().min();
+        next.map(|t| t.saturating_duration_since(now))
+    }
+
+    fn accept(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE/ENFILE and the like: the pending connection stays
+                    // queued in the kernel. Pause accepting briefly instead of
+                    // spinning; the paused deadline retries it.
+                    log::warn!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.conns.len() >= self.svc.config.max_connections {
+            refuse_busy(&mut stream, "the server is at its connection limit; try again later");
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let id = self.next_session;
+        self.next_session += 1;
+        let session = match Session::new(id, peer, now, &self.svc) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("cannot start a session: {e}");
+                return;
+            }
+        };
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
+            log::error!("cannot register a connection: {e}");
+            return;
+        }
+        entry.insert(Conn::new(stream, session));
+        log::debug!("session {id}: connected from {peer}");
+        self.drive(key, now);
+    }
+
+    /// Moves one connection forward, then files it: ready list, interest, timer.
+    fn drive(&mut self, key: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let mut budget = Budget::new();
+        match conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget) {
+            Pumped::Close(reason) => return self.close(key, reason, now),
+            Pumped::Again if !conn.queued => {
+                conn.queued = true;
+                self.ready.push_back(key);
+            }
+            _ => {}
+        }
+        let wanted = conn.wanted_interest();
+        if wanted != conn.interest {
+            if let Err(e) = self.poll.registry().reregister(&mut conn.stream, Token(key), wanted) {
+                log::error!("session {}: reregister: {e}", conn.session.id());
+                return self.close(key, CloseReason::PeerClosed, now);
+            }
+            conn.interest = wanted;
+        }
+        let deadline = conn.session.deadline(&self.svc);
+        if conn.timer != Some(deadline) {
+            self.timers.set(key, conn.timer, deadline);
+            conn.timer = Some(deadline);
+        }
+    }
+
+    /// Continues the connections queued before this pass. Ones that queue
+    /// themselves again wait for the next turn, after fresh events.
+    fn run_ready(&mut self, now: Instant) {
+        for _ in 0..self.ready.len() {
+            let Some(key) = self.ready.pop_front() else {
+                break;
+            };
+            // The key may have been closed (and even reused) meanwhile;
+            // driving a connection with nothing to do is harmless.
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.queued = false;
+                self.drive(key, now);
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(key) = self.timers.pop_due(now) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            conn.timer = None;
+            if conn.session.deadline(&self.svc) > now {
+                // The deadline moved while the timer was queued; re-file it.
+                self.drive(key, now);
+                continue;
+            }
+            conn.session.on_timeout(now, &mut self.svc);
+            // One best-effort flush of the timeout notice, then close: a peer
+            // that is not reading must not keep the connection alive.
+            let mut budget = Budget::new();
+            conn.can_write = true;
+            let _ = conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget);
+            self.close(key, CloseReason::Timeout, now);
+        }
+    }
+
+    /// The one way out: tells the session, deregisters, frees the slot.
+    fn close(&mut self, key: usize, reason: CloseReason, now: Instant) {
+        if !self.conns.contains(key) {
+            return;
+        }
+        let mut conn = self.conns.remove(key);
+        conn.session.on_close(reason, now, &mut self.svc);
+        if let Some(t) = conn.timer {
+            self.timers.remove(key, t);
+        }
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        log::debug!("session {}: closed ({reason:?})", conn.session.id());
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.close(key, CloseReason::Shutdown, now);
+        }
+        self.svc.audit.sync();
+        log::info!("server stopped");
+    }
+}
+
+/// Best-effort error frame to a connection we will not serve, then drop it.
+fn refuse_busy(stream: &mut TcpStream, message: &str) {
+    use crate::protocol::messages::ErrReply;
+    use crate::protocol::{ErrorCode, WireError, frame};
+    let err = WireError::new(ErrorCode::ServerBusy, message);
+    if let Ok(bytes) = frame::encode_to_vec(&ErrReply::new(&err)) {
+        // A fresh socket's send buffer takes a small frame; if not, the peer
+        // just sees the close.
+        let _ = stream.write(&bytes);
+    }
+}

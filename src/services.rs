@@ -1,0 +1,62 @@
+//! The server-wide state that sessions act on: settings, keys, the account
+//! store and the audit logs.
+//!
+//! A session is given `&mut Services` for each call instead of owning any of
+//! it. That keeps sessions free of sockets and shareable state, and lets the
+//! unit tests and fuzz targets drive a session against a temporary folder.
+
+use crate::accounts::AccountStore;
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::keys;
+use crate::protocol::scram::{self, Key};
+use std::io;
+
+/// Shared, single-threaded server state.
+pub struct Services {
+    pub config: Config,
+    /// The pre-shared connection key (exact bytes of the key file).
+    pub key: Vec<u8>,
+    /// Private secret for fake salts of unknown users; never sent.
+    secret: Vec<u8>,
+    pub accounts: AccountStore,
+    pub audit: AuditLog,
+}
+
+impl Services {
+    /// Opens everything under `config.root`, creating what is missing.
+    pub fn open(config: Config) -> io::Result<Services> {
+        std::fs::create_dir_all(&config.root)?;
+        std::fs::create_dir_all(config.home_dir())?;
+        let accounts = AccountStore::open(&config.accounts_dir())?;
+        let audit = AuditLog::open(&config.logs_dir())?;
+        let key = match &config.key_file {
+            Some(path) => keys::read_key(path)
+                .map_err(|e| io::Error::new(e.kind(), format!("key file {}: {e}", path.display())))?,
+            None => {
+                let path = config.key_path();
+                let (key, created) = keys::load_or_create(&path)?;
+                if created {
+                    log::info!("created a new pre-shared key at {}", path.display());
+                }
+                key
+            }
+        };
+        let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
+        Ok(Services { config, key, secret, accounts, audit })
+    }
+
+    /// The salt an unknown user is answered with: stable across requests and
+    /// restarts (so repeating a query reveals nothing), unpredictable without
+    /// the private secret, and as long as a real salt.
+    pub fn fake_salt(&self, user: &str) -> Vec<u8> {
+        let mac = scram::hmac(&self.secret, format!("fake-salt\0{user}").as_bytes());
+        mac[..scram::SALT_LEN].to_vec()
+    }
+
+    /// A StoredKey no proof can match, for unknown users. Derived, not stored,
+    /// so the unknown-user path does the same work as the real one.
+    pub fn fake_stored_key(&self, user: &str) -> Key {
+        scram::hmac(&self.secret, format!("fake-stored-key\0{user}").as_bytes())
+    }
+}

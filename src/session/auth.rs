@@ -1,0 +1,248 @@
+//! The connection check, registration, SCRAM login, logout and exit.
+
+use super::{Authed, Session, State};
+use crate::accounts::{Account, CreateError, Credentials};
+use crate::audit::{Log, format_ts};
+use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
+use crate::protocol::scram::{self, Exchange, Key};
+use crate::protocol::{ErrorCode, WireError, check_username};
+use crate::services::Services;
+use std::time::{Instant, SystemTime};
+
+/// The message both an unknown user and a wrong password get.
+pub const AUTH_FAILED: &str = "invalid username or password";
+/// Salt lengths `register` accepts, in bytes.
+const SALT_RANGE: std::ops::RangeInclusive<usize> = 8..=64;
+
+/// A login between SCRAM server-first and the client's proof.
+pub(super) struct PendingLogin {
+    pub user: String,
+    auth_message: String,
+    stored_key: Key,
+    server_key: Key,
+    /// False for an unknown user: the proof is checked (same work) but fails.
+    exists: bool,
+}
+
+pub(super) fn hello(challenge: &[u8; 32], svc: &Services) -> Hello {
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        server: crate::SERVER_SOFTWARE.to_owned(),
+        challenge: scram::b64(challenge),
+        kdf: KDF_NAME.to_owned(),
+        min_iterations: svc.config.min_iterations,
+        min_password_len: svc.config.min_password_len,
+    }
+}
+
+/// `auth`: HMAC-SHA-256(key, challenge), compared in constant time.
+pub(super) fn check_key(s: &mut Session, challenge: &[u8; 32], hmac_b64: &str, svc: &mut Services) {
+    let expected = scram::hmac(&svc.key, challenge);
+    let given = scram::unb64(hmac_b64).unwrap_or_default();
+    if scram::ct_eq(&expected, &given) {
+        s.state = State::Open;
+        s.audit(svc, Log::Accounts, None, "handshake", Ok(()));
+        s.send_ok(&Empty {});
+    } else {
+        let err = WireError::new(
+            ErrorCode::HandshakeFailed,
+            "connection check failed: the client's key does not match the server's",
+        );
+        s.audit(svc, Log::Accounts, None, "handshake", Err(&err));
+        s.send_error(&err);
+        s.closing = true;
+    }
+}
+
+pub(super) fn register(
+    s: &mut Session,
+    user: &str,
+    salt: &str,
+    iterations: u32,
+    stored_key: &str,
+    server_key: &str,
+    svc: &mut Services,
+) {
+    let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
+    let result = try_register(s, user, salt, iterations, stored_key, server_key, svc);
+    s.audit(svc, Log::Accounts, shown_user, "register", result.as_ref().map(|_| ()));
+    match result {
+        Ok(()) => s.send_ok(&Registered { user: user.to_owned() }),
+        Err(e) => s.send_error(&e),
+    }
+}
+
+fn try_register(
+    s: &Session,
+    user: &str,
+    salt: &str,
+    iterations: u32,
+    stored_key: &str,
+    server_key: &str,
+    svc: &mut Services,
+) -> Result<(), WireError> {
+    if !matches!(s.state, State::Open) {
+        return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
+    }
+    check_username(user).map_err(|m| WireError::new(ErrorCode::InvalidUsername, m))?;
+    let min = svc.config.min_iterations;
+    if iterations < min {
+        return Err(WireError::new(
+            ErrorCode::WeakKdf,
+            format!("PBKDF2 iteration count {iterations} is below this server's minimum of {min}"),
+        ));
+    }
+    let salt_ok = scram::unb64(salt).is_some_and(|b| SALT_RANGE.contains(&b.len()));
+    if !salt_ok || scram::unb64_key(stored_key).is_none() || scram::unb64_key(server_key).is_none() {
+        return Err(WireError::new(
+            ErrorCode::WeakKdf,
+            "salt must be 8 to 64 bytes and stored_key and server_key 32 bytes each, all in base64",
+        ));
+    }
+    let account = Account {
+        v: 1,
+        user: user.to_owned(),
+        salt: salt.to_owned(),
+        iterations,
+        stored_key: stored_key.to_owned(),
+        server_key: server_key.to_owned(),
+        created: format_ts(SystemTime::now()),
+        quota: None,
+    };
+    match svc.accounts.create(&account) {
+        Ok(()) => {}
+        Err(CreateError::Exists) => {
+            return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
+        }
+        Err(CreateError::Io(e)) => {
+            log::error!("register {user}: {e}");
+            return Err(WireError::new(ErrorCode::Internal, "the account could not be saved"));
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(svc.config.home_dir().join(user)) {
+        // The account exists; login creates the home if it is still missing.
+        log::error!("register {user}: creating home: {e}");
+    }
+    Ok(())
+}
+
+/// `login`: SCRAM client-first. Unknown users get a fake but stable salt and
+/// the policy's iteration count, so this reply does not reveal whether the
+/// account exists.
+pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, svc: &mut Services) {
+    let refuse = |s: &mut Session, svc: &mut Services, err: WireError| {
+        let shown = (user.len() <= 64).then_some(user.as_str());
+        s.audit(svc, Log::Accounts, shown, "login", Err(&err));
+        s.send_error(&err);
+    };
+    match s.state {
+        State::Open => {}
+        State::Authed(_) => {
+            return refuse(s, svc, WireError::new(ErrorCode::BadState, "already logged in; log out first"));
+        }
+        _ => {
+            return refuse(s, svc, WireError::new(ErrorCode::BadState, "a login is already in progress"));
+        }
+    }
+    if let Err(m) = check_username(&user) {
+        return refuse(s, svc, WireError::new(ErrorCode::InvalidUsername, m));
+    }
+    if !scram::valid_nonce(client_nonce) {
+        return refuse(
+            s,
+            svc,
+            WireError::new(ErrorCode::BadRequest, "nonce must be 8 to 128 printable ASCII characters without ','"),
+        );
+    }
+    let creds = match svc.accounts.load(&user) {
+        Ok(Some(account)) => account.credentials().or_else(|| {
+            log::error!("account record for {user} is damaged; treating as unknown");
+            None
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            log::error!("loading account {user}: {e}; treating as unknown");
+            None
+        }
+    };
+    let exists = creds.is_some();
+    let Credentials { salt, iterations, stored_key, server_key } = creds.unwrap_or_else(|| Credentials {
+        salt: svc.fake_salt(&user),
+        iterations: svc.config.min_iterations,
+        stored_key: svc.fake_stored_key(&user),
+        server_key: svc.fake_stored_key(&user),
+    });
+    let server_nonce = match scram::new_nonce() {
+        Ok(n) => n,
+        Err(e) => {
+            log::error!("no randomness for a nonce: {e}");
+            return refuse(s, svc, WireError::new(ErrorCode::Internal, "the server could not make a nonce"));
+        }
+    };
+    let nonce = format!("{client_nonce}{server_nonce}");
+    let exchange = Exchange { user: &user, client_nonce, nonce: &nonce, salt: &salt, iterations };
+    let auth_message = exchange.auth_message();
+    s.send_ok(&LoginChallenge { salt: scram::b64(&salt), iterations, nonce: nonce.clone() });
+    s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists }));
+}
+
+/// `login_proof`: SCRAM client-final. Verifies the proof and answers with
+/// the ServerSignature so the client can check the server in turn.
+pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &mut Services) {
+    let pending = match std::mem::replace(&mut s.state, State::Open) {
+        State::LoginPending(p) => p,
+        other => {
+            let err = match other {
+                State::Authed(_) => WireError::new(ErrorCode::BadState, "already logged in"),
+                _ => WireError::new(ErrorCode::BadState, "login_proof without a preceding login"),
+            };
+            s.state = other;
+            s.audit(svc, Log::Accounts, s.user(), "login", Err(&err));
+            return s.send_error(&err);
+        }
+    };
+    let proof = scram::unb64(proof_b64).unwrap_or_default();
+    let valid = scram::verify_client_proof(&pending.stored_key, &pending.auth_message, &proof);
+    if !(valid && pending.exists) {
+        let err = WireError::new(ErrorCode::AuthFailed, AUTH_FAILED);
+        s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
+        return s.send_error(&err);
+    }
+    let home = svc.config.home_dir().join(&pending.user);
+    if let Err(e) = std::fs::create_dir_all(&home) {
+        log::error!("login {}: home {}: {e}", pending.user, home.display());
+        let err = WireError::new(ErrorCode::Internal, "the user's home folder is not available");
+        s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
+        return s.send_error(&err);
+    }
+    let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
+    s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
+    s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });
+    s.state = State::Authed(Box::new(Authed { user: pending.user }));
+    s.last_activity = now;
+}
+
+/// `logout`: back to the checked-but-anonymous state.
+pub(super) fn logout(s: &mut Session, now: Instant, svc: &mut Services) {
+    match std::mem::replace(&mut s.state, State::Open) {
+        State::Authed(a) => {
+            s.audit(svc, Log::Accounts, Some(&a.user), "logout", Ok(()));
+            s.phase_start = now;
+            s.send_ok(&Empty {});
+        }
+        other => {
+            s.state = other;
+            let err = WireError::new(ErrorCode::NotLoggedIn, "not logged in");
+            s.send_error(&err);
+        }
+    }
+}
+
+/// `exit`: a goodbye reply, then the close. A logged-in user is logged out.
+pub(super) fn exit(s: &mut Session, svc: &mut Services) {
+    if let State::Authed(a) = std::mem::replace(&mut s.state, State::Open) {
+        s.audit(svc, Log::Accounts, Some(&a.user), "logout", Ok(()));
+    }
+    s.send_ok(&Bye { bye: true });
+    s.closing = true;
+}

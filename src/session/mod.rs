@@ -1,0 +1,333 @@
+//! The per-connection state machine, free of sockets.
+//!
+//! The driver hands a session the bytes it read ([`Session::receive`]), takes
+//! the bytes it wants sent ([`Session::output`], [`Session::advance_output`]),
+//! and tells it about the peer's EOF, timeouts and the close. Time is always an
+//! argument, so tests drive it with a fake clock. Interest follows state: the
+//! driver reads only while [`Session::wants_input`] and writes only while there
+//! is output.
+//!
+//! States: `Handshake` (hello sent, waiting for `auth`) → `Open` (key checked,
+//! not logged in) → `LoginPending` (SCRAM server-first sent) → `Authed`.
+//! `logout` returns to `Open`. Any framing error, a failed connection check,
+//! `exit` or a timeout ends the session after the final frame is flushed.
+
+mod auth;
+
+use crate::audit::{Log, Outcome, Record};
+use crate::protocol::frame::{self, FrameError};
+use crate::protocol::messages::{ErrReply, Notice, OkReply};
+use crate::protocol::{ErrorCode, Frame, Request, WireError};
+use crate::services::Services;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Above this many bytes of unsent output the session stops taking input, so a
+/// peer that pipelines requests but never reads cannot grow our memory.
+pub const OUT_HIGH_WATER: usize = 256 * 1024;
+
+/// Where the session is in the protocol.
+enum State {
+    Handshake { challenge: [u8; 32] },
+    Open,
+    LoginPending(Box<auth::PendingLogin>),
+    Authed(Box<Authed>),
+}
+
+/// What a logged-in session knows.
+struct Authed {
+    user: String,
+}
+
+/// What the next input bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// A frame header (length prefix + JSON).
+    Header,
+    /// The body of a refused request: read and dropped to keep framing.
+    Discard { remaining: u64 },
+}
+
+/// Why a session is ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer closed or reset the connection.
+    PeerClosed,
+    /// A deadline passed.
+    Timeout,
+    /// The session decided to end (exit, framing error, failed check).
+    Done,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// One connection's protocol state.
+pub struct Session {
+    id: u64,
+    peer: SocketAddr,
+    state: State,
+    input: Input,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Set when the session will end once its output is flushed.
+    closing: bool,
+    /// When the current phase's clock started (connect, or logout).
+    phase_start: Instant,
+    /// The last request or transfer progress.
+    last_activity: Instant,
+}
+
+impl Session {
+    /// Starts a session: queues the hello with a fresh challenge.
+    pub fn new(id: u64, peer: SocketAddr, now: Instant, svc: &Services) -> std::io::Result<Session> {
+        let mut challenge = [0u8; 32];
+        getrandom::fill(&mut challenge).map_err(std::io::Error::other)?;
+        let mut s = Session {
+            id,
+            peer,
+            state: State::Handshake { challenge },
+            input: Input::Header,
+            out: Vec::new(),
+            out_pos: 0,
+            closing: false,
+            phase_start: now,
+            last_activity: now,
+        };
+        s.send(&Notice::Hello(auth::hello(&challenge, svc)));
+        Ok(s)
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The logged-in user, if any.
+    pub fn user(&self) -> Option<&str> {
+        match &self.state {
+            State::Authed(a) => Some(&a.user),
+            _ => None,
+        }
+    }
+
+    /// Whether the session will take more input now.
+    pub fn wants_input(&self) -> bool {
+        !self.closing && self.pending_output() < OUT_HIGH_WATER
+    }
+
+    /// Whether the session has ended and its output is flushed.
+    pub fn is_finished(&self) -> bool {
+        self.closing && self.pending_output() == 0
+    }
+
+    /// Whether the session is ending (its remaining output is its last).
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    fn pending_output(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.out_pos..]
+    }
+
+    /// Marks `n` output bytes as sent. Releases the buffer when it drains, so
+    /// an idle connection holds no output memory.
+    pub fn advance_output(&mut self, n: usize, now: Instant) {
+        self.out_pos = (self.out_pos + n).min(self.out.len());
+        if n > 0 {
+            self.last_activity = now;
+        }
+        if self.out_pos == self.out.len() {
+            self.out_pos = 0;
+            if self.out.capacity() > 4096 {
+                self.out = Vec::new();
+            } else {
+                self.out.clear();
+            }
+        }
+    }
+
+    /// Consumes input bytes; returns how many were used. Stops early (leaving
+    /// the rest for a later call) when the input is an incomplete frame, when
+    /// output backs up, or when the session is closing.
+    pub fn receive(&mut self, input: &[u8], now: Instant, svc: &mut Services) -> usize {
+        let mut used = 0;
+        while used < input.len() && self.wants_input() {
+            match self.input {
+                Input::Discard { remaining } => {
+                    let n = remaining.min((input.len() - used) as u64);
+                    used += n as usize;
+                    self.input = match remaining - n {
+                        0 => Input::Header,
+                        left => Input::Discard { remaining: left },
+                    };
+                }
+                Input::Header => match frame::decode(&input[used..]) {
+                    Ok(None) => break,
+                    Ok(Some((frame, n))) => {
+                        used += n;
+                        self.last_activity = now;
+                        self.on_frame(frame, now, svc);
+                    }
+                    Err(e) => {
+                        self.framing_error(e);
+                        break;
+                    }
+                },
+            }
+        }
+        used
+    }
+
+    /// The peer half-closed its side. `leftover` is how many input bytes the
+    /// driver still holds that never made a whole frame.
+    pub fn on_eof(&mut self, leftover: usize, _now: Instant, _svc: &mut Services) {
+        if leftover > 0 || self.input != Input::Header {
+            // A partial frame at EOF is a truncated request, not a clean close.
+            log::debug!("session {} ({}): EOF inside a frame ({leftover} bytes pending)", self.id, self.peer);
+            if !self.closing {
+                self.fail(ErrorCode::BadFrame, "connection closed in the middle of a frame");
+            }
+        }
+        self.closing = true;
+    }
+
+    /// The instant at which this session times out.
+    pub fn deadline(&self, svc: &Services) -> Instant {
+        let cfg = &svc.config;
+        match &self.state {
+            State::Authed(_) => self.last_activity + cfg.idle_timeout,
+            _ => self.phase_start + cfg.handshake_timeout,
+        }
+    }
+
+    /// Called when `now` has reached [`Session::deadline`]: tells the peer why
+    /// and ends the session.
+    pub fn on_timeout(&mut self, now: Instant, svc: &mut Services) {
+        if self.closing || now < self.deadline(svc) {
+            return;
+        }
+        let what = match self.state {
+            State::Authed(_) => "idle timeout",
+            _ => "handshake and login timeout",
+        };
+        self.fail(ErrorCode::Timeout, format!("{what}: closing the connection"));
+        self.closing = true;
+    }
+
+    /// The connection is going away: records what was left unfinished.
+    pub fn on_close(&mut self, reason: CloseReason, _now: Instant, svc: &mut Services) {
+        let why = match reason {
+            CloseReason::PeerClosed => "peer closed the connection",
+            CloseReason::Timeout => "timeout",
+            CloseReason::Done => "session ended",
+            CloseReason::Shutdown => "server shutting down",
+        };
+        match std::mem::replace(&mut self.state, State::Open) {
+            State::LoginPending(p) => {
+                let rec =
+                    Record::new(self.peer, self.id, Some(&p.user), "login", Outcome::Fail).failed("abandoned", why);
+                svc.audit.record(Log::Accounts, rec);
+            }
+            State::Authed(a) => {
+                let mut rec = Record::new(self.peer, self.id, Some(&a.user), "logout", Outcome::Ok);
+                rec.message = Some(why);
+                svc.audit.record(Log::Accounts, rec);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame, now: Instant, svc: &mut Services) {
+        if frame.body_len > 0 {
+            // No request in this protocol version takes a body here; drop it
+            // unread-into-memory so the next frame boundary is found.
+            self.input = Input::Discard { remaining: frame.body_len };
+            let op = frame.header.get("op").and_then(|v| v.as_str()).unwrap_or("?");
+            let msg = format!("request \"{}\" takes no body; {} body bytes discarded", truncate(op), frame.body_len);
+            self.fail(ErrorCode::UnexpectedBody, msg);
+            return;
+        }
+        let request = match Request::from_header(frame.header) {
+            Ok(r) => r,
+            Err(e) => {
+                self.send_error(&e);
+                return;
+            }
+        };
+        if let State::Handshake { challenge } = self.state {
+            match request {
+                Request::Auth { hmac } => auth::check_key(self, &challenge, &hmac, svc),
+                other => {
+                    let msg = format!("\"{}\" before the connection check; send \"auth\" first", other.op());
+                    self.fail(ErrorCode::HandshakeRequired, msg);
+                    self.closing = true;
+                }
+            }
+            return;
+        }
+        match request {
+            Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
+            Request::Register { user, salt, iterations, stored_key, server_key } => {
+                auth::register(self, &user, &salt, iterations, &stored_key, &server_key, svc)
+            }
+            Request::Login { user, nonce } => auth::login(self, user, &nonce, svc),
+            Request::LoginProof { proof } => auth::login_proof(self, &proof, now, svc),
+            Request::Logout => auth::logout(self, now, svc),
+            Request::Exit => auth::exit(self, svc),
+            Request::Noop => self.send_ok(&crate::protocol::messages::Empty {}),
+        }
+    }
+
+    fn framing_error(&mut self, e: FrameError) {
+        log::debug!("session {} ({}): framing error: {e}", self.id, self.peer);
+        self.fail(e.code(), e.to_string());
+        self.closing = true;
+    }
+
+    /// Queues a frame. Our own frames are small and well-formed; if one ever
+    /// fails to encode, that is a bug, reported as `internal` to the peer.
+    fn send(&mut self, header: &impl Serialize) {
+        if let Err(e) = frame::encode(header, &mut self.out) {
+            log::error!("session {}: could not encode a reply: {e}", self.id);
+            let err = WireError::new(ErrorCode::Internal, "the server could not encode its reply");
+            let _ = frame::encode(&ErrReply::new(&err), &mut self.out);
+        }
+    }
+
+    fn send_ok<T: Serialize>(&mut self, body: &T) {
+        self.send(&OkReply::new(body));
+    }
+
+    fn send_error(&mut self, err: &WireError) {
+        self.send(&ErrReply::new(err));
+    }
+
+    fn fail(&mut self, code: ErrorCode, message: impl Into<String>) {
+        self.send_error(&WireError::new(code, message));
+    }
+
+    fn audit(&self, svc: &mut Services, log: Log, user: Option<&str>, event: &str, result: Result<(), &WireError>) {
+        let rec = match result {
+            Ok(()) => Record::new(self.peer, self.id, user, event, Outcome::Ok),
+            Err(e) => Record::new(self.peer, self.id, user, event, Outcome::Fail).failed(&e.code, &e.message),
+        };
+        svc.audit.record(log, rec);
+    }
+}
+
+/// Shortens peer-supplied text before echoing it in a message.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests;
