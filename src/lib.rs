@@ -11,12 +11,14 @@
 //! - [`audit`]: the JSON Lines audit logs under `logs/`.
 //! - [`keys`]: the pre-shared key and the server's private secret.
 //! - [`config`]: the server's settings.
+//! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
 
 pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod keys;
 pub mod protocol;
+pub mod review;
 pub mod server;
 pub mod services;
 pub mod session;

@@ -9,9 +9,26 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// mioftpd: a single-threaded, event-driven file-transfer server.
+///
+/// Run with no subcommand to serve. `mioftpd audit` queries the audit logs.
 #[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Query the audit logs: logins, commands, uploads, downloads.
+    Audit(mioftp::review::AuditArgs),
+}
+
+/// Flags for serving (the default when no subcommand is given).
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
     /// Data root holding accounts/, home/ and logs/ (created if missing).
     #[arg(long, default_value = ".", env = "MIOFTPD_ROOT")]
     root: PathBuf,
@@ -42,8 +59,15 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Audit(args)) => mioftp::review::run(&args),
+        None => serve(cli.serve),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = Args::parse();
     let mut config = Config::new(args.root);
     config.listen = args.listen;
     config.key_file = args.key_file;
