@@ -72,6 +72,35 @@ impl ShutdownHandle {
     }
 }
 
+/// A server running on its own thread; stops when dropped.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Stops the server and returns how its loop ended.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> io::Result<()> {
+        self.handle.shutdown();
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
 /// The server: bind with [`Server::bind`], then [`Server::run`].
 pub struct Server {
     poll: Poll,
@@ -119,6 +148,15 @@ impl Server {
     /// A handle that stops [`Server::run`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle { stop: self.stop.clone(), waker: self.waker.clone() }
+    }
+
+    /// Runs the server on a background thread (for tests, benchmarks and
+    /// embedding). Dropping the returned handle stops it and waits.
+    pub fn spawn(self) -> io::Result<RunningServer> {
+        let addr = self.local_addr()?;
+        let handle = self.shutdown_handle();
+        let thread = std::thread::Builder::new().name("mioftpd".into()).spawn(move || self.run())?;
+        Ok(RunningServer { addr, handle, thread: Some(thread) })
     }
 
     /// Runs the event loop until shut down.

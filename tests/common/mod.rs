@@ -1,0 +1,178 @@
+//! Shared test support: a real server on 127.0.0.1:0 with a temporary data
+//! root, the real client library, and a raw-socket peer for hostile bytes.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use mioftp::config::Config;
+use mioftp::protocol::frame;
+use mioftp::protocol::scram;
+use mioftp::server::{RunningServer, Server};
+use mioftp_client::Client;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Low KDF cost so the suite runs fast; the binary's default is 600,000.
+pub const TEST_ITERATIONS: u32 = 1000;
+/// Every socket read in the tests gives up after this long: no test hangs.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestServer {
+    pub root: tempfile::TempDir,
+    pub key: Vec<u8>,
+    pub addr: SocketAddr,
+    server: Option<RunningServer>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::start_with(|_| {})
+    }
+
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let root = tempfile::tempdir().expect("temp root");
+        let mut cfg = Config::new(root.path());
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.min_iterations = TEST_ITERATIONS;
+        tweak(&mut cfg);
+        let server = Server::bind(cfg).expect("bind").spawn().expect("spawn");
+        let key = std::fs::read(root.path().join("server.key")).expect("server.key created at start");
+        TestServer { addr: server.addr, root, key, server: Some(server) }
+    }
+
+    pub fn addr_str(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// A key-checked client.
+    pub fn client(&self) -> Client {
+        Client::connect(&self.addr_str(), &self.key).expect("connect and pass the check")
+    }
+
+    /// A registered and logged-in client.
+    pub fn user(&self, name: &str) -> Client {
+        let mut c = self.client();
+        c.register(name, PASSWORD).expect("register");
+        c.login(name, PASSWORD).expect("login");
+        c
+    }
+
+    /// A raw socket, hello already read.
+    pub fn raw(&self) -> Raw {
+        let mut raw = Raw::connect(self.addr);
+        let hello = raw.recv();
+        assert_eq!(hello["notice"], "hello", "{hello}");
+        raw.challenge = scram::unb64(hello["challenge"].as_str().unwrap()).unwrap();
+        raw
+    }
+
+    /// A raw socket that passed the connection check.
+    pub fn raw_checked(&self) -> Raw {
+        let mut raw = self.raw();
+        let mac = scram::hmac(&self.key, &raw.challenge);
+        assert_eq!(raw.call(json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));
+        raw
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// The records of one audit log.
+    pub fn log(&self, name: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.path("logs").join(name)).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("whole JSON line")).collect()
+    }
+
+    pub fn accounts_log(&self) -> Vec<Value> {
+        self.log("register_login_accounts.log")
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().expect("server loop ended cleanly");
+        }
+    }
+}
+
+/// A raw protocol peer.
+pub struct Raw {
+    pub stream: TcpStream,
+    pub challenge: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw { stream, challenge: Vec::new() }
+    }
+
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, v: Value) {
+        let bytes = frame::encode_to_vec(&v).unwrap();
+        self.send_bytes(&bytes);
+    }
+
+    /// Reads one frame header as JSON (bodies are left unread).
+    pub fn recv(&mut self) -> Value {
+        self.try_recv().expect("a frame from the server")
+    }
+
+    /// One frame, or `None` if the server closed the connection.
+    pub fn try_recv(&mut self) -> Option<Value> {
+        let mut prefix = [0u8; 4];
+        match self.stream.read_exact(&mut prefix) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+            Err(e) => panic!("reading a frame: {e}"),
+        }
+        let len = frame::header_len(prefix).expect("server frame length");
+        let mut header = vec![0u8; len];
+        self.stream.read_exact(&mut header).expect("frame header");
+        Some(Value::Object(frame::parse_header(&header).expect("server frame").header))
+    }
+
+    pub fn call(&mut self, v: Value) -> Value {
+        self.send(v);
+        self.recv()
+    }
+
+    /// Asserts that the server closes the connection (after any frames).
+    pub fn expect_closed(&mut self) {
+        let mut buf = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+                Err(e) => panic!("expected the server to close; got {e}"),
+            }
+        }
+    }
+}
+
+/// The error code of a reply, or "" for a success.
+pub fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+/// (event, outcome, reason) of each record, for compact assertions.
+pub fn summary(records: &[Value]) -> Vec<(String, String, String)> {
+    records
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+            (s("event"), s("outcome"), s("reason"))
+        })
+        .collect()
+}
