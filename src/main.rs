@@ -12,7 +12,7 @@ use std::time::Duration;
 ///
 /// Run with no subcommand to serve. `mioftpd audit` queries the audit logs.
 #[derive(Debug, Parser)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "mioftpd", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
