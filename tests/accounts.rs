@@ -123,3 +123,12 @@ fn logout_then_login_again_on_the_same_connection() {
     c.login("dave", PASSWORD).unwrap();
     c.exit().unwrap();
 }
+
+#[test]
+fn a_login_right_after_register_still_checks_the_password() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.register("erin", PASSWORD).unwrap();
+    assert!(c.login("erin", "a different password").is_err(), "the cached key must not bypass the password");
+    c.login("erin", PASSWORD).unwrap();
+}

@@ -30,11 +30,24 @@ impl Default for Options {
     }
 }
 
+/// What `register` remembers for the login that follows it.
+struct Registration {
+    user: String,
+    password_digest: Key,
+    salt: Vec<u8>,
+    iterations: u32,
+    salted: Key,
+}
+
 /// A connected, key-checked client.
 pub struct Client {
     pub conn: Connection,
     hello: Hello,
     user: Option<String>,
+    /// SaltedPassword from the last `register`, so the login that follows it
+    /// does not run the slow KDF a second time. Matched on user, password
+    /// digest, salt and iterations.
+    registered: Option<Registration>,
 }
 
 impl Client {
@@ -89,7 +102,7 @@ impl Client {
             .ok_or_else(|| ClientError::Protocol("hello challenge is not base64".into()))?;
         let mac = scram::hmac(key, &challenge);
         let _: Empty = conn.call(&Request::Auth { hmac: scram::b64(&mac) })?;
-        Ok(Client { conn, hello, user: None })
+        Ok(Client { conn, hello, user: None, registered: None })
     }
 
     /// The server's hello (version, KDF policy).
@@ -122,8 +135,16 @@ impl Client {
         let mut salt = [0u8; scram::SALT_LEN];
         getrandom::fill(&mut salt).map_err(|e| ClientError::Usage(format!("no randomness: {e}")))?;
         let iterations = self.hello.min_iterations.max(1);
-        let keys = ClientKeys::from_salted(&scram::salted_password(password.as_bytes(), &salt, iterations));
-        self.register_keys(user, &salt, iterations, &keys)
+        let salted = scram::salted_password(password.as_bytes(), &salt, iterations);
+        self.register_keys(user, &salt, iterations, &ClientKeys::from_salted(&salted))?;
+        self.registered = Some(Registration {
+            user: user.to_owned(),
+            password_digest: scram::sha256(password.as_bytes()),
+            salt: salt.to_vec(),
+            iterations,
+            salted,
+        });
+        Ok(())
     }
 
     /// Registers with keys derived elsewhere (benchmarks reuse them).
@@ -140,7 +161,18 @@ impl Client {
 
     /// Logs in with a password, running PBKDF2 locally.
     pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
-        self.login_with(user, |salt, iterations| scram::salted_password(password.as_bytes(), salt, iterations))
+        let cached = self.registered.take();
+        self.login_with(user, |salt, iterations| match cached {
+            Some(r)
+                if r.user == user
+                    && r.password_digest == scram::sha256(password.as_bytes())
+                    && r.salt == salt
+                    && r.iterations == iterations =>
+            {
+                r.salted
+            }
+            _ => scram::salted_password(password.as_bytes(), salt, iterations),
+        })
     }
 
     /// Logs in, asking `derive` for SaltedPassword given the salt and
