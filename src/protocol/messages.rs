@@ -33,11 +33,71 @@ pub enum Request {
     Exit,
     /// Does nothing; answers `ok`. Useful as a keep-alive or latency probe.
     Noop,
+    /// The current directory.
+    Pwd,
+    /// Change the current directory.
+    Cd { path: String },
+    /// Create a directory (`parents`: also missing parents, and no error if it exists).
+    Mkdir {
+        path: String,
+        #[serde(default)]
+        parents: bool,
+    },
+    /// Remove a file or an empty directory.
+    Rm { path: String },
+    /// List a directory (default: the current one), streamed in chunks.
+    Dir {
+        #[serde(default)]
+        path: Option<String>,
+    },
+    /// Bytes used and the limit.
+    Quota,
+    /// Start (or resume) an upload of `length` bytes to `path`.
+    Put {
+        path: String,
+        length: u64,
+        #[serde(default = "yes")]
+        resume: bool,
+    },
+    /// The upload's body: the frame's `size` bytes follow. No reply of its own.
+    PutData,
+    /// The upload's trailer: the SHA-256 of the whole file, in hex.
+    PutDone { sha256: String },
+    /// Download `path`, resuming at `offset` if `if_match` still names the file's version.
+    Get {
+        path: String,
+        #[serde(default)]
+        offset: u64,
+        #[serde(default)]
+        if_match: Option<String>,
+    },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Request {
     /// Every `op` this build understands.
-    pub const OPS: &'static [&'static str] = &["auth", "register", "login", "login_proof", "logout", "exit", "noop"];
+    pub const OPS: &'static [&'static str] = &[
+        "auth",
+        "register",
+        "login",
+        "login_proof",
+        "logout",
+        "exit",
+        "noop",
+        "pwd",
+        "cd",
+        "mkdir",
+        "rm",
+        "dir",
+        "quota",
+        "put",
+        "put_data",
+        "put_done",
+        "get",
+    ];
 
     /// The `op` name of this request.
     pub fn op(&self) -> &'static str {
@@ -49,6 +109,16 @@ impl Request {
             Request::Logout => "logout",
             Request::Exit => "exit",
             Request::Noop => "noop",
+            Request::Pwd => "pwd",
+            Request::Cd { .. } => "cd",
+            Request::Mkdir { .. } => "mkdir",
+            Request::Rm { .. } => "rm",
+            Request::Dir { .. } => "dir",
+            Request::Quota => "quota",
+            Request::Put { .. } => "put",
+            Request::PutData => "put_data",
+            Request::PutDone { .. } => "put_done",
+            Request::Get { .. } => "get",
         }
     }
 
@@ -124,6 +194,122 @@ pub struct LoggedIn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bye {
     pub bye: bool,
+}
+
+/// Reply to `pwd` and `cd`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cwd {
+    pub cwd: String,
+}
+
+/// Reply to `mkdir`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Made {
+    pub path: String,
+    /// False when `parents` was set and the directory already existed.
+    pub created: bool,
+}
+
+/// What a directory entry is. Symlinks are reported, never followed, by `dir`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// Reply to `rm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub path: String,
+    pub kind: EntryKind,
+    /// Bytes given back to the quota.
+    pub freed: u64,
+}
+
+/// Reply to `quota`; also the summary in the last `dir` chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaInfo {
+    pub used: u64,
+    /// `null` when the account is unlimited.
+    pub limit: Option<u64>,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: EntryKind,
+    /// Bytes (for a symlink, the length of its target text).
+    pub size: u64,
+    /// Modification time, whole seconds since the Unix epoch (UTC).
+    pub mtime: i64,
+}
+
+/// One frame of a `dir` reply. All but the last have `more: true`; the last
+/// carries the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirChunk {
+    pub path: String,
+    pub entries: Vec<DirEntry>,
+    pub more: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<DirSummary>,
+}
+
+/// Totals in the last `dir` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirSummary {
+    /// Entries listed in all frames.
+    pub count: u64,
+    pub used: u64,
+    pub limit: Option<u64>,
+}
+
+/// Reply to `put`: where the body must start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutReady {
+    pub path: String,
+    /// Bytes the server already holds from an earlier attempt; send from here.
+    pub offset: u64,
+    /// SHA-256 (hex) of those first `offset` bytes, so the client can check
+    /// its file still starts with them. Absent when `offset` is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_sha256: Option<String>,
+}
+
+/// Reply to `put_done`: the file is durably in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stored {
+    pub path: String,
+    pub length: u64,
+    pub sha256: String,
+}
+
+/// First frame of a `get` reply; `size` body bytes follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetStart {
+    pub path: String,
+    /// The whole file's length.
+    pub length: u64,
+    /// Where the body starts (0 if the requested offset could not be honoured).
+    pub offset: u64,
+    /// Opaque version of the file; send it back as `if_match` to resume.
+    pub etag: String,
+    pub mtime: i64,
+    /// Body bytes that follow: `length - offset`.
+    pub size: u64,
+}
+
+/// Last frame of a `get` reply, after the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetEnd {
+    pub trailer: bool,
+    pub length: u64,
+    /// SHA-256 (hex) of the whole file, bytes 0 to `length`.
+    pub sha256: String,
 }
 
 /// An empty success body (`{"ok":true}`).

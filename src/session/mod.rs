@@ -284,6 +284,10 @@ impl Session {
             Request::Logout => auth::logout(self, now, svc),
             Request::Exit => auth::exit(self, svc),
             Request::Noop => self.send_ok(&crate::protocol::messages::Empty {}),
+            other if self.user().is_none() => {
+                self.fail(ErrorCode::NotLoggedIn, format!("\"{}\" needs a logged-in session", other.op()))
+            }
+            other => self.fail(ErrorCode::Internal, format!("\"{}\" is not implemented yet", other.op())),
         }
     }
 
