@@ -7,6 +7,8 @@
 //!   time passed in as an argument.
 //! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
 //!   connections, timers, ready list.
+//! - [`home`]: a user's home folder: virtual paths confined to it (through
+//!   cap-std), and the bounded file operations, listings and usage scans.
 //! - [`accounts`]: the account store (`accounts/<user>.json`), atomic writes.
 //! - [`audit`]: the JSON Lines audit logs under `logs/`.
 //! - [`keys`]: the pre-shared key and the server's private secret.
@@ -16,6 +18,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod home;
 pub mod keys;
 pub mod protocol;
 pub mod review;
