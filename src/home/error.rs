@@ -128,14 +128,10 @@ pub(crate) fn from_io(e: io::Error, p: &VPath) -> FsError {
     }
     match e.kind() {
         io::ErrorKind::NotFound => FsError::NotFound(format!("{p}: no such file or directory")),
-        io::ErrorKind::NotADirectory => {
-            FsError::NotADirectory(format!("{p}: a part of the path is not a directory"))
-        }
+        io::ErrorKind::NotADirectory => FsError::NotADirectory(format!("{p}: a part of the path is not a directory")),
         io::ErrorKind::IsADirectory => FsError::IsADirectory(format!("{p} is a directory")),
         io::ErrorKind::AlreadyExists => FsError::Exists(format!("{p} already exists")),
-        io::ErrorKind::DirectoryNotEmpty => {
-            FsError::NotEmpty(format!("{p} is a directory that is not empty"))
-        }
+        io::ErrorKind::DirectoryNotEmpty => FsError::NotEmpty(format!("{p} is a directory that is not empty")),
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
             FsError::NoSpace(format!("{p}: the server's disk is full"))
         }
@@ -153,10 +149,7 @@ mod tests {
 
     #[test]
     fn cap_std_sandbox_error_is_escape_but_real_eacces_is_not() {
-        let sandbox = io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "a path led outside of the filesystem",
-        );
+        let sandbox = io::Error::new(io::ErrorKind::PermissionDenied, "a path led outside of the filesystem");
         assert_eq!(from_io(sandbox, &p("/a")).code_name(), "path_escape");
         let eacces = io::Error::from_raw_os_error(13);
         assert_eq!(eacces.kind(), io::ErrorKind::PermissionDenied);

@@ -41,10 +41,7 @@ impl Home {
     /// itself, as `lstat` sees it).
     pub fn list(&self, p: &VPath) -> Result<Listing, FsError> {
         match self.dir.read_dir(p.rel()) {
-            Ok(rd) => Ok(Listing {
-                state: State::Dir(rd),
-                count: 0,
-            }),
+            Ok(rd) => Ok(Listing { state: State::Dir(rd), count: 0 }),
             // `p` is a file (or a link to one): list just that entry. If a part
             // on the way is the non-directory, `lstat` fails the same way.
             Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
@@ -65,10 +62,7 @@ impl Home {
 impl Listing {
     fn single(p: &VPath, meta: Meta) -> Listing {
         let name = p.name().unwrap_or("/").to_owned();
-        Listing {
-            state: State::Single(Some(entry(name, meta))),
-            count: 0,
-        }
+        Listing { state: State::Single(Some(entry(name, meta))), count: 0 }
     }
 
     /// Up to `max` more entries. An empty vector with [`Listing::done`] true
@@ -146,10 +140,5 @@ impl Listing {
 }
 
 fn entry(name: String, meta: Meta) -> DirEntry {
-    DirEntry {
-        name,
-        kind: meta.kind,
-        size: meta.size,
-        mtime: meta.mtime,
-    }
+    DirEntry { name, kind: meta.kind, size: meta.size, mtime: meta.mtime }
 }

@@ -42,6 +42,8 @@ mod vpath;
 mod hostile_tests;
 #[cfg(test)]
 mod ops_tests;
+#[cfg(test)]
+mod test_fixture;
 
 pub use error::FsError;
 pub use listing::Listing;
@@ -76,21 +78,13 @@ pub struct Meta {
 impl Meta {
     pub(crate) fn from_cap(m: &cap_std::fs::Metadata) -> Meta {
         let ft = m.file_type();
-        Meta {
-            kind: kind_of(ft.is_file(), ft.is_dir(), ft.is_symlink()),
-            size: m.len(),
-            mtime: m.mtime(),
-        }
+        Meta { kind: kind_of(ft.is_file(), ft.is_dir(), ft.is_symlink()), size: m.len(), mtime: m.mtime() }
     }
 
     pub(crate) fn from_std(m: &std::fs::Metadata) -> Meta {
         use std::os::unix::fs::MetadataExt as _;
         let ft = m.file_type();
-        Meta {
-            kind: kind_of(ft.is_file(), ft.is_dir(), ft.is_symlink()),
-            size: m.len(),
-            mtime: m.mtime(),
-        }
+        Meta { kind: kind_of(ft.is_file(), ft.is_dir(), ft.is_symlink()), size: m.len(), mtime: m.mtime() }
     }
 }
 
@@ -121,10 +115,7 @@ impl Home {
         // Cheap defence in depth: the caller validated `user`, but a name that
         // is not one plain component would make this open the wrong folder.
         if user.is_empty() || user == "." || user == ".." || user.contains(['/', '\0']) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a user name must be one plain path component",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a user name must be one plain path component"));
         }
         std::fs::create_dir_all(homes_root)?;
         let homes = Dir::open_ambient_dir(homes_root, ambient_authority())?;
@@ -159,10 +150,6 @@ impl Home {
     /// For `cd`: Ok if `p` is a directory (following links inside).
     pub fn check_dir(&self, p: &VPath) -> Result<(), FsError> {
         let m = self.stat(p)?;
-        if m.kind == EntryKind::Dir {
-            Ok(())
-        } else {
-            Err(FsError::NotADirectory(format!("{p} is not a directory")))
-        }
+        if m.kind == EntryKind::Dir { Ok(()) } else { Err(FsError::NotADirectory(format!("{p} is not a directory"))) }
     }
 }

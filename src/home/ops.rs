@@ -17,12 +17,7 @@ use std::io;
 /// regular files. (std cannot name it and we add no dependency for one flag.)
 #[cfg(all(
     any(target_os = "linux", target_os = "android"),
-    not(any(
-        target_arch = "mips",
-        target_arch = "mips64",
-        target_arch = "sparc",
-        target_arch = "sparc64"
-    ))
+    not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))
 ))]
 const O_NONBLOCK: i32 = 0o4000;
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
@@ -32,12 +27,7 @@ const O_NONBLOCK: i32 = 0x0004;
 #[cfg(not(any(
     all(
         any(target_os = "linux", target_os = "android"),
-        not(any(
-            target_arch = "mips",
-            target_arch = "mips64",
-            target_arch = "sparc",
-            target_arch = "sparc64"
-        ))
+        not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))
     ),
     target_os = "macos",
     target_os = "ios",
@@ -79,9 +69,7 @@ impl Home {
                         Ok(m) if m.kind == EntryKind::Dir => {}
                         Ok(_) if last => return Err(not_a_dir_exists(p)),
                         Ok(_) => {
-                            return Err(FsError::NotADirectory(format!(
-                                "{step} is not a directory"
-                            )));
+                            return Err(FsError::NotADirectory(format!("{step} is not a directory")));
                         }
                         // A dangling symbolic link is "something else".
                         Err(FsError::NotFound(_)) if last => return Err(not_a_dir_exists(p)),
@@ -102,14 +90,10 @@ impl Home {
         };
         match err {
             // ENOENT: name the missing parent rather than the new directory.
-            FsError::NotFound(_) => FsError::NotFound(format!(
-                "{parent} does not exist (use parents to create it)"
-            )),
+            FsError::NotFound(_) => FsError::NotFound(format!("{parent} does not exist (use parents to create it)")),
             // ENOTDIR: say which part is not a directory when we can tell.
             FsError::NotADirectory(_) => match self.stat(&parent) {
-                Ok(m) if m.kind != EntryKind::Dir => {
-                    FsError::NotADirectory(format!("{parent} is not a directory"))
-                }
+                Ok(m) if m.kind != EntryKind::Dir => FsError::NotADirectory(format!("{parent} is not a directory")),
                 _ => err,
             },
             other => other,
@@ -128,14 +112,10 @@ impl Home {
         let result = match meta.kind {
             EntryKind::Dir => self.dir.remove_dir(p.rel()),
             // unlinkat never follows the final component.
-            EntryKind::File | EntryKind::Symlink | EntryKind::Other => {
-                self.dir.remove_file(p.rel())
-            }
+            EntryKind::File | EntryKind::Symlink | EntryKind::Other => self.dir.remove_file(p.rel()),
         };
         result.map_err(|e| match from_io(e, p) {
-            FsError::NotEmpty(_) => FsError::NotEmpty(format!(
-                "{p} is not empty; remove what is in it first"
-            )),
+            FsError::NotEmpty(_) => FsError::NotEmpty(format!("{p} is not empty; remove what is in it first")),
             other => other,
         })?;
         let freed = if meta.kind == EntryKind::File { meta.size } else { 0 };
@@ -150,19 +130,13 @@ impl Home {
     pub fn open_read(&self, p: &VPath) -> Result<(std::fs::File, Meta, String), FsError> {
         let mut opts = OpenOptions::new();
         opts.read(true).custom_flags(O_NONBLOCK);
-        let file = self
-            .dir
-            .open_with(p.rel(), &opts)
-            .map_err(|e| from_io(e, p))?
-            .into_std();
+        let file = self.dir.open_with(p.rel(), &opts).map_err(|e| from_io(e, p))?.into_std();
         let md = file.metadata().map_err(FsError::Io)?;
         if md.is_dir() {
             return Err(FsError::IsADirectory(format!("{p} is a directory")));
         }
         if !md.is_file() {
-            return Err(FsError::Invalid(format!(
-                "{p} is not a regular file (a device, FIFO or socket)"
-            )));
+            return Err(FsError::Invalid(format!("{p} is not a regular file (a device, FIFO or socket)")));
         }
         Ok((file, Meta::from_std(&md), etag(&md)))
     }
@@ -194,9 +168,9 @@ impl Home {
             EntryKind::Dir => Err(FsError::IsADirectory(format!("{p} is a directory"))),
             EntryKind::Other => Ok(None),
             EntryKind::Symlink => match self.stat(p) {
-                Ok(t) if t.kind == EntryKind::Dir => Err(FsError::IsADirectory(format!(
-                    "{p} is a symbolic link to a directory"
-                ))),
+                Ok(t) if t.kind == EntryKind::Dir => {
+                    Err(FsError::IsADirectory(format!("{p} is a symbolic link to a directory")))
+                }
                 Ok(_) | Err(FsError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
             },

@@ -43,11 +43,7 @@ impl Home {
         let home = self.dir.try_clone()?;
         let root = home.dir_metadata()?;
         Ok(UsageScan {
-            pending: vec![Pending {
-                rel: PathBuf::from("."),
-                dev: root.dev(),
-                ino: root.ino(),
-            }],
+            pending: vec![Pending { rel: PathBuf::from("."), dev: root.dev(), ino: root.ino() }],
             home,
             current: None,
             total: 0,
@@ -91,11 +87,7 @@ impl UsageScan {
             if ft.is_file() {
                 self.total = self.total.saturating_add(md.len());
             } else if ft.is_dir() {
-                self.pending.push(Pending {
-                    rel: rel.join(ent.file_name()),
-                    dev: md.dev(),
-                    ino: md.ino(),
-                });
+                self.pending.push(Pending { rel: rel.join(ent.file_name()), dev: md.dev(), ino: md.ino() });
             }
         }
         Ok(self.finished.then_some(self.total))
@@ -126,8 +118,5 @@ impl UsageScan {
 /// beneath the home: removed, replaced by a file, or by a link (leading
 /// outside, or in a loop). Its bytes are not ours to count.
 fn gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    ) || is_escape(e)
+    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) || is_escape(e)
 }

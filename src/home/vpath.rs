@@ -91,19 +91,13 @@ impl VPath {
                 u32::from(c)
             )));
         }
-        let mut names = if input.starts_with('/') {
-            Vec::new()
-        } else {
-            cwd.names.clone()
-        };
+        let mut names = if input.starts_with('/') { Vec::new() } else { cwd.names.clone() };
         for part in input.split('/') {
             match part {
                 "" | "." => {}
                 ".." => {
                     if names.pop().is_none() {
-                        return Err(PathError::Escape(format!(
-                            "\"{input}\" goes above your home folder \"/\""
-                        )));
+                        return Err(PathError::Escape(format!("\"{input}\" goes above your home folder \"/\"")));
                     }
                 }
                 name => {
@@ -139,9 +133,7 @@ impl VPath {
     /// The containing directory; `None` for the root.
     pub fn parent(&self) -> Option<VPath> {
         let (_, init) = self.names.split_last()?;
-        Some(VPath {
-            names: init.to_vec(),
-        })
+        Some(VPath { names: init.to_vec() })
     }
 
     /// The last name; `None` for the root.
@@ -157,27 +149,17 @@ impl VPath {
     /// The first `depth` names (the ancestor at that depth, or self).
     pub(crate) fn prefix(&self, depth: usize) -> VPath {
         let depth = depth.min(self.names.len());
-        VPath {
-            names: self.names[..depth].to_vec(),
-        }
+        VPath { names: self.names[..depth].to_vec() }
     }
 
     /// The relative host path for cap-std calls ("." for the root).
     pub fn rel(&self) -> PathBuf {
-        if self.names.is_empty() {
-            PathBuf::from(".")
-        } else {
-            self.names.iter().collect()
-        }
+        if self.names.is_empty() { PathBuf::from(".") } else { self.names.iter().collect() }
     }
 
     /// Byte length of the displayed form.
     fn display_len(&self) -> usize {
-        if self.names.is_empty() {
-            1
-        } else {
-            self.names.iter().map(|n| n.len() + 1).sum()
-        }
+        if self.names.is_empty() { 1 } else { self.names.iter().map(|n| n.len() + 1).sum() }
     }
 }
 
