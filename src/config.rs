@@ -8,6 +8,21 @@ use std::time::Duration;
 /// Default PBKDF2 iteration floor for accounts (OWASP's 2023 figure for
 /// PBKDF2-HMAC-SHA256).
 pub const DEFAULT_MIN_ITERATIONS: u32 = 600_000;
+/// Default per-account quota: 10 GiB.
+pub const DEFAULT_QUOTA: u64 = 10 * 1024 * 1024 * 1024;
+
+/// Parses a quota: a size such as `1GiB`, `500MB` or `1048576`, or the word
+/// `unlimited`. `0` is a quota of zero bytes, not "unlimited".
+pub fn parse_quota(text: &str) -> Result<Option<u64>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    t.parse::<bytesize::ByteSize>()
+        .map(|b| Some(b.as_u64()))
+        .map_err(|e| format!("invalid quota \"{text}\": {e} (use e.g. 1GiB, 500MB, 1048576 or unlimited)"))
+}
+
 /// Default listening address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2121";
 
@@ -32,6 +47,10 @@ pub struct Config {
     pub transfer_timeout: Duration,
     /// Most simultaneous connections.
     pub max_connections: usize,
+    /// Quota for accounts without one of their own; `None` is unlimited.
+    pub default_quota: Option<u64>,
+    /// Partial uploads untouched this long are deleted.
+    pub partial_max_age: Duration,
 }
 
 impl Config {
@@ -47,6 +66,8 @@ impl Config {
             idle_timeout: Duration::from_secs(300),
             transfer_timeout: Duration::from_secs(60),
             max_connections: 10_000,
+            default_quota: Some(DEFAULT_QUOTA),
+            partial_max_age: Duration::from_secs(7 * 24 * 3600),
         }
     }
 
@@ -64,5 +85,21 @@ impl Config {
 
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_quota;
+
+    #[test]
+    fn quotas_parse_with_units_and_unlimited() {
+        assert_eq!(parse_quota("1GiB"), Ok(Some(1 << 30)));
+        assert_eq!(parse_quota("500 MB"), Ok(Some(500_000_000)));
+        assert_eq!(parse_quota("1048576"), Ok(Some(1 << 20)));
+        assert_eq!(parse_quota("0"), Ok(Some(0)));
+        assert_eq!(parse_quota("Unlimited"), Ok(None));
+        assert!(parse_quota("lots").is_err());
+        assert!(parse_quota("-5").is_err());
     }
 }

@@ -12,6 +12,11 @@
 //! - [`accounts`]: the account store (`accounts/<user>.json`), atomic writes.
 //! - [`audit`]: the JSON Lines audit logs under `logs/`.
 //! - [`keys`]: the pre-shared key and the server's private secret.
+//! - [`home`]: confinement of virtual paths to a user's home; file operations.
+//! - [`partial`]: hidden partial uploads with resumable hash checkpoints.
+//! - [`users`]: per-user shared state: home handle, usage and quota, uploads.
+//! - [`services`]: the server-wide state sessions act on.
+//! - [`throttle`]: brute-force throttling of logins by user and address.
 //! - [`config`]: the server's settings.
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
 
@@ -20,11 +25,14 @@ pub mod audit;
 pub mod config;
 pub mod home;
 pub mod keys;
+pub mod partial;
 pub mod protocol;
 pub mod review;
 pub mod server;
 pub mod services;
 pub mod session;
+pub mod throttle;
+pub mod users;
 
 /// Software name and version, as announced in `hello`.
 pub const SERVER_SOFTWARE: &str = concat!("mioftpd ", env!("CARGO_PKG_VERSION"));

@@ -10,6 +10,7 @@ use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
 use crate::protocol::scram::{self, Key};
+use crate::users::Users;
 use std::io;
 
 /// Shared, single-threaded server state.
@@ -21,6 +22,8 @@ pub struct Services {
     secret: Vec<u8>,
     pub accounts: AccountStore,
     pub audit: AuditLog,
+    /// Logged-in users' homes, usage and uploads.
+    pub users: Users,
 }
 
 impl Services {
@@ -43,7 +46,7 @@ impl Services {
             }
         };
         let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
-        Ok(Services { config, key, secret, accounts, audit })
+        Ok(Services { config, key, secret, accounts, audit, users: Users::default() })
     }
 
     /// The salt an unknown user is answered with: stable across requests and

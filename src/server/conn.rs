@@ -44,6 +44,8 @@ pub struct Conn {
     pub timer: Option<Instant>,
     /// Whether the key is already in the ready list.
     pub queued: bool,
+    /// Whether the key is in the server's list of sessions waiting for a usage scan.
+    pub waiting: bool,
 }
 
 impl Conn {
@@ -61,13 +63,14 @@ impl Conn {
             interest: Interest::READABLE,
             timer: None,
             queued: false,
+            waiting: false,
         }
     }
 
     /// The interest this connection's state calls for.
     pub fn wanted_interest(&self) -> Interest {
         let read = self.session.wants_input() && !self.eof;
-        let write = !self.session.output().is_empty();
+        let write = !self.session.output().is_empty() || self.session.wants_to_produce();
         match (read, write) {
             (_, true) if read => Interest::READABLE | Interest::WRITABLE,
             (false, true) => Interest::WRITABLE,
@@ -81,6 +84,18 @@ impl Conn {
     pub fn pump(&mut self, svc: &mut Services, scratch: &mut [u8], now: Instant, budget: &mut Budget) -> Pumped {
         loop {
             let mut progressed = false;
+
+            // 0. Let a download or listing add output, only while the socket
+            //    has been taking it (so a stalled reader costs no file reads).
+            if self.can_write && self.session.wants_to_produce() {
+                match self.session.produce(now, svc) {
+                    Some(work) => budget.charge(work.max(1)),
+                    // The body can no longer be completed: closing is the
+                    // only way to tell the peer it is short.
+                    None => return Pumped::Close(CloseReason::Done),
+                }
+                progressed = true;
+            }
 
             // 1. Write what the session has ready.
             while self.can_write && !self.session.output().is_empty() && !budget.spent() {

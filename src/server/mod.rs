@@ -114,6 +114,8 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     accept_paused_until: Option<Instant>,
+    /// Connections whose session waits for a user's usage scan.
+    waiting: Vec<usize>,
 }
 
 impl Server {
@@ -137,6 +139,7 @@ impl Server {
             stop: Arc::new(AtomicBool::new(false)),
             waker,
             accept_paused_until: None,
+            waiting: Vec::new(),
         })
     }
 
@@ -192,6 +195,7 @@ impl Server {
                 }
             }
             self.run_ready(now);
+            self.run_scans(now);
             self.fire_timers(now);
             if self.accept_paused_until.is_some_and(|t| t <= now) {
                 self.accept_paused_until = None;
@@ -203,7 +207,7 @@ impl Server {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.ready.is_empty() {
+        if !self.ready.is_empty() || self.svc.users.scanning() {
             return Some(Duration::ZERO);
         }
         let next = [self.timers.next(), self.accept_paused_until].into_iter().flatten().min();
@@ -279,6 +283,10 @@ impl Server {
             }
             conn.interest = wanted;
         }
+        if conn.session.is_waiting() && !conn.waiting {
+            conn.waiting = true;
+            self.waiting.push(key);
+        }
         let deadline = conn.session.deadline(&self.svc);
         if conn.timer != Some(deadline) {
             self.timers.set(key, conn.timer, deadline);
@@ -299,6 +307,20 @@ impl Server {
                 conn.queued = false;
                 self.drive(key, now);
             }
+        }
+    }
+
+    /// Advances usage scans a bounded step, then lets sessions that waited
+    /// for a finished scan continue.
+    fn run_scans(&mut self, now: Instant) {
+        if !self.svc.users.scanning() || !self.svc.users.tick(crate::users::SCAN_BUDGET) {
+            return;
+        }
+        for key in std::mem::take(&mut self.waiting) {
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            conn.waiting = false;
+            conn.session.resume(now, &mut self.svc);
+            self.drive(key, now);
         }
     }
 

@@ -3,6 +3,7 @@
 use super::{Authed, Session, State};
 use crate::accounts::{Account, CreateError, Credentials};
 use crate::audit::{Log, format_ts};
+use crate::home::VPath;
 use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
 use crate::protocol::scram::{self, Exchange, Key};
 use crate::protocol::{ErrorCode, WireError, check_username};
@@ -22,6 +23,8 @@ pub(super) struct PendingLogin {
     server_key: Key,
     /// False for an unknown user: the proof is checked (same work) but fails.
     exists: bool,
+    /// The account's own quota, if it has one.
+    quota: Option<u64>,
 }
 
 pub(super) fn hello(challenge: &[u8; 32], svc: &Services) -> Hello {
@@ -154,11 +157,15 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, svc: &mut
             WireError::new(ErrorCode::BadRequest, "nonce must be 8 to 128 printable ASCII characters without ','"),
         );
     }
+    let mut quota = None;
     let creds = match svc.accounts.load(&user) {
-        Ok(Some(account)) => account.credentials().or_else(|| {
-            log::error!("account record for {user} is damaged; treating as unknown");
-            None
-        }),
+        Ok(Some(account)) => {
+            quota = account.quota;
+            account.credentials().or_else(|| {
+                log::error!("account record for {user} is damaged; treating as unknown");
+                None
+            })
+        }
         Ok(None) => None,
         Err(e) => {
             log::error!("loading account {user}: {e}; treating as unknown");
@@ -183,7 +190,7 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, svc: &mut
     let exchange = Exchange { user: &user, client_nonce, nonce: &nonce, salt: &salt, iterations };
     let auth_message = exchange.auth_message();
     s.send_ok(&LoginChallenge { salt: scram::b64(&salt), iterations, nonce: nonce.clone() });
-    s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists }));
+    s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists, quota }));
 }
 
 /// `login_proof`: SCRAM client-final. Verifies the proof and answers with
@@ -208,17 +215,21 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
         return s.send_error(&err);
     }
-    let home = svc.config.home_dir().join(&pending.user);
-    if let Err(e) = std::fs::create_dir_all(&home) {
-        log::error!("login {}: home {}: {e}", pending.user, home.display());
-        let err = WireError::new(ErrorCode::Internal, "the user's home folder is not available");
-        s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
-        return s.send_error(&err);
-    }
+    let limit = pending.quota.or(svc.config.default_quota);
+    let homes = svc.config.home_dir();
+    let home = match svc.users.attach(&homes, &pending.user, limit, svc.config.partial_max_age) {
+        Ok(h) => h,
+        Err(e) => {
+            log::error!("login {}: home folder: {e}", pending.user);
+            let err = WireError::new(ErrorCode::Internal, "the user's home folder is not available");
+            s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
+            return s.send_error(&err);
+        }
+    };
     let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
     s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });
-    s.state = State::Authed(Box::new(Authed { user: pending.user }));
+    s.state = State::Authed(Box::new(Authed { user: pending.user, home, cwd: VPath::root() }));
     s.last_activity = now;
 }
 
@@ -227,6 +238,7 @@ pub(super) fn logout(s: &mut Session, now: Instant, svc: &mut Services) {
     match std::mem::replace(&mut s.state, State::Open) {
         State::Authed(a) => {
             s.audit(svc, Log::Accounts, Some(&a.user), "logout", Ok(()));
+            svc.users.detach(&a.user);
             s.phase_start = now;
             s.send_ok(&Empty {});
         }
@@ -242,6 +254,7 @@ pub(super) fn logout(s: &mut Session, now: Instant, svc: &mut Services) {
 pub(super) fn exit(s: &mut Session, svc: &mut Services) {
     if let State::Authed(a) = std::mem::replace(&mut s.state, State::Open) {
         s.audit(svc, Log::Accounts, Some(&a.user), "logout", Ok(()));
+        svc.users.detach(&a.user);
     }
     s.send_ok(&Bye { bye: true });
     s.closing = true;

@@ -11,21 +11,35 @@
 //! not logged in) → `LoginPending` (SCRAM server-first sent) → `Authed`.
 //! `logout` returns to `Open`. Any framing error, a failed connection check,
 //! `exit` or a timeout ends the session after the final frame is flushed.
+//!
+//! A logged-in session may also hold an upload (body bytes flow to a file)
+//! or a producer (a download or a listing that fills the output as the
+//! socket drains). While a producer runs, no new request is read, so replies
+//! stay in order. While the user's usage is still being computed, file
+//! requests wait in `deferred`.
 
 mod auth;
+mod download;
+mod files;
+mod upload;
 
 use crate::audit::{Log, Outcome, Record};
+use crate::home::{Home, VPath};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::messages::{ErrReply, Notice, OkReply};
 use crate::protocol::{ErrorCode, Frame, Request, WireError};
 use crate::services::Services;
 use serde::Serialize;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Above this many bytes of unsent output the session stops taking input, so a
 /// peer that pipelines requests but never reads cannot grow our memory.
 pub const OUT_HIGH_WATER: usize = 256 * 1024;
+/// A producer (download, listing) adds output only while less than this is
+/// unsent: it reads the file only while the socket can take more.
+pub const OUT_LOW_WATER: usize = 64 * 1024;
 
 /// Where the session is in the protocol.
 enum State {
@@ -38,6 +52,14 @@ enum State {
 /// What a logged-in session knows.
 struct Authed {
     user: String,
+    home: Arc<Home>,
+    cwd: VPath,
+}
+
+/// Output that is generated as the socket drains.
+enum Producer {
+    Get(download::Download),
+    Dir(files::DirJob),
 }
 
 /// What the next input bytes are.
@@ -47,6 +69,8 @@ enum Input {
     Header,
     /// The body of a refused request: read and dropped to keep framing.
     Discard { remaining: u64 },
+    /// The body of `put_data`, for the upload.
+    Body { remaining: u64 },
 }
 
 /// Why a session is ending.
@@ -76,6 +100,10 @@ pub struct Session {
     phase_start: Instant,
     /// The last request or transfer progress.
     last_activity: Instant,
+    upload: Option<Box<upload::Upload>>,
+    producer: Option<Producer>,
+    /// A file request waiting for the user's usage to be known.
+    deferred: Option<Request>,
 }
 
 impl Session {
@@ -93,6 +121,9 @@ impl Session {
             closing: false,
             phase_start: now,
             last_activity: now,
+            upload: None,
+            producer: None,
+            deferred: None,
         };
         s.send(&Notice::Hello(auth::hello(&challenge, svc)));
         Ok(s)
@@ -116,7 +147,53 @@ impl Session {
 
     /// Whether the session will take more input now.
     pub fn wants_input(&self) -> bool {
-        !self.closing && self.pending_output() < OUT_HIGH_WATER
+        let receiving = self.upload.as_ref().is_some_and(|u| u.is_receiving());
+        !self.closing
+            && self.deferred.is_none()
+            && (self.producer.is_none() || receiving)
+            && self.pending_output() < OUT_HIGH_WATER
+    }
+
+    /// Whether a request waits for the user's usage scan.
+    pub fn is_waiting(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    /// Whether output is generated on demand (a download or listing) and
+    /// there is room for more.
+    pub fn wants_to_produce(&self) -> bool {
+        self.producer.is_some() && !self.closing && self.pending_output() < OUT_LOW_WATER
+    }
+
+    /// Generates more output from the current producer. Returns the bytes of
+    /// work done (file bytes read, or an estimate for a listing), for the
+    /// driver's per-turn budget; `None` if the connection must be closed
+    /// because a body cannot be completed.
+    pub fn produce(&mut self, now: Instant, svc: &mut Services) -> Option<usize> {
+        let Some(mut producer) = self.producer.take() else { return Some(0) };
+        self.last_activity = now;
+        let (done, work) = match &mut producer {
+            Producer::Get(job) => match job.step(self, now, svc) {
+                download::Step::Working(n) => (false, n),
+                download::Step::Done(n) => (true, n),
+                download::Step::Broken => {
+                    self.closing = true;
+                    return None;
+                }
+            },
+            Producer::Dir(job) => job.step(self, svc),
+        };
+        if !done {
+            self.producer = Some(producer);
+        }
+        Some(work)
+    }
+
+    /// Retries a deferred request (after a usage scan finished).
+    pub fn resume(&mut self, now: Instant, svc: &mut Services) {
+        if let Some(req) = self.deferred.take() {
+            self.dispatch(req, now, svc);
+        }
     }
 
     /// Whether the session has ended and its output is flushed.
@@ -162,6 +239,14 @@ impl Session {
         let mut used = 0;
         while used < input.len() && self.wants_input() {
             match self.input {
+                Input::Body { remaining } => {
+                    let n = remaining.min((input.len() - used) as u64);
+                    let last = n == remaining;
+                    upload::body(self, &input[used..used + n as usize], last, svc);
+                    used += n as usize;
+                    self.last_activity = now;
+                    self.input = if last { Input::Header } else { Input::Body { remaining: remaining - n } };
+                }
                 Input::Discard { remaining } => {
                     let n = remaining.min((input.len() - used) as u64);
                     used += n as usize;
@@ -203,7 +288,10 @@ impl Session {
     /// The instant at which this session times out.
     pub fn deadline(&self, svc: &Services) -> Instant {
         let cfg = &svc.config;
+        let moving = self.upload.is_some() || self.producer.is_some() || self.pending_output() > 0;
         match &self.state {
+            // A transfer, or a reply the peer is slow to read, must progress.
+            State::Authed(_) if moving => self.last_activity + cfg.transfer_timeout,
             State::Authed(_) => self.last_activity + cfg.idle_timeout,
             _ => self.phase_start + cfg.handshake_timeout,
         }
@@ -215,7 +303,9 @@ impl Session {
         if self.closing || now < self.deadline(svc) {
             return;
         }
+        let moving = self.upload.is_some() || self.producer.is_some() || self.pending_output() > 0;
         let what = match self.state {
+            State::Authed(_) if moving => "transfer made no progress",
             State::Authed(_) => "idle timeout",
             _ => "handshake and login timeout",
         };
@@ -224,13 +314,18 @@ impl Session {
     }
 
     /// The connection is going away: records what was left unfinished.
-    pub fn on_close(&mut self, reason: CloseReason, _now: Instant, svc: &mut Services) {
-        let why = match reason {
-            CloseReason::PeerClosed => "peer closed the connection",
-            CloseReason::Timeout => "timeout",
-            CloseReason::Done => "session ended",
-            CloseReason::Shutdown => "server shutting down",
+    pub fn on_close(&mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
+        let (code, why) = match reason {
+            CloseReason::PeerClosed => ("disconnected", "peer closed the connection"),
+            CloseReason::Timeout => ("timeout", "timeout"),
+            CloseReason::Done => ("closed", "session ended"),
+            CloseReason::Shutdown => ("shutdown", "server shutting down"),
         };
+        let cut = WireError { code: code.to_owned(), message: why.to_owned() };
+        upload::interrupted(self, &cut, now, svc);
+        if let Some(Producer::Get(mut job)) = self.producer.take() {
+            job.interrupted(self, &cut, now, svc);
+        }
         match std::mem::replace(&mut self.state, State::Open) {
             State::LoginPending(p) => {
                 let rec =
@@ -241,24 +336,35 @@ impl Session {
                 let mut rec = Record::new(self.peer, self.id, Some(&a.user), "logout", Outcome::Ok);
                 rec.message = Some(why);
                 svc.audit.record(Log::Accounts, rec);
+                svc.users.detach(&a.user);
             }
             _ => {}
         }
     }
 
     fn on_frame(&mut self, frame: Frame, now: Instant, svc: &mut Services) {
-        if frame.body_len > 0 {
-            // No request in this protocol version takes a body here; drop it
-            // unread-into-memory so the next frame boundary is found.
+        let is_put_data = frame.header.get("op").and_then(|v| v.as_str()) == Some("put_data");
+        if frame.body_len > 0 && !(is_put_data && self.user().is_some()) {
+            // Only put_data takes a body; drop any other body unread-into-
+            // memory so the next frame boundary is found.
             self.input = Input::Discard { remaining: frame.body_len };
             let op = frame.header.get("op").and_then(|v| v.as_str()).unwrap_or("?");
-            let msg = format!("request \"{}\" takes no body; {} body bytes discarded", truncate(op), frame.body_len);
-            self.fail(ErrorCode::UnexpectedBody, msg);
+            let msg = if is_put_data {
+                format!("put_data needs a logged-in session; {} body bytes discarded", frame.body_len)
+            } else {
+                format!("request \"{}\" takes no body; {} body bytes discarded", truncate(op), frame.body_len)
+            };
+            let code = if is_put_data { ErrorCode::NotLoggedIn } else { ErrorCode::UnexpectedBody };
+            self.fail(code, msg);
             return;
         }
+        let body_len = frame.body_len;
         let request = match Request::from_header(frame.header) {
             Ok(r) => r,
             Err(e) => {
+                if body_len > 0 {
+                    self.input = Input::Discard { remaining: body_len };
+                }
                 self.send_error(&e);
                 return;
             }
@@ -274,6 +380,21 @@ impl Session {
             }
             return;
         }
+        if let Request::PutData = request {
+            return upload::put_data(self, body_len, now, svc);
+        }
+        self.dispatch(request, now, svc);
+    }
+
+    fn dispatch(&mut self, request: Request, now: Instant, svc: &mut Services) {
+        if let Some(up) = &self.upload {
+            // Mid-upload only the upload's own requests (and exit) are valid.
+            let allowed = matches!(request, Request::Put { .. } | Request::PutDone { .. } | Request::Exit);
+            if !allowed && !up.is_receiving() {
+                let msg = format!("\"{}\" during an upload; send put_data/put_done first", request.op());
+                return self.fail(ErrorCode::BadState, msg);
+            }
+        }
         match request {
             Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
             Request::Register { user, salt, iterations, stored_key, server_key } => {
@@ -282,12 +403,38 @@ impl Session {
             Request::Login { user, nonce } => auth::login(self, user, &nonce, svc),
             Request::LoginProof { proof } => auth::login_proof(self, &proof, now, svc),
             Request::Logout => auth::logout(self, now, svc),
-            Request::Exit => auth::exit(self, svc),
-            Request::Noop => self.send_ok(&crate::protocol::messages::Empty {}),
-            other if self.user().is_none() => {
-                self.fail(ErrorCode::NotLoggedIn, format!("\"{}\" needs a logged-in session", other.op()))
+            Request::Exit => {
+                let why = WireError { code: "cancelled".into(), message: "the client exited during the upload".into() };
+                upload::interrupted(self, &why, now, svc);
+                auth::exit(self, svc)
             }
-            other => self.fail(ErrorCode::Internal, format!("\"{}\" is not implemented yet", other.op())),
+            Request::Noop => self.send_ok(&crate::protocol::messages::Empty {}),
+            other => self.file_request(other, now, svc),
+        }
+    }
+
+    /// Requests that need a logged-in session (and, for most, known usage).
+    fn file_request(&mut self, request: Request, now: Instant, svc: &mut Services) {
+        let Some(user) = self.user() else {
+            return self.fail(ErrorCode::NotLoggedIn, format!("\"{}\" needs a logged-in session", request.op()));
+        };
+        let needs_usage = !matches!(request, Request::Pwd | Request::Cd { .. } | Request::Get { .. });
+        if needs_usage && !svc.users.get(user).is_some_and(|u| u.ready()) {
+            // The usage scan is still running; the driver resumes us.
+            self.deferred = Some(request);
+            return;
+        }
+        match request {
+            Request::Pwd => files::pwd(self, svc),
+            Request::Cd { path } => files::cd(self, path, svc),
+            Request::Mkdir { path, parents } => files::mkdir(self, path, parents, svc),
+            Request::Rm { path } => files::rm(self, path, svc),
+            Request::Dir { path } => files::dir(self, path, svc),
+            Request::Quota => files::quota(self, svc),
+            Request::Put { path, length, resume } => upload::put(self, path, length, resume, now, svc),
+            Request::PutDone { sha256 } => upload::put_done(self, sha256, now, svc),
+            Request::Get { path, offset, if_match } => download::get(self, path, offset, if_match, now, svc),
+            other => self.fail(ErrorCode::BadState, format!("\"{}\" is not valid here", other.op())),
         }
     }
 

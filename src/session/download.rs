@@ -1,0 +1,165 @@
+//! Downloads: `get` opens the file once, sends a header announcing the body,
+//! streams the body only while the connection's output has room, then sends
+//! a trailer with the SHA-256 of the whole file.
+//!
+//! On a resumed download the server first hashes the bytes the client
+//! already holds (without sending them), a bounded chunk per turn, so the
+//! trailer's digest always covers the whole file.
+
+use super::files::{is_policy, resolve, wire};
+use super::{Session, State};
+use crate::audit::{Log, Outcome, Record};
+use crate::protocol::messages::{GetEnd, GetStart};
+use crate::protocol::{ErrorCode, WireError};
+use crate::services::Services;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::time::Instant;
+
+/// Bytes read from the file per step.
+const CHUNK: usize = 256 * 1024;
+
+/// A download in progress.
+pub(super) struct Download {
+    path: String,
+    file: File,
+    length: u64,
+    /// Where the body starts.
+    offset: u64,
+    /// Next byte to read (hash-only while below `offset`).
+    pos: u64,
+    hasher: Sha256,
+    started: Instant,
+}
+
+impl Download {
+    fn sent(&self) -> u64 {
+        self.pos.saturating_sub(self.offset)
+    }
+}
+
+/// `get`: opens the file and queues the header; the body follows as output room allows.
+pub(super) fn get(
+    s: &mut Session,
+    path: String,
+    offset: u64,
+    if_match: Option<String>,
+    now: Instant,
+    svc: &mut Services,
+) {
+    let State::Authed(a) = &s.state else { return };
+    let target = resolve(a, &path);
+    let opened = target.clone().and_then(|t| a.home.open_read(&t).map_err(|e| wire(&e)));
+    let (file, meta, etag) = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            let shown = target.map(|t| t.to_string()).unwrap_or(path);
+            let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
+            let mut rec = Record::new(s.peer, s.id, s.user(), "download", outcome).failed(&e.code, &e.message);
+            rec.path = Some(&shown);
+            rec.bytes = Some(0);
+            rec.offset = Some(offset);
+            rec.duration_ms = Some(0);
+            svc.audit.record(Log::Downloads, rec);
+            return s.send_error(&e);
+        }
+    };
+    let length = meta.size;
+    // Resume only against the same version of the file.
+    let start = if offset > 0 && offset <= length && if_match.as_deref() == Some(etag.as_str()) { offset } else { 0 };
+    let shown = target.map(|t| t.to_string()).unwrap_or_default();
+    s.send_ok(&GetStart { path: shown.clone(), length, offset: start, etag, mtime: meta.mtime, size: length - start });
+    let job = Download { path: shown, file, length, offset: start, pos: 0, hasher: Sha256::default(), started: now };
+    s.producer = Some(super::Producer::Get(job));
+}
+
+/// What a step of a download did.
+pub(super) enum Step {
+    /// Still going; this many file bytes were read.
+    Working(usize),
+    /// The trailer is queued.
+    Done(usize),
+    /// The file could not be read after the header went out: close.
+    Broken,
+}
+
+impl Download {
+    /// Reads the next chunk: hash-only below the resume offset, otherwise
+    /// straight into the session's output buffer.
+    pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services) -> Step {
+        if self.pos < self.offset {
+            let want = (self.offset - self.pos).min(CHUNK as u64) as usize;
+            let mut buf = vec![0u8; want];
+            return match read_full(&self.file, &mut buf, self.pos) {
+                Ok(()) => {
+                    self.hasher.update(&buf);
+                    self.pos += want as u64;
+                    Step::Working(want)
+                }
+                Err(e) => self.broken(s, &e, now, svc),
+            };
+        }
+        let want = (self.length - self.pos).min(CHUNK as u64) as usize;
+        if want > 0 {
+            let out = &mut s.out;
+            let at = out.len();
+            out.resize(at + want, 0);
+            if let Err(e) = read_full(&self.file, &mut out[at..], self.pos) {
+                out.truncate(at);
+                return self.broken(s, &e, now, svc);
+            }
+            self.hasher.update(&out[at..]);
+            self.pos += want as u64;
+        }
+        if self.pos < self.length {
+            return Step::Working(want);
+        }
+        let sha256 = hex::encode(self.hasher.clone().finalize());
+        self.record(s, svc, now, Outcome::Complete, None, Some(&sha256));
+        s.send_ok(&GetEnd { trailer: true, length: self.length, sha256 });
+        Step::Done(want)
+    }
+
+    fn broken(&mut self, s: &Session, e: &std::io::Error, now: Instant, svc: &mut Services) -> Step {
+        log::error!("reading {} for download: {e}", self.path);
+        let err = WireError::new(ErrorCode::Internal, "the file could not be read");
+        self.record(s, svc, now, Outcome::Fail, Some(&err), None);
+        Step::Broken
+    }
+
+    /// The connection went away before the trailer. Bytes still in the
+    /// output buffer never reached the peer, so they are not counted.
+    pub(super) fn interrupted(&mut self, s: &Session, why: &WireError, now: Instant, svc: &mut Services) {
+        let unsent = (s.output().len() as u64).min(self.sent());
+        self.pos -= unsent;
+        self.record(s, svc, now, Outcome::Incomplete, Some(why), None);
+    }
+
+    fn record(
+        &self,
+        s: &Session,
+        svc: &mut Services,
+        now: Instant,
+        outcome: Outcome,
+        err: Option<&WireError>,
+        sha256: Option<&str>,
+    ) {
+        let mut rec = Record::new(s.peer, s.id, s.user(), "download", outcome);
+        if let Some(e) = err {
+            rec = rec.failed(&e.code, &e.message);
+        }
+        rec.path = Some(&self.path);
+        rec.size = Some(self.length);
+        rec.bytes = Some(self.sent());
+        rec.offset = Some(self.offset);
+        rec.sha256 = sha256;
+        rec.duration_ms = Some(now.saturating_duration_since(self.started).as_millis() as u64);
+        svc.audit.record(Log::Downloads, rec);
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `pos`; a file that shrank is an error.
+fn read_full(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
+    file.read_exact_at(buf, pos)
+}

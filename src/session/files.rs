@@ -1,0 +1,185 @@
+//! The shell commands of a logged-in session: pwd, cd, mkdir, rm, quota and
+//! dir. Every one is confined to the user's home by `crate::home` and
+//! recorded in `shell_command.log` before its reply is queued.
+
+use super::{Authed, Session};
+use crate::audit::{Log, Outcome, Record};
+use crate::home::{FsError, Listing, VPath};
+use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
+use crate::protocol::{ErrorCode, WireError};
+use crate::services::Services;
+
+/// Entries per `dir` frame. A name is at most 255 bytes, which JSON escaping
+/// can grow six-fold; 32 such entries still fit well inside a 64 KiB header.
+pub const DIR_BATCH: usize = 32;
+
+/// Converts a filesystem error to the wire.
+pub(super) fn wire(e: &FsError) -> WireError {
+    let code = ErrorCode::parse(e.code_name()).unwrap_or(ErrorCode::Internal);
+    if code == ErrorCode::Internal {
+        log::error!("filesystem error: {e:?}");
+    }
+    WireError::new(code, e.message())
+}
+
+/// Whether a refusal is a policy decision (recorded as `rejected`) rather
+/// than an operation that was tried and failed (`fail`).
+pub(super) fn is_policy(code: &str) -> bool {
+    matches!(code, "path_invalid" | "path_escape" | "quota_exceeded" | "busy")
+}
+
+impl Session {
+    /// Writes a `shell_command.log` record.
+    pub(super) fn audit_command(
+        &self,
+        svc: &mut Services,
+        cmd: &str,
+        args: &[String],
+        path: Option<&VPath>,
+        result: Result<(), &WireError>,
+    ) {
+        let shown = path.map(|p| p.to_string());
+        let mut rec = match result {
+            Ok(()) => Record::new(self.peer, self.id, self.user(), cmd, Outcome::Ok),
+            Err(e) => {
+                let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
+                Record::new(self.peer, self.id, self.user(), cmd, outcome).failed(&e.code, &e.message)
+            }
+        };
+        rec.args = Some(args);
+        rec.path = shown.as_deref();
+        svc.audit.record(Log::Commands, rec);
+    }
+
+    /// Audits and sends a command's result.
+    fn finish_command<T: serde::Serialize>(
+        &mut self,
+        svc: &mut Services,
+        cmd: &str,
+        args: &[String],
+        path: Option<&VPath>,
+        result: Result<T, WireError>,
+    ) {
+        self.audit_command(svc, cmd, args, path, result.as_ref().map(|_| ()));
+        match result {
+            Ok(body) => self.send_ok(&body),
+            Err(e) => self.send_error(&e),
+        }
+    }
+}
+
+fn authed(s: &Session) -> &Authed {
+    match &s.state {
+        super::State::Authed(a) => a,
+        _ => unreachable!("file commands are dispatched only when logged in"),
+    }
+}
+
+/// Resolves a peer-supplied path against the session's directory.
+pub(super) fn resolve(a: &Authed, input: &str) -> Result<VPath, WireError> {
+    VPath::resolve(&a.cwd, input).map_err(|e| wire(&FsError::from(e)))
+}
+
+pub(super) fn pwd(s: &mut Session, svc: &mut Services) {
+    let cwd = authed(s).cwd.clone();
+    s.finish_command(svc, "pwd", &[], Some(&cwd), Ok(Cwd { cwd: cwd.to_string() }));
+}
+
+pub(super) fn cd(s: &mut Session, path: String, svc: &mut Services) {
+    let args = [path];
+    let a = authed(s);
+    let target = resolve(a, &args[0]);
+    let result = target.clone().and_then(|t| a.home.check_dir(&t).map_err(|e| wire(&e)).map(|()| t));
+    if let (Ok(t), super::State::Authed(a)) = (&result, &mut s.state) {
+        a.cwd = t.clone();
+    }
+    let shown = target.ok();
+    s.finish_command(svc, "cd", &args, shown.as_ref(), result.map(|t| Cwd { cwd: t.to_string() }));
+}
+
+pub(super) fn mkdir(s: &mut Session, path: String, parents: bool, svc: &mut Services) {
+    let mut args = vec![path];
+    if parents {
+        args.insert(0, "-p".into());
+    }
+    let a = authed(s);
+    let target = resolve(a, args.last().map(String::as_str).unwrap_or_default());
+    let result = target.clone().and_then(|t| {
+        let created = a.home.mkdir(&t, parents).map_err(|e| wire(&e))?;
+        Ok(Made { path: t.to_string(), created })
+    });
+    s.finish_command(svc, "mkdir", &args, target.ok().as_ref(), result);
+}
+
+pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
+    let args = [path];
+    let a = authed(s);
+    let user = a.user.clone();
+    let target = resolve(a, &args[0]);
+    // Removing a file that an upload will replace is fine: the upload's
+    // data is elsewhere until it is renamed into place.
+    let result = target.clone().and_then(|t| {
+        let (kind, freed) = a.home.remove(&t).map_err(|e| wire(&e))?;
+        if let Some(u) = svc.users.get_mut(&user) {
+            u.shrink(freed);
+        }
+        Ok(Removed { path: t.to_string(), kind, freed })
+    });
+    s.finish_command(svc, "rm", &args, target.ok().as_ref(), result);
+}
+
+pub(super) fn quota(s: &mut Session, svc: &mut Services) {
+    let user = authed(s).user.clone();
+    let info = svc.users.get(&user).map(|u| QuotaInfo { used: u.used, limit: u.limit });
+    let result = info.ok_or_else(|| WireError::new(ErrorCode::Internal, "usage is not available"));
+    s.finish_command(svc, "quota", &[], None, result);
+}
+
+/// A `dir` reply in progress: entries are read and sent a batch at a time,
+/// only while the connection's output has room.
+pub(super) struct DirJob {
+    path: VPath,
+    listing: Listing,
+}
+
+pub(super) fn dir(s: &mut Session, path: Option<String>, svc: &mut Services) {
+    let args: Vec<String> = path.iter().cloned().collect();
+    let a = authed(s);
+    let target = match &path {
+        Some(p) => resolve(a, p),
+        None => Ok(a.cwd.clone()),
+    };
+    let started = target.clone().and_then(|t| a.home.list(&t).map_err(|e| wire(&e)));
+    s.audit_command(svc, "dir", &args, target.as_ref().ok(), started.as_ref().map(|_| ()));
+    match (started, target) {
+        (Ok(listing), Ok(path)) => s.producer = Some(super::Producer::Dir(DirJob { path, listing })),
+        (Err(e), _) | (_, Err(e)) => s.send_error(&e),
+    }
+}
+
+impl DirJob {
+    /// Queues the next frame of the listing; returns whether the job is done
+    /// and the number of entries read (for the turn's budget).
+    pub(super) fn step(&mut self, s: &mut Session, svc: &Services) -> (bool, usize) {
+        let entries = match self.listing.next_batch(DIR_BATCH) {
+            Ok(e) => e,
+            Err(e) => {
+                log::error!("listing {}: {e}", self.path);
+                s.send_error(&WireError::new(ErrorCode::Internal, "the listing could not be completed"));
+                return (true, 0);
+            }
+        };
+        let n = entries.len();
+        let done = self.listing.done();
+        let summary = done.then(|| {
+            let usage = s.user().and_then(|u| svc.users.get(u));
+            DirSummary {
+                count: self.listing.count(),
+                used: usage.map_or(0, |u| u.used),
+                limit: usage.and_then(|u| u.limit),
+            }
+        });
+        s.send_ok(&DirChunk { path: self.path.to_string(), entries, more: !done, summary });
+        (done, n.max(1) * 64)
+    }
+}

@@ -1,0 +1,338 @@
+//! Uploads: `put` (checks, resume offset, quota reservation), `put_data`
+//! (the body, written to the hidden partial file and hashed as it arrives),
+//! and `put_done` (digest check, fsync, atomic rename, audit, reply).
+//!
+//! Memory stays bounded whatever the file size: body bytes go from the
+//! connection's read buffer straight to the partial file. An upload that ends
+//! any other way (disconnect, timeout, shutdown, disk full) leaves a
+//! checkpoint so the next `put` of the same path resumes.
+
+use super::files::{is_policy, resolve, wire};
+use super::{Authed, Input, Session, State};
+use crate::audit::{Log, Outcome, Record};
+use crate::home::{Home, VPath};
+use crate::partial::{self, Partial};
+use crate::protocol::messages::{PutReady, Stored};
+use crate::protocol::{ErrorCode, WireError};
+use crate::services::Services;
+use sha2::Digest;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A checkpoint is written after this many bytes, so a crash costs at most
+/// this much re-sending.
+const CHECKPOINT_EVERY: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, PartialEq)]
+enum Phase {
+    /// `put` answered; waiting for `put_data`.
+    Ready,
+    /// Body bytes arriving.
+    Receiving,
+    /// Body complete; waiting for `put_done`.
+    AwaitDone,
+    /// Writing failed; the rest of the body is discarded and this is the
+    /// reply to `put_done`.
+    Failed(WireError),
+}
+
+/// An upload in progress.
+pub(super) struct Upload {
+    user: String,
+    home: Arc<Home>,
+    target: VPath,
+    length: u64,
+    partial: Partial,
+    /// Body bytes written in this attempt.
+    received: u64,
+    /// Reserved quota not yet used by written bytes.
+    reserved: u64,
+    since_checkpoint: u64,
+    started: Instant,
+    phase: Phase,
+}
+
+impl Upload {
+    pub(super) fn is_receiving(&self) -> bool {
+        matches!(self.phase, Phase::Receiving)
+    }
+
+    fn expected_body(&self) -> u64 {
+        self.length - self.partial.offset
+    }
+
+    fn written(&self) -> u64 {
+        self.partial.offset + self.received
+    }
+}
+
+fn fail(code: ErrorCode, msg: impl Into<String>) -> WireError {
+    WireError::new(code, msg)
+}
+
+fn human(n: u64) -> String {
+    bytesize::ByteSize::b(n).display().iec().to_string()
+}
+
+/// `put`: validates, opens (or resumes) the partial, reserves quota.
+pub(super) fn put(s: &mut Session, path: String, length: u64, resume: bool, now: Instant, svc: &mut Services) {
+    if let Some(up) = &s.upload {
+        if up.phase != Phase::Ready {
+            return s.fail(ErrorCode::BadState, "an upload is in progress on this connection");
+        }
+        // A new put while one waits for put_data restarts it.
+        end(s, svc, now, Outcome::Incomplete, Some(&fail(ErrorCode::BadState, "replaced by a new put")));
+    }
+    let State::Authed(a) = &s.state else { return };
+    let target = resolve(a, &path);
+    match target.clone().and_then(|t| begin(a, t, length, resume, now, svc)) {
+        Ok(up) => {
+            let offset = up.partial.offset;
+            let prefix = (offset > 0).then(|| hex::encode(up.partial.hasher.clone().finalize()));
+            let reply = PutReady { path: up.target.to_string(), offset, prefix_sha256: prefix };
+            s.upload = Some(Box::new(up));
+            s.send_ok(&reply);
+        }
+        Err(e) => {
+            let shown = target.map(|t| t.to_string()).unwrap_or(path);
+            let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
+            let mut rec = Record::new(s.peer, s.id, s.user(), "upload", outcome).failed(&e.code, &e.message);
+            rec.path = Some(&shown);
+            rec.size = Some(length);
+            rec.bytes = Some(0);
+            rec.duration_ms = Some(0);
+            svc.audit.record(Log::Uploads, rec);
+            s.send_error(&e);
+        }
+    }
+}
+
+fn begin(
+    a: &Authed,
+    target: VPath,
+    length: u64,
+    resume: bool,
+    now: Instant,
+    svc: &mut Services,
+) -> Result<Upload, WireError> {
+    if target.is_root() {
+        return Err(fail(ErrorCode::IsADirectory, "/ is your home folder, not a file"));
+    }
+    a.home.check_upload_target(&target).map_err(|e| wire(&e))?;
+    let user = svc.users.get_mut(&a.user).ok_or_else(|| fail(ErrorCode::Internal, "user state missing"))?;
+    if user.uploads.contains(&target) {
+        return Err(fail(ErrorCode::Busy, format!("{target} is already being uploaded by another of your sessions")));
+    }
+    let opened = partial::open(a.home.dir(), &target, length, resume).map_err(|e| {
+        log::error!("opening partial for {target}: {e}");
+        io_error(&e)
+    })?;
+    user.shrink(opened.dropped);
+    let offset = opened.partial.offset;
+    let needed = length - offset;
+    if let (Some(limit), Some(free)) = (user.limit, user.free()) {
+        if needed > free {
+            return Err(fail(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "{target} needs {} more but only {} of your {} quota is free ({} used, {} promised to uploads in progress)",
+                    human(needed),
+                    human(free),
+                    human(limit),
+                    human(user.used),
+                    human(user.reserved)
+                ),
+            ));
+        }
+    }
+    user.reserved += needed;
+    user.uploads.insert(target.clone());
+    Ok(Upload {
+        user: a.user.clone(),
+        home: a.home.clone(),
+        target,
+        length,
+        partial: opened.partial,
+        received: 0,
+        reserved: needed,
+        since_checkpoint: 0,
+        started: now,
+        phase: Phase::Ready,
+    })
+}
+
+fn io_error(e: &std::io::Error) -> WireError {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded {
+        fail(ErrorCode::NoSpace, "the server's disk is full; the data received so far is kept for a later resume")
+    } else {
+        fail(ErrorCode::Internal, "the server could not write the upload")
+    }
+}
+
+/// `put_data`: the body frame. Its `size` must be exactly what `put` allowed.
+pub(super) fn put_data(s: &mut Session, body_len: u64, now: Instant, svc: &mut Services) {
+    let discard = |s: &mut Session| {
+        if body_len > 0 {
+            s.input = Input::Discard { remaining: body_len };
+        }
+    };
+    let Some(up) = s.upload.as_mut().filter(|u| u.phase == Phase::Ready) else {
+        discard(s);
+        return s.fail(ErrorCode::BadState, "put_data without an accepted put");
+    };
+    let expected = up.expected_body();
+    if body_len != expected {
+        let e = fail(
+            ErrorCode::SizeMismatch,
+            format!("put_data carries {body_len} bytes but the upload needs exactly {expected}; upload cancelled"),
+        );
+        discard(s);
+        end(s, svc, now, Outcome::Rejected, Some(&e));
+        return s.send_error(&e);
+    }
+    if body_len == 0 {
+        up.phase = Phase::AwaitDone;
+    } else {
+        up.phase = Phase::Receiving;
+        s.input = Input::Body { remaining: body_len };
+    }
+}
+
+/// Body bytes of `put_data`: written to the partial and hashed.
+pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services) {
+    let Some(up) = s.upload.as_mut() else { return };
+    if up.phase == Phase::Receiving {
+        let n = bytes.len() as u64;
+        match up.partial.file.write_all(bytes) {
+            Ok(()) => {
+                up.partial.hasher.update(bytes);
+                up.received += n;
+                up.since_checkpoint += n;
+                // Reserved bytes become used bytes; never more than promised,
+                // since the body's size was checked against the reservation.
+                let used_now = n.min(up.reserved);
+                up.reserved -= used_now;
+                if let Some(u) = svc.users.get_mut(&up.user) {
+                    u.reserved = u.reserved.saturating_sub(used_now);
+                    u.grow(n);
+                }
+                if up.since_checkpoint >= CHECKPOINT_EVERY {
+                    up.since_checkpoint = 0;
+                    save_checkpoint(up);
+                }
+            }
+            Err(e) => {
+                log::error!("writing upload {}: {e}", up.target);
+                up.phase = Phase::Failed(io_error(&e));
+                save_checkpoint(up);
+            }
+        }
+    }
+    if last && up.phase == Phase::Receiving {
+        up.phase = Phase::AwaitDone;
+    }
+}
+
+fn save_checkpoint(up: &Upload) {
+    if let Err(e) =
+        partial::checkpoint(up.home.dir(), &up.partial.id, &up.target, up.length, up.written(), &up.partial.hasher)
+    {
+        log::error!("checkpoint of upload {}: {e}", up.target);
+    }
+}
+
+/// `put_done`: compare digests, then commit durably, audit, and reply.
+pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut Services) {
+    let phase = match s.upload.as_ref().map(|u| &u.phase) {
+        Some(Phase::AwaitDone) => None,
+        Some(Phase::Failed(e)) => Some(e.clone()),
+        _ => return s.fail(ErrorCode::BadState, "put_done without a complete put_data"),
+    };
+    if let Some(e) = phase {
+        end(s, svc, now, Outcome::Incomplete, Some(&e));
+        return s.send_error(&e);
+    }
+    let Some(up) = s.upload.as_ref() else { return };
+    let ours = hex::encode(up.partial.hasher.clone().finalize());
+    if !sha256.eq_ignore_ascii_case(&ours) {
+        let e = fail(
+            ErrorCode::DigestMismatch,
+            format!("SHA-256 mismatch for {}: the server received {ours}; nothing was stored", up.target),
+        );
+        match partial::discard(up.home.dir(), &up.partial.id) {
+            Ok(freed) => {
+                if let Some(u) = svc.users.get_mut(&up.user) {
+                    u.shrink(freed);
+                }
+            }
+            Err(err) => log::error!("discarding partial of {}: {err}", up.target),
+        }
+        end(s, svc, now, Outcome::Rejected, Some(&e));
+        return s.send_error(&e);
+    }
+    let replaced = up.home.check_upload_target(&up.target);
+    let committed = replaced.map_err(|e| wire(&e)).and_then(|old| {
+        partial::commit(up.home.dir(), &up.partial, &up.target).map_err(|e| {
+            log::error!("committing upload {}: {e}", up.target);
+            io_error(&e)
+        })?;
+        Ok(old.unwrap_or(0))
+    });
+    match committed {
+        Ok(old_size) => {
+            if let Some(u) = svc.users.get_mut(&up.user) {
+                u.shrink(old_size);
+            }
+            let reply = Stored { path: up.target.to_string(), length: up.length, sha256: ours.clone() };
+            end_with_digest(s, svc, now, Outcome::Complete, None, Some(&ours));
+            s.send_ok(&reply);
+        }
+        Err(e) => {
+            end(s, svc, now, Outcome::Fail, Some(&e));
+            s.send_error(&e);
+        }
+    }
+}
+
+/// The connection is going away mid-upload: keep a checkpoint, record it.
+pub(super) fn interrupted(s: &mut Session, why: &WireError, now: Instant, svc: &mut Services) {
+    if let Some(up) = &s.upload {
+        if up.written() > 0 && !matches!(up.phase, Phase::Failed(_)) {
+            save_checkpoint(up);
+        }
+        end(s, svc, now, Outcome::Incomplete, Some(why));
+    }
+}
+
+fn end(s: &mut Session, svc: &mut Services, now: Instant, outcome: Outcome, err: Option<&WireError>) {
+    end_with_digest(s, svc, now, outcome, err, None);
+}
+
+/// Releases the upload's reservation and busy mark and writes its record.
+fn end_with_digest(
+    s: &mut Session,
+    svc: &mut Services,
+    now: Instant,
+    outcome: Outcome,
+    err: Option<&WireError>,
+    sha256: Option<&str>,
+) {
+    let Some(up) = s.upload.take() else { return };
+    if let Some(u) = svc.users.get_mut(&up.user) {
+        u.reserved = u.reserved.saturating_sub(up.reserved);
+        u.uploads.remove(&up.target);
+    }
+    let shown = up.target.to_string();
+    let mut rec = Record::new(s.peer, s.id, Some(&up.user), "upload", outcome);
+    if let Some(e) = err {
+        rec = rec.failed(&e.code, &e.message);
+    }
+    rec.path = Some(&shown);
+    rec.size = Some(up.length);
+    rec.bytes = Some(up.received);
+    rec.offset = Some(up.partial.offset);
+    rec.sha256 = sha256;
+    rec.duration_ms = Some(now.saturating_duration_since(up.started).as_millis() as u64);
+    svc.audit.record(Log::Uploads, rec);
+}

@@ -1,0 +1,180 @@
+//! Server-side file operations and transfers over raw frames: what a client
+//! that does not use our library (or lies) gets.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Registers `user` with the client library, then logs in on a raw socket.
+fn login_raw(server: &TestServer, user: &str) -> Raw {
+    if !server.path(&format!("accounts/{user}.json")).exists() {
+        server.user(user).exit().unwrap();
+    }
+    let mut raw = server.raw_checked();
+    scram_login(&mut raw, user);
+    raw
+}
+
+/// Waits (bounded) until `log` has `n` records.
+fn wait_records(server: &TestServer, log: &str, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let recs = server.log(log);
+        if recs.len() >= n {
+            return recs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{log} never reached {n} records");
+}
+
+/// A SCRAM login over a raw socket.
+fn scram_login(raw: &mut Raw, user: &str) {
+    use mioftp::protocol::scram::{self, ClientKeys, Exchange};
+    let first = raw.call(json!({"op": "login", "user": user, "nonce": "rawclientnonce1"}));
+    let salt = scram::unb64(first["salt"].as_str().unwrap()).unwrap();
+    let it = first["iterations"].as_u64().unwrap() as u32;
+    let nonce = first["nonce"].as_str().unwrap().to_owned();
+    let ex = Exchange { user, client_nonce: "rawclientnonce1", nonce: &nonce, salt: &salt, iterations: it };
+    let keys = ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), &salt, it));
+    let done = raw.call(json!({"op": "login_proof", "proof": scram::b64(&keys.proof(&ex.auth_message()))}));
+    assert_eq!(done["ok"], true, "{done}");
+}
+
+fn put_raw(raw: &mut Raw, path: &str, data: &[u8]) -> Value {
+    let ready = raw.call(json!({"op": "put", "path": path, "length": data.len()}));
+    assert_eq!(ready["ok"], true, "{ready}");
+    let off = ready["offset"].as_u64().unwrap() as usize;
+    raw.send(json!({"op": "put_data", "size": data.len() - off}));
+    raw.send_bytes(&data[off..]);
+    raw.call(json!({"op": "put_done", "sha256": hex::encode(Sha256::digest(data))}))
+}
+
+fn read_body(raw: &mut Raw, n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut body = vec![0u8; n];
+    raw.stream.read_exact(&mut body).unwrap();
+    body
+}
+
+#[test]
+fn put_then_get_round_trip_over_raw_frames() {
+    let server = TestServer::start();
+    let mut raw = login_raw(&server, "alice");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let done = put_raw(&mut raw, "a.bin", &data);
+    assert_eq!(done["sha256"], hex::encode(Sha256::digest(&data)), "{done}");
+    assert_eq!(std::fs::read(server.path("home/alice/a.bin")).unwrap(), data);
+
+    let start = raw.call(json!({"op": "get", "path": "/a.bin"}));
+    assert_eq!(start["size"], data.len());
+    let body = read_body(&mut raw, data.len());
+    assert_eq!(body, data);
+    let end = raw.recv();
+    assert_eq!(end["trailer"], true);
+    assert_eq!(end["sha256"], hex::encode(Sha256::digest(&data)));
+    let ups = server.log("upload_file.log");
+    assert_eq!(ups.last().unwrap()["outcome"], "complete");
+    let downs = server.log("download_file.log");
+    assert_eq!(downs.last().unwrap()["outcome"], "complete");
+    assert_eq!(downs.last().unwrap()["bytes"], data.len());
+}
+
+#[test]
+fn a_wrong_digest_stores_nothing_and_is_recorded() {
+    let server = TestServer::start();
+    let mut raw = login_raw(&server, "bob");
+    raw.call(json!({"op": "put", "path": "x", "length": 3}));
+    raw.send(json!({"op": "put_data", "size": 3}));
+    raw.send_bytes(b"abc");
+    let reply = raw.call(json!({"op": "put_done", "sha256": "00".repeat(32)}));
+    assert_eq!(code(&reply), "digest_mismatch");
+    assert!(!server.path("home/bob/x").exists());
+    let rec = server.log("upload_file.log").pop().unwrap();
+    assert_eq!((rec["outcome"].as_str(), rec["reason"].as_str()), (Some("rejected"), Some("digest_mismatch")));
+    assert_eq!(raw.call(json!({"op": "pwd"}))["cwd"], "/", "the session is usable afterwards");
+}
+
+#[test]
+fn a_cut_upload_resumes_from_the_server_checkpoint() {
+    let server = TestServer::start();
+    let data: Vec<u8> = (0..1_000_003u32).map(|i| (i * 7 % 256) as u8).collect();
+    {
+        let mut raw = login_raw(&server, "carol");
+        raw.call(json!({"op": "put", "path": "big", "length": data.len()}));
+        raw.send(json!({"op": "put_data", "size": data.len()}));
+        raw.send_bytes(&data[..400_000]);
+        // Dropping the socket here is the cut.
+    }
+    let rec = wait_records(&server, "upload_file.log", 1).pop().unwrap();
+    assert_eq!(rec["outcome"], "incomplete");
+    let mut raw = login_raw(&server, "carol");
+    let ready = raw.call(json!({"op": "put", "path": "big", "length": data.len()}));
+    let off = ready["offset"].as_u64().unwrap() as usize;
+    assert!(off >= 400_000 && off < data.len(), "offset {off}");
+    assert_eq!(ready["prefix_sha256"], hex::encode(Sha256::digest(&data[..off])));
+    raw.send(json!({"op": "put_data", "size": data.len() - off}));
+    raw.send_bytes(&data[off..]);
+    let done = raw.call(json!({"op": "put_done", "sha256": hex::encode(Sha256::digest(&data))}));
+    assert_eq!(done["ok"], true, "{done}");
+    assert_eq!(std::fs::read(server.path("home/carol/big")).unwrap(), data);
+    let rec = server.log("upload_file.log").pop().unwrap();
+    assert_eq!((rec["outcome"].as_str(), rec["offset"].as_u64()), (Some("complete"), Some(off as u64)));
+}
+
+#[test]
+fn quota_refusals_up_front_and_for_a_lying_size() {
+    let server = TestServer::start_with(|c| c.default_quota = Some(1000));
+    let mut raw = login_raw(&server, "dave");
+    let reply = raw.call(json!({"op": "put", "path": "big", "length": 1001}));
+    assert_eq!(code(&reply), "quota_exceeded");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("1001"), "{reply}");
+    let ok = raw.call(json!({"op": "put", "path": "small", "length": 10}));
+    assert_eq!(ok["ok"], true);
+    // A client that declared 10 bytes but sends 5000.
+    raw.send(json!({"op": "put_data", "size": 5000}));
+    raw.send_bytes(&[7u8; 5000]);
+    assert_eq!(code(&raw.recv()), "size_mismatch");
+    assert_eq!(raw.call(json!({"op": "quota"}))["used"], 0);
+    assert!(!server.path("home/dave/small").exists());
+}
+
+#[test]
+fn a_second_upload_to_the_same_path_is_busy() {
+    let server = TestServer::start();
+    let mut first = login_raw(&server, "erin");
+    assert_eq!(first.call(json!({"op": "put", "path": "same", "length": 5}))["ok"], true);
+    let mut second = server.raw_checked();
+    scram_login(&mut second, "erin");
+    assert_eq!(code(&second.call(json!({"op": "put", "path": "same", "length": 5}))), "busy");
+    assert_eq!(second.call(json!({"op": "put", "path": "other", "length": 5}))["ok"], true);
+}
+
+#[test]
+fn a_listing_of_many_entries_arrives_in_chunks_with_a_summary() {
+    let server = TestServer::start();
+    let mut raw = login_raw(&server, "fred");
+    assert_eq!(raw.call(json!({"op": "mkdir", "path": "d"}))["created"], true);
+    for i in 0..100 {
+        std::fs::write(server.path(&format!("home/fred/d/f{i:03}")), [0u8; 10]).unwrap();
+    }
+    raw.send(json!({"op": "dir", "path": "d"}));
+    let mut names = Vec::new();
+    let mut frames = 0;
+    loop {
+        let f = raw.recv();
+        frames += 1;
+        names.extend(f["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_owned()));
+        if f["more"] == false {
+            assert_eq!(f["summary"]["count"], 100);
+            break;
+        }
+    }
+    assert!(frames > 1);
+    names.sort();
+    assert_eq!(names.len(), 100);
+    assert_eq!(names[0], "f000");
+    let cmds: Vec<_> =
+        server.log("shell_command.log").iter().map(|r| r["event"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(cmds, ["mkdir", "dir"]);
+}
