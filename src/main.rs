@@ -56,6 +56,21 @@ struct ServeArgs {
     /// Most simultaneous connections.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Quota of accounts without their own: a size (1GiB, 500MB, 1048576) or
+    /// `unlimited`. 0 means zero bytes, not unlimited.
+    #[arg(long, default_value = "10GiB", value_parser = parse_quota)]
+    default_quota: Quota,
+    /// Hours after which an untouched partial upload is deleted.
+    #[arg(long, default_value_t = 168)]
+    partial_max_age_hours: u64,
+}
+
+/// A parsed `--default-quota` (`None` is unlimited).
+#[derive(Debug, Clone, Copy)]
+struct Quota(Option<u64>);
+
+fn parse_quota(text: &str) -> Result<Quota, String> {
+    mioftp::config::parse_quota(text).map(Quota)
 }
 
 fn main() -> ExitCode {
@@ -77,6 +92,8 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.idle_timeout = Duration::from_secs(args.idle_timeout);
     config.transfer_timeout = Duration::from_secs(args.transfer_timeout);
     config.max_connections = args.max_connections;
+    config.default_quota = args.default_quota.0;
+    config.partial_max_age = Duration::from_secs(args.partial_max_age_hours.saturating_mul(3600));
     let server = match Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
