@@ -15,8 +15,8 @@ use crate::error::{ClientError, Result};
 use crate::partial::{PartialPaths, Sidecar};
 use crate::paths;
 use crate::progress::Progress;
-use mioftp::protocol::Request;
 use mioftp::protocol::messages::{self, GetEnd, GetStart};
+use mioftp::protocol::{ErrorCode, Request};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -146,7 +146,18 @@ impl Client {
 
         self.conn.send(&Request::Get { path: remote.to_owned(), offset, if_match })?;
         self.conn.flush()?;
-        let (header, body_len) = self.conn.recv_reply()?;
+        let (header, body_len) = match self.conn.recv_reply() {
+            Ok(reply) => reply,
+            Err(e) => {
+                // Leave no empty partial behind, and none for a remote file
+                // that does not exist (as named) any more.
+                if have == 0 || names_nothing(&e) {
+                    drop(file);
+                    parts.discard()?;
+                }
+                return Err(e);
+            }
+        };
         let start: GetStart = messages::reply_body(header).map_err(ClientError::Protocol)?;
         check_start(&start, body_len, offset)?;
 
@@ -230,6 +241,14 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// A refusal saying the remote path names no readable file.
+fn names_nothing(e: &ClientError) -> bool {
+    matches!(
+        e.code(),
+        Some(ErrorCode::NotFound | ErrorCode::IsADirectory | ErrorCode::PathEscape | ErrorCode::PathInvalid)
+    )
 }
 
 /// The first frame must describe a body consistent with itself and with
