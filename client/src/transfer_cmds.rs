@@ -5,7 +5,7 @@ use crate::bar::Bar;
 use crate::format;
 use crate::shell::{Flow, Shell};
 use crate::words::Spec;
-use mioftp_client::{ClientError, GetOptions, PutOptions, Result, local_target, paths};
+use mioftp_client::{ClientError, GetOptions, PutOptions, Result, local_target};
 use std::path::Path;
 use std::time::Duration;
 
@@ -43,9 +43,6 @@ pub fn put(sh: &mut Shell, words: &[String]) -> Result<Flow> {
 pub fn get(sh: &mut Shell, words: &[String]) -> Result<Flow> {
     let p = GET.parse(words)?;
     let remote = p.arg(0).unwrap_or_default();
-    if paths::base_name(remote).is_none() && p.arg(1).is_none() {
-        return Err(ClientError::Usage(format!("\"{remote}\" has no file name; give a local name")));
-    }
     let target = local_target(remote, p.arg(1).map(Path::new))?;
     let opts = GetOptions { resume: !p.has("--no-resume") };
     let mut bar = Bar::new(&format!("get {}", format::name(remote)));
