@@ -16,6 +16,9 @@ use std::time::Duration;
 /// otherwise make the client spin for hours.
 pub const MAX_CLIENT_ITERATIONS: u32 = 10_000_000;
 
+/// The home folder, where every session starts.
+const ROOT: &str = "/";
+
 /// Connection options.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -44,6 +47,9 @@ pub struct Client {
     pub conn: Connection,
     hello: Hello,
     user: Option<String>,
+    /// The remote current directory as the server last reported it (`/` at
+    /// login). Kept so a download can name its partial before the reply.
+    pub(crate) cwd: String,
     /// SaltedPassword from the last `register`, so the login that follows it
     /// does not run the slow KDF a second time. Matched on user, password
     /// digest, salt and iterations.
@@ -102,7 +108,7 @@ impl Client {
             .ok_or_else(|| ClientError::Protocol("hello challenge is not base64".into()))?;
         let mac = scram::hmac(key, &challenge);
         let _: Empty = conn.call(&Request::Auth { hmac: scram::b64(&mac) })?;
-        Ok(Client { conn, hello, user: None, registered: None })
+        Ok(Client { conn, hello, user: None, cwd: ROOT.to_owned(), registered: None })
     }
 
     /// The server's hello (version, KDF policy).
@@ -113,6 +119,11 @@ impl Client {
     /// The logged-in user.
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
+    }
+
+    /// The remote current directory (as of the last `cd` or `pwd`).
+    pub fn cwd(&self) -> &str {
+        &self.cwd
     }
 
     /// Checks a new password against the server's announced policy.
@@ -209,12 +220,14 @@ impl Client {
             return Err(ClientError::ServerAuth);
         }
         self.user = Some(user.to_owned());
+        self.cwd = ROOT.to_owned();
         Ok(())
     }
 
     pub fn logout(&mut self) -> Result<()> {
         let _: Empty = self.conn.call(&Request::Logout)?;
         self.user = None;
+        self.cwd = ROOT.to_owned();
         Ok(())
     }
 

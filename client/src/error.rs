@@ -1,8 +1,15 @@
 //! The client's error type. Every variant displays as one human line; server
 //! errors show their message, never raw JSON.
+//!
+//! Errors split into two families. Refusals (the server said no, a local file
+//! is missing, a digest did not match, a usage mistake) leave the session
+//! usable, so the interactive shell reports them and carries on. Connection
+//! failures (lost socket, protocol violation, a transfer abandoned half-way)
+//! leave the byte stream in an unknown state: see [`ClientError::is_fatal`].
 
 use mioftp::protocol::{ErrorCode, WireError};
 use std::io;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -19,6 +26,19 @@ pub enum ClientError {
     ServerAuth,
     #[error("{0}")]
     Usage(String),
+    /// A local file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Local { path: PathBuf, source: io::Error },
+    /// A transfer's SHA-256 did not match; nothing was kept under the final name.
+    #[error("{what}: SHA-256 mismatch (expected {expected}, got {actual}); nothing was stored")]
+    DigestMismatch { what: String, expected: String, actual: String },
+    /// A transfer was abandoned part-way and the connection with it (the
+    /// frame boundaries can no longer be trusted).
+    #[error("transfer aborted: {0}")]
+    Aborted(String),
+    /// A batch line failed: where, and why.
+    #[error("line {line}: {command}: {source}")]
+    AtLine { line: usize, command: String, source: Box<ClientError> },
 }
 
 impl ClientError {
@@ -26,9 +46,63 @@ impl ClientError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Server(e) => e.known_code(),
+            ClientError::AtLine { source, .. } => source.code(),
             _ => None,
+        }
+    }
+
+    /// A local I/O error, naming the path.
+    pub fn local(path: &Path, source: io::Error) -> ClientError {
+        ClientError::Local { path: path.to_owned(), source }
+    }
+
+    /// The error underneath any batch-line context.
+    pub fn root(&self) -> &ClientError {
+        match self {
+            ClientError::AtLine { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// True when the connection can no longer be used: the shell must stop.
+    /// A server refusal whose code closes the connection (§6: framing
+    /// errors, `timeout`, ...) counts too.
+    pub fn is_fatal(&self) -> bool {
+        match self.root() {
+            ClientError::Server(e) => matches!(
+                e.known_code(),
+                Some(
+                    ErrorCode::BadFrame
+                        | ErrorCode::FrameTooLarge
+                        | ErrorCode::HandshakeRequired
+                        | ErrorCode::HandshakeFailed
+                        | ErrorCode::Timeout
+                        | ErrorCode::ServerBusy
+                )
+            ),
+            ClientError::Usage(_) | ClientError::Local { .. } | ClientError::DigestMismatch { .. } => false,
+            _ => true,
         }
     }
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_not_fatal_but_lost_connections_are() {
+        let refusal = ClientError::Server(WireError::new(ErrorCode::NotFound, "no such file"));
+        assert!(!refusal.is_fatal());
+        let timeout = ClientError::Server(WireError::new(ErrorCode::Timeout, "idle"));
+        assert!(timeout.is_fatal());
+        assert!(ClientError::Io(io::Error::other("reset")).is_fatal());
+        assert!(!ClientError::local(Path::new("x"), io::Error::other("denied")).is_fatal());
+        let wrapped = ClientError::AtLine { line: 3, command: "get x".into(), source: Box::new(refusal) };
+        assert!(!wrapped.is_fatal());
+        assert_eq!(wrapped.code(), Some(ErrorCode::NotFound));
+        assert_eq!(wrapped.to_string(), "line 3: get x: no such file");
+    }
+}

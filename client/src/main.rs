@@ -2,9 +2,15 @@
 //! batch file, for scripts. Every failure is one line on stderr and a
 //! non-zero exit status.
 
+mod bar;
 mod cli;
+mod format;
 mod input;
+mod local_cmds;
+mod remote_cmds;
 mod shell;
+mod transfer_cmds;
+mod words;
 
 use clap::Parser;
 use cli::Args;
@@ -22,7 +28,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mioftp: {e}");
-            ExitCode::from(match e {
+            ExitCode::from(match e.root() {
                 ClientError::Usage(_) => EXIT_USAGE,
                 _ => EXIT_FAILURE,
             })

@@ -1,8 +1,9 @@
 //! The command table and the three ways to run it: the interactive prompt,
-//! a batch file (`-b`), and one command from the command line.
+//! a batch file (`-b`), and one command from the command line. The commands
+//! themselves live in `remote_cmds`, `transfer_cmds` and `local_cmds`.
 
 use crate::cli::Args;
-use crate::input;
+use crate::{input, local_cmds, remote_cmds, transfer_cmds};
 use mioftp_client::{Client, ClientError, Result};
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
@@ -31,6 +32,83 @@ pub struct Command {
 }
 
 pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "dir",
+        aliases: &["ls"],
+        usage: remote_cmds::DIR.usage,
+        about: "list a remote directory (dirs first; --json for a JSON array)",
+        run: remote_cmds::dir,
+    },
+    Command {
+        name: "cd",
+        aliases: &[],
+        usage: remote_cmds::CD.usage,
+        about: "change the remote directory",
+        run: remote_cmds::cd,
+    },
+    Command {
+        name: "pwd",
+        aliases: &[],
+        usage: remote_cmds::PWD.usage,
+        about: "show the remote directory",
+        run: remote_cmds::pwd,
+    },
+    Command {
+        name: "mkdir",
+        aliases: &[],
+        usage: remote_cmds::MKDIR.usage,
+        about: "create a remote directory (-p: with its parents, and no error if it exists)",
+        run: remote_cmds::mkdir,
+    },
+    Command {
+        name: "rm",
+        aliases: &[],
+        usage: remote_cmds::RM.usage,
+        about: "remove a remote file, link or empty directory",
+        run: remote_cmds::rm,
+    },
+    Command {
+        name: "quota",
+        aliases: &[],
+        usage: remote_cmds::QUOTA.usage,
+        about: "show space used and the limit",
+        run: remote_cmds::quota,
+    },
+    Command {
+        name: "put",
+        aliases: &[],
+        usage: transfer_cmds::PUT.usage,
+        about: "upload a file, resuming an interrupted upload unless --no-resume",
+        run: transfer_cmds::put,
+    },
+    Command {
+        name: "get",
+        aliases: &[],
+        usage: transfer_cmds::GET.usage,
+        about: "download a file, resuming an interrupted download unless --no-resume",
+        run: transfer_cmds::get,
+    },
+    Command {
+        name: "lcd",
+        aliases: &[],
+        usage: local_cmds::LCD.usage,
+        about: "change the local directory",
+        run: local_cmds::lcd,
+    },
+    Command {
+        name: "lpwd",
+        aliases: &[],
+        usage: local_cmds::LPWD.usage,
+        about: "show the local directory",
+        run: local_cmds::lpwd,
+    },
+    Command {
+        name: "lls",
+        aliases: &[],
+        usage: local_cmds::LLS.usage,
+        about: "list a local directory",
+        run: local_cmds::lls,
+    },
     Command { name: "help", aliases: &["?"], usage: "help", about: "list the commands", run: help },
     Command { name: "exit", aliases: &["quit", "bye"], usage: "exit", about: "leave (logs out and closes)", run: exit },
 ];
@@ -103,7 +181,7 @@ pub fn interactive(mut client: Client, args: &Args) -> Result<()> {
     println!("Logged in as {}. Type 'help' for commands.", client.user().unwrap_or("?"));
     let mut shell = Shell { client };
     loop {
-        let prompt = format!("mioftp {}> ", shell.client.user().unwrap_or("?"));
+        let prompt = format!("mioftp {}:{}> ", shell.client.user().unwrap_or("?"), shell.client.cwd());
         let Some(line) = input::prompt_line(&prompt)? else {
             println!();
             break;
@@ -112,7 +190,8 @@ pub fn interactive(mut client: Client, args: &Args) -> Result<()> {
         match flow {
             Ok(Flow::Continue) => {}
             Ok(Flow::Exit) => break,
-            Err(e @ (ClientError::Server(_) | ClientError::Usage(_))) => println!("error: {e}"),
+            // A refusal leaves the session usable; a lost connection does not.
+            Err(e) if !e.is_fatal() => eprintln!("error: {e}"),
             Err(e) => return Err(e),
         }
     }
@@ -173,14 +252,8 @@ pub fn batch(client: Client, path: &Path) -> Result<()> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let at_line = |e: ClientError| match e {
-            ClientError::Server(w) => ClientError::Server(mioftp::protocol::WireError {
-                message: format!("line {}: {}: {}", n + 1, trimmed, w.message),
-                ..w
-            }),
-            ClientError::Usage(m) => ClientError::Usage(format!("line {}: {m}", n + 1)),
-            other => other,
-        };
+        let at_line =
+            |e: ClientError| ClientError::AtLine { line: n + 1, command: trimmed.to_owned(), source: Box::new(e) };
         match split(trimmed).and_then(|words| shell.run(&words)).map_err(at_line)? {
             Flow::Continue => {}
             Flow::Exit => break,

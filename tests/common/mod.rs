@@ -176,3 +176,117 @@ pub fn summary(records: &[Value]) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+// ---- Helpers for the file and transfer tests (tests/files.rs, tests/transfers.rs) ----
+
+impl TestServer {
+    /// Logs an existing user in on a new connection to `addr` (the server's
+    /// own address, or a relay in front of it).
+    pub fn login_via(&self, addr: &str, name: &str) -> Client {
+        let mut c = Client::connect(addr, &self.key).expect("connect and pass the check");
+        c.login(name, PASSWORD).expect("login");
+        c
+    }
+
+    /// Logs an existing user in on a new direct connection.
+    pub fn login(&self, name: &str) -> Client {
+        self.login_via(&self.addr_str(), name)
+    }
+
+    /// Waits until the audit log `name` has a record matching `pred`.
+    pub fn wait_for_record(&self, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut found = None;
+        wait_until(&format!("a matching record in {name}"), || {
+            found = self.log(name).into_iter().find(|r| pred(r));
+            found.is_some()
+        });
+        found.expect("found")
+    }
+}
+
+/// Deterministic pseudo-random numbers (xorshift64): tests stay reproducible.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> XorShift {
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+/// Writes `len` pseudo-random bytes from `seed` to `path`, streaming, and
+/// returns their SHA-256 in hex.
+pub fn random_file(path: &std::path::Path, len: u64, seed: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut rng = XorShift::new(seed);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create test file"));
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = buf.len().min(left as usize);
+        rng.fill(&mut buf[..n]);
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).expect("write test file");
+        left -= n as u64;
+    }
+    out.flush().expect("flush test file");
+    hex::encode(hasher.finalize())
+}
+
+/// The SHA-256 (hex) of a local file.
+pub fn sha256_file(path: &std::path::Path) -> String {
+    mioftp_client::digest::file_sha256(path).expect("hash a local file")
+}
+
+/// Polls `cond` every few milliseconds; panics after `IO_TIMEOUT`.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A one-connection TCP relay in front of `upstream` that passes the client's
+/// bytes through untouched but closes both sides once `limit` bytes have gone
+/// from the server to the client: a network cut at an exact point of a
+/// download. Returns the address to connect to.
+pub fn cut_relay(upstream: SocketAddr, limit: u64) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind relay");
+    let addr = listener.local_addr().expect("relay address").to_string();
+    std::thread::spawn(move || {
+        let Ok((client, _)) = listener.accept() else { return };
+        let Ok(server) = TcpStream::connect(upstream) else { return };
+        let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else { return };
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from_client, &mut to_server);
+            let _ = to_server.shutdown(std::net::Shutdown::Write);
+        });
+        let (mut from_server, mut to_client) = (server, client);
+        let _ = std::io::copy(&mut (&mut from_server).take(limit), &mut to_client);
+        let _ = to_client.shutdown(std::net::Shutdown::Both);
+        let _ = from_server.shutdown(std::net::Shutdown::Both);
+    });
+    addr
+}
