@@ -119,6 +119,9 @@ pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
     // Removing a file that an upload will replace is fine: the upload's
     // data is elsewhere until it is renamed into place.
     let result = target.clone().and_then(|t| {
+        if t.is_root() {
+            return Err(WireError::new(ErrorCode::BadRequest, "cannot remove your home folder"));
+        }
         let (kind, freed) = a.home.remove(&t).map_err(|e| wire(&e))?;
         if let Some(u) = svc.users.get_mut(&user) {
             u.shrink(freed);
