@@ -6,16 +6,6 @@ use common::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Registers `user` with the client library, then logs in on a raw socket.
-fn login_raw(server: &TestServer, user: &str) -> Raw {
-    if !server.path(&format!("accounts/{user}.json")).exists() {
-        server.user(user).exit().unwrap();
-    }
-    let mut raw = server.raw_checked();
-    scram_login(&mut raw, user);
-    raw
-}
-
 /// Waits (bounded) until `log` has `n` records.
 fn wait_records(server: &TestServer, log: &str, n: usize) -> Vec<Value> {
     for _ in 0..200 {
@@ -26,19 +16,6 @@ fn wait_records(server: &TestServer, log: &str, n: usize) -> Vec<Value> {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     panic!("{log} never reached {n} records");
-}
-
-/// A SCRAM login over a raw socket.
-fn scram_login(raw: &mut Raw, user: &str) {
-    use mioftp::protocol::scram::{self, ClientKeys, Exchange};
-    let first = raw.call(json!({"op": "login", "user": user, "nonce": "rawclientnonce1"}));
-    let salt = scram::unb64(first["salt"].as_str().unwrap()).unwrap();
-    let it = first["iterations"].as_u64().unwrap() as u32;
-    let nonce = first["nonce"].as_str().unwrap().to_owned();
-    let ex = Exchange { user, client_nonce: "rawclientnonce1", nonce: &nonce, salt: &salt, iterations: it };
-    let keys = ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), &salt, it));
-    let done = raw.call(json!({"op": "login_proof", "proof": scram::b64(&keys.proof(&ex.auth_message()))}));
-    assert_eq!(done["ok"], true, "{done}");
 }
 
 fn put_raw(raw: &mut Raw, path: &str, data: &[u8]) -> Value {
@@ -177,4 +154,46 @@ fn a_listing_of_many_entries_arrives_in_chunks_with_a_summary() {
     let cmds: Vec<_> =
         server.log("shell_command.log").iter().map(|r| r["event"].as_str().unwrap().to_owned()).collect();
     assert_eq!(cmds, ["mkdir", "dir"]);
+}
+
+#[test]
+fn a_client_that_stops_reading_a_download_does_not_stall_others() {
+    let server = TestServer::start();
+    let mut slow = login_raw(&server, "gina");
+    std::fs::write(server.path("home/gina/big"), vec![1u8; 32 * 1024 * 1024]).unwrap();
+    let start = slow.call(json!({"op": "get", "path": "big"}));
+    assert_eq!(start["size"], 32 * 1024 * 1024);
+    // `slow` never reads the body. Another user keeps working meanwhile.
+    let mut other = server.user("hank");
+    for _ in 0..20 {
+        other.dir(None).expect("dir answers while a download is stalled");
+    }
+    // The stalled download holds only a bounded part of the file in memory:
+    // the server stopped reading the file when the socket stopped draining.
+    drop(slow);
+    let rec = wait_records(&server, "download_file.log", 1).pop().unwrap();
+    assert_eq!(rec["outcome"], "incomplete");
+    assert!(rec["bytes"].as_u64().unwrap() < 32 * 1024 * 1024);
+}
+
+#[test]
+fn a_download_during_an_upload_of_the_same_path_gets_the_old_file() {
+    let server = TestServer::start();
+    let mut up = login_raw(&server, "ivy");
+    let old = b"the old complete file".to_vec();
+    put_raw(&mut up, "doc", &old);
+    up.call(json!({"op": "put", "path": "doc", "length": 10}));
+    up.send(json!({"op": "put_data", "size": 10}));
+    up.send_bytes(b"NEW-");
+    let mut down = login_raw(&server, "ivy");
+    let start = down.call(json!({"op": "get", "path": "doc"}));
+    assert_eq!(start["size"], old.len());
+    assert_eq!(read_body(&mut down, old.len()), old);
+    assert_eq!(down.recv()["sha256"], hex::encode(Sha256::digest(&old)));
+    up.send_bytes(b"VERSIO");
+    let done = up.call(json!({"op": "put_done", "sha256": hex::encode(Sha256::digest(b"NEW-VERSIO"))}));
+    assert_eq!(done["ok"], true, "{done}");
+    let start = down.call(json!({"op": "get", "path": "doc"}));
+    assert_eq!(start["size"], 10);
+    assert_eq!(read_body(&mut down, 10), b"NEW-VERSIO");
 }

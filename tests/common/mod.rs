@@ -290,3 +290,26 @@ pub fn cut_relay(upstream: SocketAddr, limit: u64) -> String {
     });
     addr
 }
+
+/// Registers `user` with the client library, then logs in on a raw socket.
+pub fn login_raw(server: &TestServer, user: &str) -> Raw {
+    if !server.path(&format!("accounts/{user}.json")).exists() {
+        server.user(user).exit().unwrap();
+    }
+    let mut raw = server.raw_checked();
+    scram_login(&mut raw, user);
+    raw
+}
+
+/// A SCRAM login over a raw socket.
+pub fn scram_login(raw: &mut Raw, user: &str) {
+    use mioftp::protocol::scram::{ClientKeys, Exchange};
+    let first = raw.call(json!({"op": "login", "user": user, "nonce": "rawclientnonce1"}));
+    let salt = scram::unb64(first["salt"].as_str().unwrap()).unwrap();
+    let it = first["iterations"].as_u64().unwrap() as u32;
+    let nonce = first["nonce"].as_str().unwrap().to_owned();
+    let ex = Exchange { user, client_nonce: "rawclientnonce1", nonce: &nonce, salt: &salt, iterations: it };
+    let keys = ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), &salt, it));
+    let done = raw.call(json!({"op": "login_proof", "proof": scram::b64(&keys.proof(&ex.auth_message()))}));
+    assert_eq!(done["ok"], true, "{done}");
+}
