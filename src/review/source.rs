@@ -73,7 +73,7 @@ impl OpenLog {
     pub fn next_entry(&mut self) -> io::Result<Option<Entry>> {
         loop {
             let Some((line_no, line)) = self.reader.next_line()? else { return Ok(None) };
-            if let Some(entry) = to_entry(self.kind, &self.path, line_no, line) {
+            if let Some(entry) = to_entry(self.kind, &self.path, line_no, line, "") {
                 return Ok(Some(entry));
             }
         }
@@ -82,7 +82,7 @@ impl OpenLog {
     /// The unterminated last line, if any, when this file will not grow any more.
     pub fn finish(&mut self) -> Option<Entry> {
         let (line_no, line) = self.reader.take_partial()?;
-        to_entry(self.kind, &self.path, line_no, line)
+        to_entry(self.kind, &self.path, line_no, line, "last line has no newline (torn write?); ")
     }
 
     /// Bytes consumed from the (decompressed) file so far.
@@ -100,7 +100,8 @@ impl OpenLog {
     }
 }
 
-fn to_entry(kind: Kind, path: &Path, line_no: u64, line: Line<'_>) -> Option<Entry> {
+/// Parses one line, or warns (with `note` before the reason) and returns `None`.
+fn to_entry(kind: Kind, path: &Path, line_no: u64, line: Line<'_>, note: &str) -> Option<Entry> {
     let problem = match line {
         Line::TooLong(len) => format!("line of {len} bytes is longer than {} bytes", super::lines::MAX_LINE),
         Line::Whole(bytes) => match std::str::from_utf8(bytes) {
@@ -111,7 +112,7 @@ fn to_entry(kind: Kind, path: &Path, line_no: u64, line: Line<'_>) -> Option<Ent
             },
         },
     };
-    warn(format_args!("{}:{line_no}: skipped, not an audit record: {problem}", path.display()));
+    warn(format_args!("{}:{line_no}: skipped, not an audit record: {note}{problem}", path.display()));
     None
 }
 

@@ -109,7 +109,14 @@ impl Summary {
             .collect();
         peers.sort_by(|a, b| b.failed_logins.cmp(&a.failed_logins).then_with(|| a.ip.cmp(&b.ip)));
         peers.truncate(TOP_PEERS);
-        Report { records: self.records, users: self.users.into_values().collect(), top_failed_login_peers: peers }
+        // Records without a user are mostly handshakes, which no column counts;
+        // show the `-` row only when it has something in it.
+        let users = self
+            .users
+            .into_values()
+            .filter(|u| u.user != "-" || *u != UserTotals { user: "-".to_owned(), ..Default::default() })
+            .collect();
+        Report { records: self.records, users, top_failed_login_peers: peers }
     }
 }
 
@@ -267,6 +274,25 @@ mod tests {
         assert!(text.starts_with("USER     LOGINS OK  LOGINS FAILED"), "{text}");
         assert!(text.contains("mallory          0             15"), "{text}");
         assert!(text.contains("Top peers by failed logins:"));
+    }
+
+    #[test]
+    fn records_without_a_user_get_a_row_only_when_something_counts() {
+        let mut s = Summary::default();
+        add(
+            &mut s,
+            Kind::Logins,
+            r#"{"ts":"2026-11-23T07:00:00Z","peer":"1.2.3.4:5","event":"handshake","outcome":"fail"}"#,
+        );
+        assert!(s.report().users.is_empty());
+        let mut s = Summary::default();
+        add(
+            &mut s,
+            Kind::Logins,
+            r#"{"ts":"2026-11-23T07:00:00Z","peer":"1.2.3.4:5","event":"handshake","outcome":"rejected"}"#,
+        );
+        let users = s.report().users;
+        assert_eq!((users[0].user.as_str(), users[0].rejected), ("-", 1));
     }
 
     #[test]
