@@ -54,24 +54,19 @@ fn field<'a>(records: &'a [Value], key: &str) -> Vec<&'a str> {
     records.iter().map(|r| r[key].as_str().unwrap_or("-")).collect()
 }
 
-/// Writes records stamped relative to now with the server's own writer, then
-/// rewrites their `ts` (the writer always stamps "now").
+/// Writes records with the server's own writer, then moves each `ts` back by
+/// its age in seconds (the writer always stamps "now"), keeping the key order.
 fn write_relative(root: &Path, log: Log, records: &[(i64, Record<'_>)]) {
-    let dir = root.join("logs");
-    let mut writer = AuditLog::open(&dir).unwrap();
-    for (_, record) in records {
-        writer.record(log, record.clone());
-    }
-    let path = dir.join(log.file_name());
+    let mut writer = AuditLog::open(&root.join("logs")).unwrap();
+    records.iter().for_each(|(_, record)| writer.record(log, record.clone()));
+    let path = root.join("logs").join(log.file_name());
     let text = std::fs::read_to_string(&path).unwrap();
     let now = jiff::Timestamp::now();
-    let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    for (line, (age_secs, _)) in lines.iter_mut().zip(records) {
-        let ts = now - jiff::SignedDuration::from_secs(*age_secs);
-        line["ts"] = format!("{ts:.3}").into();
-    }
-    let out: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(path, out).unwrap();
+    let restamp = |(line, (age, _)): (&str, &(i64, Record<'_>))| {
+        let (_, rest) = line.split_once("\",").unwrap();
+        format!("{{\"ts\":\"{:.3}\",{rest}\n", now - jiff::SignedDuration::from_secs(*age))
+    };
+    std::fs::write(path, text.lines().zip(records).map(restamp).collect::<String>()).unwrap();
 }
 
 fn peer(text: &str) -> std::net::SocketAddr {
@@ -382,25 +377,20 @@ fn the_fail2ban_filter_matches_failed_and_throttled_logins_and_nothing_else() {
     // Lines as the server writes them, through its own writer.
     let dir = tempfile::tempdir().unwrap();
     let mut log = AuditLog::open(dir.path()).unwrap();
-    let login = |p: &str, user, outcome| Record::new(peer(p), 1, Some(user), "login", outcome);
+    let rec = |p: &str, user, event, outcome| Record::new(peer(p), 1, user, event, outcome).failed("some_code", "x");
     let forged = "x\",\"event\":\"login\",\"outcome\":\"fail";
-    log.record(Log::Accounts, login("203.0.113.7:57162", "alice", Outcome::Fail).failed("auth_failed", "invalid"));
-    log.record(Log::Accounts, login("[2001:db8::7]:5000", "bob", Outcome::Fail).failed("auth_failed", "invalid"));
-    log.record(Log::Accounts, login("198.51.100.3:1", "alice", Outcome::Rejected).failed("too_many_attempts", "later"));
-    log.record(
-        Log::Accounts,
-        Record::new(peer("192.0.2.1:1"), 1, None, "login", Outcome::Fail).failed("auth_failed", "x"),
-    );
-    log.record(Log::Accounts, login("10.0.0.5:1", "alice", Outcome::Ok));
-    log.record(Log::Accounts, login("10.0.0.6:1", forged, Outcome::Ok));
-    log.record(
-        Log::Accounts,
-        Record::new(peer("10.0.0.7:1"), 1, Some("carol"), "register", Outcome::Fail).failed("user_exists", "x"),
-    );
-    log.record(
-        Log::Accounts,
-        Record::new(peer("10.0.0.8:1"), 1, None, "handshake", Outcome::Fail).failed("handshake_failed", "x"),
-    );
+    for record in [
+        rec("203.0.113.7:57162", Some("alice"), "login", Outcome::Fail),
+        rec("[2001:db8::7]:5000", Some("bob"), "login", Outcome::Fail),
+        rec("198.51.100.3:1", Some("alice"), "login", Outcome::Rejected),
+        rec("192.0.2.1:1", None, "login", Outcome::Fail),
+        Record::new(peer("10.0.0.5:1"), 1, Some("alice"), "login", Outcome::Ok),
+        Record::new(peer("10.0.0.6:1"), 1, Some(forged), "login", Outcome::Ok),
+        rec("10.0.0.7:1", Some("carol"), "register", Outcome::Fail),
+        rec("10.0.0.8:1", None, "handshake", Outcome::Fail),
+    ] {
+        log.record(Log::Accounts, record);
+    }
     let text = std::fs::read_to_string(dir.path().join(Log::Accounts.file_name())).unwrap();
     let hosts: Vec<Option<&str>> =
         text.lines().map(|l| re.captures(l).map(|c| c.name("host").unwrap().as_str())).collect();
@@ -429,15 +419,11 @@ fn a_one_gigabyte_log_is_read_with_flat_memory() {
     let mut written = 0u64;
     let mut n = 0u64;
     while written < 1 << 30 {
+        let (min, sec, ms, user, sha) = ((n / 60_000) % 60, (n / 1000) % 60, n % 1000, n % 50, n);
         let line = format!(
-            "{{\"ts\":\"2026-11-23T07:{:02}:{:02}.{:03}Z\",\"peer\":\"10.0.{}.{}:40000\",\"session\":{n},\"user\":\"user{}\",\"event\":\"upload\",\"outcome\":\"complete\",\"path\":\"/docs/file-{n}.bin\",\"size\":1048576,\"bytes\":1048576,\"offset\":0,\"sha256\":\"{:064x}\",\"duration_ms\":120}}\n",
-            (n / 60_000) % 60,
-            (n / 1000) % 60,
-            n % 1000,
+            "{{\"ts\":\"2026-11-23T07:{min:02}:{sec:02}.{ms:03}Z\",\"peer\":\"10.0.{}.{}:40000\",\"session\":{n},\"user\":\"user{user}\",\"event\":\"upload\",\"outcome\":\"complete\",\"path\":\"/docs/file-{n}.bin\",\"size\":1048576,\"bytes\":1048576,\"offset\":0,\"sha256\":\"{sha:064x}\",\"duration_ms\":120}}\n",
             (n >> 8) & 255,
-            n & 255,
-            n % 50,
-            n
+            n & 255
         );
         out.write_all(line.as_bytes()).unwrap();
         written += line.len() as u64;

@@ -163,7 +163,7 @@ impl<W: Write> TablePrinter<W> {
                 (false, false) => format!("{cell}{}", " ".repeat(pad)),
             };
             match paint {
-                Some(code) if matches!(col, Col::Outcome | Col::Reason) => {
+                Some(code) if matches!(col, Col::Outcome | Col::Reason) && !cell.is_empty() => {
                     line.push_str(code);
                     line.push_str(&text);
                     line.push_str("\x1b[0m");
@@ -254,7 +254,10 @@ mod tests {
         let text = render(None, true, &[(Kind::Uploads, UPLOAD), (Kind::Uploads, REJECTED)]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(!lines[1].contains('\x1b'), "success stays plain");
-        assert!(lines[2].contains("\x1b[31mrejected"), "{:?}", lines[2]);
+        assert!(lines[2].contains("\x1b[31mrejected") && lines[2].ends_with("\x1b[31mquota_exceeded\x1b[0m"));
+        let incomplete = r#"{"ts":"2026-11-23T08:00:04Z","event":"upload","outcome":"incomplete"}"#;
+        let text = render(None, true, &[(Kind::Uploads, incomplete)]);
+        assert!(text.ends_with("\x1b[33mincomplete\x1b[0m\n"), "an empty reason is not painted: {text:?}");
         assert!(lines[0].starts_with("TIME (UTC)") && lines[0].contains("  LOG "), "{:?}", lines[0]);
     }
 
