@@ -11,7 +11,10 @@
 //!   login is counted there too).
 //!
 //! Records without a user (a failed handshake) are totalled under `-`.
-//! Memory grows with the number of distinct users and IPs, not with records.
+//! Memory grows with the number of distinct users and failing IPs (and at most
+//! [`MAX_USERS_TRIED`] names per IP), not with the number of records; past
+//! [`MAX_USERS`] rows, further names are totalled together as `(other users)`,
+//! and failing IPs past that many as `(other peers)`.
 
 use super::record::{Entry, Kind, Outcome};
 use super::units;
@@ -22,6 +25,18 @@ use std::net::IpAddr;
 
 /// How many peers the top list shows.
 pub const TOP_PEERS: usize = 10;
+
+/// User rows kept; names first seen after this many share the row
+/// [`OTHER_USERS`], so a log full of invented names cannot exhaust memory.
+pub const MAX_USERS: usize = 100_000;
+/// The row that totals users beyond [`MAX_USERS`].
+pub const OTHER_USERS: &str = "(other users)";
+/// Likewise for failing peer IPs beyond [`MAX_USERS`] distinct ones.
+pub const OTHER_PEERS: &str = "(other peers)";
+
+/// Distinct user names remembered per failing IP: a guesser cycling through
+/// random names must not make the summary's memory grow with the log.
+pub const MAX_USERS_TRIED: usize = 1000;
 
 /// One user's totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -42,7 +57,7 @@ pub struct UserTotals {
 pub struct PeerFailures {
     pub ip: String,
     pub failed_logins: u64,
-    /// Distinct user names tried from this IP.
+    /// Distinct user names tried from this IP, counted up to [`MAX_USERS_TRIED`].
     pub users: u64,
 }
 
@@ -55,19 +70,35 @@ pub struct Report {
 }
 
 /// Accumulates entries into a [`Report`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Summary {
     records: u64,
     users: BTreeMap<String, UserTotals>,
     /// Failed logins per IP, and the user names tried from it.
     peers: HashMap<String, (u64, std::collections::HashSet<String>)>,
+    /// [`MAX_USERS`], smaller in tests.
+    cap: usize,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary::with_cap(MAX_USERS)
+    }
 }
 
 impl Summary {
+    /// A summary keeping at most `cap` user rows and `cap` failing IPs.
+    pub fn with_cap(cap: usize) -> Self {
+        Summary { records: 0, users: BTreeMap::new(), peers: HashMap::new(), cap }
+    }
+
     pub fn add(&mut self, entry: &Entry) {
         let r = &entry.record;
         self.records += 1;
-        let name = r.user.clone().unwrap_or_else(|| "-".to_owned());
+        let mut name = r.user.clone().unwrap_or_else(|| "-".to_owned());
+        if self.users.len() >= self.cap && !self.users.contains_key(&name) {
+            name = OTHER_USERS.to_owned();
+        }
         let totals = self.users.entry(name.clone()).or_insert_with(|| UserTotals { user: name, ..Default::default() });
         if r.outcome == Outcome::Rejected {
             totals.rejected += 1;
@@ -77,11 +108,14 @@ impl Summary {
                 Outcome::Ok => totals.logins_ok += 1,
                 Outcome::Fail | Outcome::Rejected => {
                     totals.logins_failed += 1;
-                    let ip =
+                    let mut ip =
                         r.peer_ip().map(|ip: IpAddr| ip.to_canonical().to_string()).unwrap_or_else(|| r.peer.clone());
+                    if self.peers.len() >= self.cap && !self.peers.contains_key(&ip) {
+                        ip = OTHER_PEERS.to_owned();
+                    }
                     let peer = self.peers.entry(ip).or_default();
                     peer.0 += 1;
-                    if let Some(user) = &r.user {
+                    if let Some(user) = r.user.as_ref().filter(|_| peer.1.len() < MAX_USERS_TRIED) {
                         peer.1.insert(user.clone());
                     }
                 }
@@ -258,6 +292,33 @@ mod tests {
         let peers = s.report().top_failed_login_peers;
         let got: Vec<(&str, u64, u64)> = peers.iter().map(|p| (p.ip.as_str(), p.failed_logins, p.users)).collect();
         assert_eq!(got, [("10.0.0.9", 3, 2), ("::1", 2, 2), ("10.0.0.1", 1, 1)]);
+    }
+
+    #[test]
+    fn users_and_peers_beyond_the_caps_are_totalled_together() {
+        const CAP: usize = 300;
+        let mut s = Summary::with_cap(CAP);
+        for i in 0..CAP + 3 {
+            login(&mut s, &format!("u{i:06}"), &format!("10.{}.{}.{}:1", i >> 16, (i >> 8) & 255, i & 255), "fail");
+        }
+        login(&mut s, "u000000", "10.0.0.0:2", "fail");
+        let report = s.report();
+        assert_eq!(report.users.len(), CAP + 1);
+        let failed = |name: &str| report.users.iter().find(|u| u.user == name).unwrap().logins_failed;
+        assert_eq!((failed(OTHER_USERS), failed("u000000")), (3, 2));
+        let peers = &report.top_failed_login_peers;
+        assert_eq!((peers[0].ip.as_str(), peers[0].failed_logins), (OTHER_PEERS, 3));
+        assert_eq!((peers[1].ip.as_str(), peers[1].failed_logins, peers[1].users), ("10.0.0.0", 2, 1));
+    }
+
+    #[test]
+    fn names_tried_per_peer_are_counted_up_to_the_cap() {
+        let mut s = Summary::default();
+        for i in 0..MAX_USERS_TRIED + 7 {
+            login(&mut s, &format!("guess{i}"), "10.0.0.9:1", "fail");
+        }
+        let peer = &s.report().top_failed_login_peers[0];
+        assert_eq!((peer.failed_logins, peer.users), ((MAX_USERS_TRIED + 7) as u64, MAX_USERS_TRIED as u64));
     }
 
     #[test]
