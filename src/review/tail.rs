@@ -25,6 +25,14 @@ use std::path::{Path, PathBuf};
 /// Polls a rotated-away file stays drained after its last new byte.
 pub const RETIRE_AFTER_QUIET_POLLS: u32 = 20;
 
+/// One look at the path, taken before reading (see [`Tail::poll`]).
+struct Look {
+    /// The identity and length of the file at the path, if there is one.
+    at_path: Option<(Option<FileId>, u64)>,
+    /// Bytes of the open file read when the look was taken.
+    consumed: u64,
+}
+
 struct Retired {
     log: OpenLog,
     quiet_polls: u32,
@@ -36,17 +44,27 @@ pub struct Tail {
     path: PathBuf,
     current: Option<OpenLog>,
     retired: Vec<Retired>,
+    /// A file whose reading failed, not to be reopened from its start.
+    unreadable: Option<FileId>,
 }
 
 impl Tail {
     /// `open` is the live file as the history left it (at its end), if it existed.
     pub fn new(kind: Kind, path: &Path, open: Option<OpenLog>) -> Tail {
-        Tail { kind, path: path.to_owned(), current: open, retired: Vec::new() }
+        Tail { kind, path: path.to_owned(), current: open, retired: Vec::new(), unreadable: None }
     }
 
     /// Appends every record that became readable since the last poll to `out`.
     pub fn poll(&mut self, out: &mut Vec<Entry>) {
-        let now_at_path = match std::fs::metadata(&self.path) {
+        let look = self.look();
+        self.advance(look, out);
+    }
+
+    /// What the path names now, and how much of the open file had been read
+    /// at that moment (the truncation check must compare these two, not the
+    /// length before a read with the position after it).
+    fn look(&self) -> Look {
+        let at_path = match std::fs::metadata(&self.path) {
             Ok(meta) => Some((FileId::of(&meta), meta.len())),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => {
@@ -54,8 +72,14 @@ impl Tail {
                 None
             }
         };
+        Look { at_path, consumed: self.current.as_ref().map_or(0, OpenLog::consumed) }
+    }
+
+    fn advance(&mut self, look: Look, out: &mut Vec<Entry>) {
         if let Some(log) = self.current.as_mut() {
             if !drain(log, out) {
+                // Reported; do not reopen this same file and read it all again.
+                self.unreadable = log.id;
                 self.current = None;
             }
         }
@@ -69,15 +93,15 @@ impl Tail {
             }
             keep
         });
-        let Some((id_at_path, len_at_path)) = now_at_path else { return };
+        let Some((id_at_path, len_at_path)) = look.at_path else { return };
         let replace = match &self.current {
-            None => true,
+            None => id_at_path.is_none() || id_at_path != self.unreadable,
             Some(log) if id_at_path.is_some() && log.id != id_at_path => {
                 self.retire_current();
                 true
             }
-            // Same file, but shorter than what we read: it was truncated in place.
-            Some(log) if len_at_path < log.consumed() => {
+            // Same file, but shorter than what had been read: truncated in place.
+            Some(_) if len_at_path < look.consumed => {
                 if let Some(mut log) = self.current.take() {
                     out.extend(log.finish());
                 }
@@ -193,6 +217,22 @@ mod tests {
             assert_eq!(poll(&mut tail), Vec::<u64>::new());
         }
         assert!(tail.retired.is_empty());
+    }
+
+    #[test]
+    fn growth_between_the_look_and_the_read_is_not_mistaken_for_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(Kind::Logins.file_name());
+        append(&path, &record(1));
+        let mut tail = Tail::new(Kind::Logins, &path, None);
+        assert_eq!(poll(&mut tail), [1]);
+        let look = tail.look();
+        append(&path, &(record(2) + &record(3)));
+        let mut out = Vec::new();
+        tail.advance(look, &mut out);
+        let got: Vec<u64> = out.iter().map(|e| e.record.session.unwrap()).collect();
+        assert_eq!(got, [2, 3], "nothing read twice");
+        assert_eq!(poll(&mut tail), Vec::<u64>::new());
     }
 
     #[test]
