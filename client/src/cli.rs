@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// The password comes from MIOFTP_PASSWORD, from --password-stdin, or from a
 /// hidden prompt on a terminal.
 #[derive(Debug, Parser)]
-#[command(name = "mioftp", version, about, long_about = None, after_help = "Examples:\n  mioftp\n  mioftp --user alice register\n  MIOFTP_PASSWORD=... mioftp --user alice login")]
+#[command(name = "mioftp", version, about = "mioftp: client for the mioftpd file-transfer server", long_about = None, after_help = "Examples:\n  mioftp\n  mioftp --user alice register\n  MIOFTP_PASSWORD=... mioftp --user alice login")]
 pub struct Args {
     /// Server address, host:port.
     #[arg(long, short = 's', default_value = "127.0.0.1:2121", env = "MIOFTP_SERVER")]
