@@ -51,6 +51,16 @@ pub struct Config {
     pub default_quota: Option<u64>,
     /// Partial uploads untouched this long are deleted.
     pub partial_max_age: Duration,
+    /// Most simultaneous connections from one IP address; 0 is no limit.
+    pub max_per_ip: usize,
+    /// Failed logins (per user, and per address) allowed within the window.
+    pub login_policy: crate::throttle::Policy,
+    /// How long in-flight transfers may run on after SIGINT/SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Test seam: after this many upload bytes in total, writes fail as if
+    /// the disk were full. Never set in production.
+    #[doc(hidden)]
+    pub fault_disk_full_after: Option<u64>,
 }
 
 impl Config {
@@ -68,6 +78,10 @@ impl Config {
             max_connections: 10_000,
             default_quota: Some(DEFAULT_QUOTA),
             partial_max_age: Duration::from_secs(7 * 24 * 3600),
+            max_per_ip: 256,
+            login_policy: crate::throttle::Policy::default(),
+            shutdown_grace: Duration::from_secs(10),
+            fault_disk_full_after: None,
         }
     }
 

@@ -63,6 +63,19 @@ struct ServeArgs {
     /// Hours after which an untouched partial upload is deleted.
     #[arg(long, default_value_t = 168)]
     partial_max_age_hours: u64,
+    /// Most simultaneous connections from one IP address (0: no limit).
+    #[arg(long, default_value_t = 256)]
+    max_per_ip: usize,
+    /// Failed logins, per username and per address, before further attempts
+    /// are refused for the rest of the window (0 disables throttling).
+    #[arg(long, default_value_t = 5)]
+    login_max_failures: usize,
+    /// The throttling window, in seconds.
+    #[arg(long, default_value_t = 300)]
+    login_window: u64,
+    /// Seconds in-flight transfers may continue after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace: u64,
 }
 
 /// A parsed `--default-quota` (`None` is unlimited).
@@ -94,13 +107,23 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.max_connections = args.max_connections;
     config.default_quota = args.default_quota.0;
     config.partial_max_age = Duration::from_secs(args.partial_max_age_hours.saturating_mul(3600));
-    let server = match Server::bind(config) {
+    config.max_per_ip = args.max_per_ip;
+    config.login_policy = mioftp::throttle::Policy {
+        max_failures: args.login_max_failures,
+        window: Duration::from_secs(args.login_window),
+    };
+    config.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    let mut server = match Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mioftpd: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = server.handle_signals() {
+        eprintln!("mioftpd: cannot install signal handlers: {e}");
+        return ExitCode::FAILURE;
+    }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

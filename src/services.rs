@@ -10,6 +10,7 @@ use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
 use crate::protocol::scram::{self, Key};
+use crate::throttle::Throttle;
 use crate::users::Users;
 use std::io;
 
@@ -24,6 +25,10 @@ pub struct Services {
     pub audit: AuditLog,
     /// Logged-in users' homes, usage and uploads.
     pub users: Users,
+    /// Failed-login throttling.
+    pub throttle: Throttle,
+    /// Upload bytes written in total (drives the disk-full test seam).
+    pub upload_bytes_written: u64,
 }
 
 impl Services {
@@ -46,7 +51,17 @@ impl Services {
             }
         };
         let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
-        Ok(Services { config, key, secret, accounts, audit, users: Users::default() })
+        let throttle = Throttle::new(config.login_policy);
+        Ok(Services {
+            config,
+            key,
+            secret,
+            accounts,
+            audit,
+            users: Users::default(),
+            throttle,
+            upload_bytes_written: 0,
+        })
     }
 
     /// The salt an unknown user is answered with: stable across requests and

@@ -63,8 +63,9 @@ codes! {
     SizeMismatch = "size_mismatch", "The upload body's size differs from what `put` declared and its reply allowed.";
     DigestMismatch = "digest_mismatch", "The SHA-256 in `put_done` differs from the server's digest of what it received. Nothing was stored and the partial was discarded.";
     NoSpace = "no_space", "The server's disk is full; the upload's partial data is kept for a later resume.";
+    TooManyAttempts = "too_many_attempts", "Too many failed logins for this username or from this address; the message says when to retry.";
     Timeout = "timeout", "A deadline passed (handshake and login, idle, or a stalled transfer). The server closes the connection.";
-    ServerBusy = "server_busy", "The server is at its connection limit. The server closes the connection; retry later.";
+    ServerBusy = "server_busy", "The server is at its connection limit, or this address has too many connections. The server closes the connection; retry later.";
     Internal = "internal", "The server hit an I/O or other internal error; the request had no effect unless stated.";
 }
 

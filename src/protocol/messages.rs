@@ -149,6 +149,14 @@ impl Request {
 pub enum Notice {
     /// The first frame on every connection.
     Hello(Hello),
+    /// The server is stopping; it closes the connection after this frame.
+    Shutdown(ShutdownNotice),
+}
+
+/// Sent before the server closes a connection because it is shutting down.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShutdownNotice {
+    pub message: String,
 }
 
 /// The server's greeting and connection-check challenge.

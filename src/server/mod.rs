@@ -17,9 +17,9 @@ use conn::{Conn, Pumped};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,6 +27,9 @@ use timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
+const SIGNALS: Token = Token(usize::MAX - 3);
+/// Descriptors kept free for logs, homes, files being transferred and accept.
+const RESERVED_FDS: u64 = 64;
 
 /// Bytes read from one socket per `read(2)`; shared by all connections.
 const SCRATCH_LEN: usize = 256 * 1024;
@@ -104,7 +107,9 @@ impl Drop for RunningServer {
 /// The server: bind with [`Server::bind`], then [`Server::run`].
 pub struct Server {
     poll: Poll,
-    listener: TcpListener,
+    /// `None` once shutdown has begun: new connections are refused.
+    listener: Option<TcpListener>,
+    addr: SocketAddr,
     conns: Slab<Conn>,
     svc: Services,
     timers: Timers,
@@ -116,6 +121,13 @@ pub struct Server {
     accept_paused_until: Option<Instant>,
     /// Connections whose session waits for a user's usage scan.
     waiting: Vec<usize>,
+    /// Open connections per client address (for the per-IP limit).
+    per_ip: HashMap<IpAddr, usize>,
+    /// The connection cap after the descriptor limit is taken into account.
+    max_connections: usize,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// Set when shutdown began: in-flight transfers may run until then.
+    grace_deadline: Option<Instant>,
 }
 
 impl Server {
@@ -123,13 +135,15 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         let listen = config.listen;
         let svc = Services::open(config)?;
+        let max_connections = connection_cap(svc.config.max_connections);
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(listen)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(Server {
             poll,
-            listener,
+            addr: listener.local_addr()?,
+            listener: Some(listener),
             conns: Slab::new(),
             svc,
             timers: Timers::default(),
@@ -140,12 +154,33 @@ impl Server {
             waker,
             accept_paused_until: None,
             waiting: Vec::new(),
+            per_ip: HashMap::new(),
+            max_connections,
+            signals: None,
+            grace_deadline: None,
         })
+    }
+
+    /// Handles SIGINT and SIGTERM (graceful shutdown) and SIGHUP (reopen the
+    /// audit logs) inside the event loop. The binary calls this; an embedded
+    /// server may use its [`ShutdownHandle`] instead.
+    pub fn handle_signals(&mut self) -> io::Result<()> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        self.poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// The connection cap in force (the configured one, lowered to fit the
+    /// process's descriptor limit).
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
     }
 
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        Ok(self.addr)
     }
 
     /// A handle that stops [`Server::run`] from another thread.
@@ -162,12 +197,23 @@ impl Server {
         Ok(RunningServer { addr, handle, thread: Some(thread) })
     }
 
-    /// Runs the event loop until shut down.
+    /// Runs the event loop until shut down. Shutdown (a signal or the
+    /// handle) is graceful: no new connections, idle sessions are told and
+    /// closed, transfers in flight get until the grace period ends.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        log::info!("listening on {}", self.local_addr()?);
-        while !self.stop.load(Ordering::SeqCst) {
-            let timeout = self.poll_timeout(Instant::now());
+        log::info!("listening on {} (connection cap {})", self.addr, self.max_connections);
+        loop {
+            let now = Instant::now();
+            if self.stop.load(Ordering::SeqCst) && self.grace_deadline.is_none() {
+                self.begin_shutdown(now);
+            }
+            if let Some(deadline) = self.grace_deadline {
+                if self.conns.is_empty() || now >= deadline {
+                    break;
+                }
+            }
+            let timeout = self.poll_timeout(now);
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue; // a signal; just poll again
@@ -178,12 +224,11 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    WAKER => {} // the loop condition reads the flag
+                    WAKER => {} // the loop reads the flag
+                    SIGNALS => self.on_signals(),
                     Token(key) => {
                         // Events for tokens already closed are ignored.
-                        let Some(conn) = self.conns.get_mut(key) else {
-                            continue;
-                        };
+                        let Some(conn) = self.conns.get_mut(key) else { continue };
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             conn.can_read = true;
                         }
@@ -202,15 +247,52 @@ impl Server {
                 self.accept(now);
             }
         }
-        self.shutdown(Instant::now());
+        self.finish(Instant::now());
         Ok(())
+    }
+
+    fn on_signals(&mut self) {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Some(signals) = self.signals.as_mut() else { return };
+        let pending: Vec<i32> = signals.pending().collect();
+        for signal in pending {
+            match signal {
+                SIGHUP => match self.svc.audit.reopen() {
+                    Ok(()) => log::info!("SIGHUP: audit logs reopened"),
+                    Err(e) => log::error!("SIGHUP: reopening the audit logs failed: {e}; still writing the old files"),
+                },
+                SIGINT | SIGTERM => {
+                    log::info!("signal {signal}: shutting down gracefully");
+                    self.stop.store(true, Ordering::SeqCst);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Stops accepting and tells every session; idle ones end now.
+    fn begin_shutdown(&mut self, now: Instant) {
+        let grace = self.svc.config.shutdown_grace;
+        self.grace_deadline = Some(now + grace);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        log::info!("shutdown: {} connection(s) open, grace {grace:?}", keys.len());
+        for key in keys {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.session.begin_shutdown();
+                conn.can_write = true;
+            }
+            self.drive(key, now);
+        }
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         if !self.ready.is_empty() || self.svc.users.scanning() {
             return Some(Duration::ZERO);
         }
-        let next = [self.timers.next(), self.accept_paused_until].into_iter().flatten().min();
+        let next = [self.timers.next(), self.accept_paused_until, self.grace_deadline].into_iter().flatten().min();
         next.map(|t| t.saturating_duration_since(now))
     }
 
@@ -219,7 +301,8 @@ impl Server {
             return;
         }
         loop {
-            match self.listener.accept() {
+            let Some(listener) = self.listener.as_ref() else { return };
+            match listener.accept() {
                 Ok((stream, peer)) => self.admit(stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -236,8 +319,17 @@ impl Server {
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        if self.conns.len() >= self.svc.config.max_connections {
+        if self.conns.len() >= self.max_connections {
             refuse_busy(&mut stream, "the server is at its connection limit; try again later");
+            return;
+        }
+        let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+        let per_ip = self.svc.config.max_per_ip;
+        if per_ip > 0 && from_ip >= per_ip {
+            refuse_busy(
+                &mut stream,
+                &format!("too many connections from your address (limit {per_ip}); try again later"),
+            );
             return;
         }
         let _ = stream.set_nodelay(true);
@@ -257,6 +349,7 @@ impl Server {
             return;
         }
         entry.insert(Conn::new(stream, session));
+        *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
         log::debug!("session {id}: connected from {peer}");
         self.drive(key, now);
     }
@@ -351,6 +444,13 @@ impl Server {
             return;
         }
         let mut conn = self.conns.remove(key);
+        let ip = conn.session.peer().ip();
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
         conn.session.on_close(reason, now, &mut self.svc);
         if let Some(t) = conn.timer {
             self.timers.remove(key, t);
@@ -359,14 +459,42 @@ impl Server {
         log::debug!("session {}: closed ({reason:?})", conn.session.id());
     }
 
-    fn shutdown(&mut self, now: Instant) {
+    /// Cuts whatever is still open (their partials stay resumable and get
+    /// `incomplete` records), then flushes the logs.
+    fn finish(&mut self, now: Instant) {
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        if !keys.is_empty() {
+            log::info!("shutdown: grace period over; cutting {} connection(s)", keys.len());
+        }
         for key in keys {
             self.close(key, CloseReason::Shutdown, now);
         }
         self.svc.audit.sync();
         log::info!("server stopped");
     }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the
+/// connection cap that fits in it (each connection is one descriptor; a few
+/// are kept for logs, homes and files being transferred).
+fn connection_cap(configured: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let Some(hard) = limit.maximum {
+        if limit.current.is_some_and(|soft| soft < hard) {
+            limit.current = Some(hard);
+            if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+                log::warn!("could not raise RLIMIT_NOFILE to {hard}: {e}");
+            }
+        }
+    }
+    let soft = getrlimit(Resource::Nofile).current;
+    let fits = soft.map_or(usize::MAX, |s| s.saturating_sub(RESERVED_FDS) as usize);
+    let cap = configured.min(fits);
+    if cap < configured {
+        log::warn!("RLIMIT_NOFILE {soft:?} allows only {cap} connections (asked for {configured})");
+    }
+    cap
 }
 
 /// Best-effort error frame to a connection we will not serve, then drop it.

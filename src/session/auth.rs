@@ -132,7 +132,7 @@ fn try_register(
 /// `login`: SCRAM client-first. Unknown users get a fake but stable salt and
 /// the policy's iteration count, so this reply does not reveal whether the
 /// account exists.
-pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, svc: &mut Services) {
+pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Instant, svc: &mut Services) {
     let refuse = |s: &mut Session, svc: &mut Services, err: WireError| {
         let shown = (user.len() <= 64).then_some(user.as_str());
         s.audit(svc, Log::Accounts, shown, "login", Err(&err));
@@ -149,6 +149,14 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, svc: &mut
     }
     if let Err(m) = check_username(&user) {
         return refuse(s, svc, WireError::new(ErrorCode::InvalidUsername, m));
+    }
+    if let Some(wait) = svc.throttle.check(&user, s.peer.ip(), now) {
+        let err = WireError::new(
+            ErrorCode::TooManyAttempts,
+            format!("too many failed logins for this account or address; retry after {} s", wait.as_secs().max(1)),
+        );
+        // Recorded as `rejected` (see Session::audit), in a form fail2ban matches.
+        return refuse(s, svc, err);
     }
     if !scram::valid_nonce(client_nonce) {
         return refuse(
@@ -211,6 +219,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
     let proof = scram::unb64(proof_b64).unwrap_or_default();
     let valid = scram::verify_client_proof(&pending.stored_key, &pending.auth_message, &proof);
     if !(valid && pending.exists) {
+        svc.throttle.record_failure(&pending.user, s.peer.ip(), now);
         let err = WireError::new(ErrorCode::AuthFailed, AUTH_FAILED);
         s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
         return s.send_error(&err);
@@ -226,6 +235,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
             return s.send_error(&err);
         }
     };
+    svc.throttle.record_success(&pending.user);
     let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
     s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });

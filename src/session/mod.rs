@@ -104,6 +104,8 @@ pub struct Session {
     producer: Option<Producer>,
     /// A file request waiting for the user's usage to be known.
     deferred: Option<Request>,
+    /// The server is shutting down: end after the current transfer.
+    shutting_down: bool,
 }
 
 impl Session {
@@ -124,6 +126,7 @@ impl Session {
             upload: None,
             producer: None,
             deferred: None,
+            shutting_down: false,
         };
         s.send(&Notice::Hello(auth::hello(&challenge, svc)));
         Ok(s)
@@ -186,7 +189,25 @@ impl Session {
         if !done {
             self.producer = Some(producer);
         }
+        self.finish_shutdown_if_idle();
         Some(work)
+    }
+
+    /// The server is shutting down. An idle session is told so and ends at
+    /// once; one with a transfer in flight ends after it (the driver cuts it
+    /// when the grace period runs out).
+    pub fn begin_shutdown(&mut self) {
+        self.shutting_down = true;
+        self.deferred = None;
+        self.finish_shutdown_if_idle();
+    }
+
+    fn finish_shutdown_if_idle(&mut self) {
+        if self.shutting_down && !self.closing && self.upload.is_none() && self.producer.is_none() {
+            let message = "the server is shutting down; please reconnect later".to_owned();
+            self.send(&Notice::Shutdown(crate::protocol::messages::ShutdownNotice { message }));
+            self.closing = true;
+        }
     }
 
     /// Retries a deferred request (after a usage scan finished).
@@ -269,6 +290,7 @@ impl Session {
                 },
             }
         }
+        self.finish_shutdown_if_idle();
         used
     }
 
@@ -400,7 +422,7 @@ impl Session {
             Request::Register { user, salt, iterations, stored_key, server_key } => {
                 auth::register(self, &user, &salt, iterations, &stored_key, &server_key, svc)
             }
-            Request::Login { user, nonce } => auth::login(self, user, &nonce, svc),
+            Request::Login { user, nonce } => auth::login(self, user, &nonce, now, svc),
             Request::LoginProof { proof } => auth::login_proof(self, &proof, now, svc),
             Request::Logout => auth::logout(self, now, svc),
             Request::Exit => {
@@ -469,7 +491,10 @@ impl Session {
     fn audit(&self, svc: &mut Services, log: Log, user: Option<&str>, event: &str, result: Result<(), &WireError>) {
         let rec = match result {
             Ok(()) => Record::new(self.peer, self.id, user, event, Outcome::Ok),
-            Err(e) => Record::new(self.peer, self.id, user, event, Outcome::Fail).failed(&e.code, &e.message),
+            Err(e) => {
+                let outcome = if e.code == "too_many_attempts" { Outcome::Rejected } else { Outcome::Fail };
+                Record::new(self.peer, self.id, user, event, outcome).failed(&e.code, &e.message)
+            }
         };
         svc.audit.record(log, rec);
     }

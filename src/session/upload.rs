@@ -204,8 +204,15 @@ pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services
     let Some(up) = s.upload.as_mut() else { return };
     if up.phase == Phase::Receiving {
         let n = bytes.len() as u64;
-        match up.partial.file.write_all(bytes) {
+        let fault = svc.config.fault_disk_full_after.is_some_and(|limit| svc.upload_bytes_written + n > limit);
+        let written = if fault {
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+        } else {
+            up.partial.file.write_all(bytes)
+        };
+        match written {
             Ok(()) => {
+                svc.upload_bytes_written += n;
                 up.partial.hasher.update(bytes);
                 up.received += n;
                 up.since_checkpoint += n;
