@@ -483,7 +483,7 @@ fn connection_cap(configured: usize) -> usize {
     if let Some(hard) = limit.maximum {
         if limit.current.is_some_and(|soft| soft < hard) {
             limit.current = Some(hard);
-            if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+            if let Err(e) = setrlimit(Resource::Nofile, limit) {
                 log::warn!("could not raise RLIMIT_NOFILE to {hard}: {e}");
             }
         }
