@@ -73,6 +73,13 @@ impl Connection {
     pub fn recv_reply(&mut self) -> Result<(Header, u64)> {
         loop {
             match self.recv()? {
+                (ServerFrame::Notice(Notice::Shutdown(n)), _) => {
+                    // The server closes right after this notice: no reply is coming.
+                    return Err(ClientError::Io(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        format!("the server is shutting down: {}", n.message),
+                    )));
+                }
                 (ServerFrame::Notice(n), _) => self.notices.push(n),
                 (ServerFrame::Reply(Ok(h)), body) => return Ok((h, body)),
                 (ServerFrame::Reply(Err(e)), _) => return Err(ClientError::Server(e)),
