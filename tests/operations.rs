@@ -1,0 +1,637 @@
+//! Operating the server: graceful shutdown on SIGTERM/SIGINT, log reopening
+//! on SIGHUP (the real binary, since signals are process-wide), deadlines
+//! against slow and silent peers, connection limits, login throttling and
+//! its fail2ban filter, a full disk, and a client that never reads.
+//!
+//! Deadlines are set to a second or two so the suite stays fast. Timing
+//! assertions use lower bounds that follow from the server's own clock (it
+//! cannot act before its deadline, measured from a moment after ours) and
+//! generous upper bounds, so they hold on a loaded machine.
+
+mod common;
+use common::*;
+use mioftp::protocol::ErrorCode;
+use mioftp_client::{NoProgress, PutOptions};
+use rustix::process::Signal;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const UPLOADS: &str = "upload_file.log";
+const ACCOUNTS: &str = "register_login_accounts.log";
+const COMMANDS: &str = "shell_command.log";
+
+/// Registers `user` on a daemon and logs in on a raw socket.
+fn daemon_login(d: &Daemon, user: &str) -> Raw {
+    if !d.root.join(format!("accounts/{user}.json")).exists() {
+        let mut c = d.client();
+        c.register(user, PASSWORD).expect("register");
+        c.exit().unwrap();
+    }
+    let mut raw = d.raw_checked();
+    scram_login(&mut raw, user);
+    raw
+}
+
+/// Pseudo-random bytes, reproducible.
+fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    XorShift::new(seed).fill(&mut v);
+    v
+}
+
+// ---------------------------------------------------------------- signals --
+
+/// SIGTERM or SIGINT while an upload is half sent: the listener closes, an
+/// idle session gets the notice and a close, the upload finishes, then gets
+/// the notice too, and the server exits 0.
+fn graceful_stop_lets_an_upload_finish(signal: Signal) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let mut d = Daemon::start(&root, &["--shutdown-grace", "20"]);
+    let data = bytes(2_000_000, 1);
+    let mut idle = daemon_login(&d, "idle");
+    let mut up = daemon_login(&d, "up");
+    assert_eq!(up.call(json!({"op": "put", "path": "big.bin", "length": data.len()}))["offset"], 0);
+    up.send(json!({"op": "put_data", "size": data.len()}));
+    up.send_bytes(&data[..1_000_000]);
+
+    d.signal(signal);
+    let notice = idle.recv();
+    assert_eq!(notice["notice"], "shutdown", "{notice}");
+    assert!(notice["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(idle.recv_within(IO_TIMEOUT), Seen::Closed);
+    // The listener closed before the notices were sent.
+    assert!(std::net::TcpStream::connect(d.addr).is_err(), "new connections are refused once stopping");
+    assert!(d.child.try_wait().unwrap().is_none(), "the upload keeps the server running");
+
+    up.send_bytes(&data[1_000_000..]);
+    let done = up.call(json!({"op": "put_done", "sha256": sha256_hex(&data)}));
+    assert_eq!(done["ok"], true, "{done}");
+    assert_eq!(up.recv()["notice"], "shutdown", "the notice follows the transfer's last reply");
+    assert_eq!(up.recv_within(IO_TIMEOUT), Seen::Closed);
+    let status = d.wait_exit(IO_TIMEOUT);
+    assert!(status.success(), "{status}");
+    assert_eq!(std::fs::read(root.join("home/up/big.bin")).unwrap(), data);
+    let rec = d.log(UPLOADS).pop().unwrap();
+    assert_eq!((rec["outcome"].as_str(), rec["path"].as_str()), (Some("complete"), Some("/big.bin")));
+}
+
+#[test]
+fn sigterm_lets_an_upload_in_flight_finish_and_tells_idle_sessions() {
+    graceful_stop_lets_an_upload_finish(Signal::TERM);
+}
+
+#[test]
+fn sigint_lets_an_upload_in_flight_finish_and_tells_idle_sessions() {
+    graceful_stop_lets_an_upload_finish(Signal::INT);
+}
+
+/// A signal while a client has stopped sending mid-body: the server cuts it
+/// when the grace period ends, exits 0, records `incomplete`/`shutdown`, and
+/// the next server resumes the upload.
+fn graceful_stop_cuts_a_stalled_upload(signal: Signal) {
+    const SENT: usize = 700_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let mut d = Daemon::start(&root, &["--shutdown-grace", "1"]);
+    let local = tmp.path().join("stalled.bin");
+    let digest = random_file(&local, 2_000_000, 2);
+    let data = std::fs::read(&local).unwrap();
+    let mut up = daemon_login(&d, "up");
+    assert_eq!(up.call(json!({"op": "put", "path": "stalled.bin", "length": data.len()}))["offset"], 0);
+    up.send(json!({"op": "put_data", "size": data.len()}));
+    up.send_bytes(&data[..SENT]);
+
+    let signalled = Instant::now();
+    d.signal(signal);
+    let status = d.wait_exit(IO_TIMEOUT);
+    let took = signalled.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(took >= Duration::from_secs(1), "the transfer got its grace period: {took:?}");
+    // Cut, not told: the body never ended, so no frame may be sent.
+    assert_eq!(up.recv_within(IO_TIMEOUT), Seen::Closed);
+    let rec = d.log(UPLOADS).pop().unwrap();
+    assert_eq!(
+        (rec["outcome"].as_str(), rec["reason"].as_str(), rec["bytes"].as_u64()),
+        (Some("incomplete"), Some("shutdown"), Some(SENT as u64)),
+        "{rec}"
+    );
+    assert!(!root.join("home/up/stalled.bin").exists());
+
+    let d = Daemon::start(&root, &[]);
+    let mut c = mioftp_client::Client::connect(&d.addr_str(), &d.key()).unwrap();
+    c.login("up", PASSWORD).unwrap();
+    let report = c.put(&local, "stalled.bin", &PutOptions::default(), &mut NoProgress).unwrap();
+    assert_eq!((report.offset, report.restarted, report.sha256.as_str()), (SENT as u64, false, digest.as_str()));
+    assert_eq!(sha256_file(&root.join("home/up/stalled.bin")), digest);
+}
+
+#[test]
+fn sigterm_cuts_a_stalled_upload_at_the_grace_period_and_it_resumes() {
+    graceful_stop_cuts_a_stalled_upload(Signal::TERM);
+}
+
+#[test]
+fn sigint_cuts_a_stalled_upload_at_the_grace_period_and_it_resumes() {
+    graceful_stop_cuts_a_stalled_upload(Signal::INT);
+}
+
+/// Paths of the `mkdir` records in a command log file.
+fn mkdir_paths(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("whole JSON line"))
+        .filter(|r| r["event"] == "mkdir")
+        .map(|r| r["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn sighup_after_a_rename_moves_later_records_to_new_files_losing_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let mut d = Daemon::start(&root, &[]);
+    let logs = root.join("logs");
+    let mut raw = daemon_login(&d, "rot");
+    let mkdirs = |prefix: &str, raw: &mut Raw| -> Vec<String> {
+        (0..5)
+            .map(|i| {
+                let reply = raw.call(json!({"op": "mkdir", "path": format!("{prefix}{i}")}));
+                assert_eq!(reply["ok"], true, "{reply}");
+                format!("/{prefix}{i}")
+            })
+            .collect()
+    };
+    let before = mkdirs("before", &mut raw);
+    // logrotate's default: move the files away, then HUP.
+    for log in [ACCOUNTS, COMMANDS, UPLOADS, "download_file.log"] {
+        std::fs::rename(logs.join(log), logs.join(format!("{log}.1"))).unwrap();
+    }
+    // Until the signal, records still go to the moved files.
+    let between = mkdirs("between", &mut raw);
+    assert!(!logs.join(COMMANDS).exists());
+    d.signal(Signal::HUP);
+    let reopened = poll_until(IO_TIMEOUT, || {
+        [ACCOUNTS, COMMANDS, UPLOADS, "download_file.log"].iter().all(|l| logs.join(l).exists())
+    });
+    assert!(reopened, "SIGHUP creates fresh files under the original names");
+    let after = mkdirs("after", &mut raw);
+    raw.call(json!({"op": "exit"}));
+
+    let old: Vec<String> = before.iter().chain(&between).cloned().collect();
+    assert_eq!(mkdir_paths(&logs.join(format!("{COMMANDS}.1"))), old);
+    assert_eq!(mkdir_paths(&logs.join(COMMANDS)), after);
+    // The session's logout (after the HUP) is in the new accounts log only.
+    let new_accounts: Vec<Value> = d.log(ACCOUNTS);
+    assert_eq!(new_accounts.len(), 1, "{new_accounts:?}");
+    assert_eq!(new_accounts[0]["event"], "logout");
+    // The query tool reads both and sees every record exactly once.
+    d.signal(Signal::TERM);
+    assert!(d.wait_exit(IO_TIMEOUT).success());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mioftpd"))
+        .args(["audit", "commands", "--json", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut seen: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["event"] == "mkdir")
+        .map(|r| r["path"].as_str().unwrap().to_owned())
+        .collect();
+    let mut all: Vec<String> = old.into_iter().chain(after).collect();
+    seen.sort();
+    all.sort();
+    assert_eq!(seen, all);
+}
+
+// -------------------------------------------------------------- deadlines --
+
+/// Reads from `raw` until a frame or a close, doing `meanwhile` between
+/// short waits; returns what arrived and when.
+fn wait_for_end(raw: &mut Raw, mut meanwhile: impl FnMut()) -> (Seen, Instant) {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        match raw.recv_within(Duration::from_millis(100)) {
+            Seen::Nothing => {
+                assert!(Instant::now() < deadline, "the server never ended the connection");
+                meanwhile();
+            }
+            seen => return (seen, Instant::now()),
+        }
+    }
+}
+
+#[test]
+fn a_trickled_partial_header_is_closed_at_the_handshake_deadline() {
+    let server = TestServer::start_with(|c| c.handshake_timeout = Duration::from_secs(1));
+    let mut healthy = server.user("steady"); // logged in well inside its own deadline
+    let connected = Instant::now();
+    let mut slow = server.raw();
+    slow.send_bytes(&[0, 0, 0, 100, b'{']);
+    // One more byte every 100 ms: progress must not extend the deadline.
+    let mut trickle = slow.stream.try_clone().unwrap();
+    let (seen, at) = wait_for_end(&mut slow, || {
+        use std::io::Write;
+        let _ = trickle.write_all(b" ");
+        healthy.noop().expect("the healthy client is served meanwhile");
+    });
+    match seen {
+        Seen::Frame(v) => assert_eq!(code(&v), "timeout", "{v}"),
+        Seen::Closed => panic!("closed without the timeout reply"),
+        Seen::Nothing => unreachable!(),
+    }
+    let took = at - connected;
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(10), "{took:?}");
+    assert_eq!(slow.recv_within(IO_TIMEOUT), Seen::Closed);
+    healthy.pwd().expect("still served");
+}
+
+#[test]
+fn a_checked_connection_that_never_logs_in_is_closed_at_the_handshake_deadline() {
+    let server = TestServer::start_with(|c| c.handshake_timeout = Duration::from_secs(1));
+    let connected = Instant::now();
+    let mut lurker = server.raw_checked();
+    let (seen, at) = wait_for_end(&mut lurker, || {});
+    assert!(matches!(&seen, Seen::Frame(v) if code(v) == "timeout"), "{seen:?}");
+    assert!(at - connected >= Duration::from_secs(1));
+    assert_eq!(lurker.recv_within(IO_TIMEOUT), Seen::Closed);
+}
+
+#[test]
+fn an_idle_session_is_closed_at_the_idle_deadline_while_noops_keep_another_alive() {
+    let server = TestServer::start_with(|c| c.idle_timeout = Duration::from_secs(1));
+    let mut keeper = login_raw(&server, "keeper");
+    server.user("idler").exit().unwrap();
+    // Taken before the login, so the server's clock for it starts later.
+    let last_request = Instant::now();
+    let mut idle = login_raw(&server, "idler");
+    let (seen, at) = wait_for_end(&mut idle, || {
+        assert_eq!(keeper.call(json!({"op": "noop"})), json!({"ok": true}));
+    });
+    assert!(matches!(&seen, Seen::Frame(v) if code(v) == "timeout"), "{seen:?}");
+    assert!(at - last_request >= Duration::from_secs(1));
+    assert_eq!(idle.recv_within(IO_TIMEOUT), Seen::Closed);
+    // The keeper sent a noop every 100 ms or so; it outlives two deadlines.
+    let end = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(keeper.call(json!({"op": "noop"})), json!({"ok": true}));
+    }
+    let logout = server.wait_for_record(ACCOUNTS, |r| r["user"] == "idler" && r["message"] == "timeout");
+    assert_eq!(logout["event"], "logout");
+}
+
+#[test]
+fn a_stalled_upload_is_cut_at_the_transfer_deadline_and_stays_resumable() {
+    const SENT: usize = 300_000;
+    let server = TestServer::start_with(|c| c.transfer_timeout = Duration::from_secs(1));
+    let mut healthy = server.user("steady");
+    let data = bytes(1_000_000, 3);
+    let mut up = login_raw(&server, "up");
+    assert_eq!(up.call(json!({"op": "put", "path": "s.bin", "length": data.len()}))["offset"], 0);
+    up.send(json!({"op": "put_data", "size": data.len()}));
+    // Taken before the last bytes go out: the server's last progress is later.
+    let stalled = Instant::now();
+    up.send_bytes(&data[..SENT]);
+    let (seen, at) = wait_for_end(&mut up, || {
+        healthy.noop().expect("served meanwhile");
+    });
+    assert!(matches!(&seen, Seen::Frame(v) if code(v) == "timeout"), "{seen:?}");
+    assert!(at - stalled >= Duration::from_secs(1));
+    assert_eq!(up.recv_within(IO_TIMEOUT), Seen::Closed);
+    let rec = server.wait_for_record(UPLOADS, |r| r["outcome"] == "incomplete");
+    assert_eq!((rec["reason"].as_str(), rec["bytes"].as_u64()), (Some("timeout"), Some(SENT as u64)), "{rec}");
+
+    let mut again = login_raw(&server, "up");
+    let ready = again.call(json!({"op": "put", "path": "s.bin", "length": data.len()}));
+    assert_eq!(ready["offset"], SENT, "{ready}");
+    assert_eq!(ready["prefix_sha256"], sha256_hex(&data[..SENT]));
+    again.send(json!({"op": "put_data", "size": data.len() - SENT}));
+    again.send_bytes(&data[SENT..]);
+    let done = again.call(json!({"op": "put_done", "sha256": sha256_hex(&data)}));
+    assert_eq!(done["ok"], true, "{done}");
+    assert_eq!(std::fs::read(server.path("home/up/s.bin")).unwrap(), data);
+}
+
+// ----------------------------------------------------------------- limits --
+
+#[test]
+fn connections_over_the_cap_get_server_busy_and_the_server_keeps_serving() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 4;
+        c.max_per_ip = 0;
+    });
+    let mut healthy = server.user("steady");
+    let mut held: Vec<Raw> = (0..3).map(|_| server.raw()).collect();
+    for _ in 0..10 {
+        let mut extra = Raw::connect(server.addr);
+        let reply = extra.recv();
+        assert_eq!(code(&reply), "server_busy", "{reply}");
+        assert_eq!(extra.recv_within(IO_TIMEOUT), Seen::Closed);
+        healthy.noop().expect("served at the cap");
+    }
+    held.truncate(1);
+    // The freed slots are reused (once the server has seen the closes).
+    let admitted = poll_until(IO_TIMEOUT, || {
+        let mut fresh = Raw::connect(server.addr);
+        let first = fresh.recv();
+        let ok = first["notice"] == "hello";
+        if ok {
+            held.push(fresh);
+        }
+        ok && held.len() == 3
+    });
+    assert!(admitted, "freed slots are given to new connections");
+    healthy.dir(None).expect("still served");
+}
+
+/// CPU time (user + system) of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // Fields 14 and 15 of the line; the state (field 3) is after_name[0].
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn the_listener_does_not_spin_at_the_connection_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let d = Daemon::start(&root, &["--max-connections", "3"]);
+    let held: Vec<Raw> = (0..3)
+        .map(|_| {
+            let mut r = Raw::connect(d.addr);
+            assert_eq!(r.recv()["notice"], "hello");
+            r
+        })
+        .collect();
+    // Extra peers that connect and then never read or leave.
+    let mut extras: Vec<Raw> = (0..20).map(|_| Raw::connect(d.addr)).collect();
+    for e in &mut extras {
+        assert_eq!(code(&e.recv()), "server_busy");
+    }
+    let before = cpu_ticks(d.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_ticks(d.child.id()) - before;
+    assert!(spent <= 20, "the server used {spent} ticks of CPU in a second while idle at its cap");
+    drop(extras);
+    drop(held);
+    // It still serves.
+    let ok = poll_until(IO_TIMEOUT, || {
+        mioftp_client::Client::connect(&d.addr_str(), &d.key()).is_ok_and(|c| c.exit().is_ok())
+    });
+    assert!(ok, "served after the extra peers left");
+}
+
+#[test]
+fn the_per_address_limit_refuses_the_extra_connection_until_one_leaves() {
+    let server = TestServer::start_with(|c| c.max_per_ip = 3);
+    let mut healthy = server.user("steady");
+    let mut two: Vec<Raw> = vec![server.raw(), server.raw_checked()];
+    let mut extra = Raw::connect(server.addr);
+    let reply = extra.recv();
+    assert_eq!(code(&reply), "server_busy", "{reply}");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("address"), "{reply}");
+    assert_eq!(extra.recv_within(IO_TIMEOUT), Seen::Closed);
+    healthy.noop().expect("served");
+    two.pop();
+    let admitted = poll_until(IO_TIMEOUT, || {
+        let mut fresh = Raw::connect(server.addr);
+        let ok = fresh.recv()["notice"] == "hello";
+        if ok {
+            two.push(fresh);
+        }
+        ok
+    });
+    assert!(admitted, "a slot of the address was freed");
+    healthy.pwd().expect("served");
+}
+
+// ------------------------------------------------------------- throttling --
+
+const WINDOW: Duration = Duration::from_secs(2);
+
+fn throttled_server() -> TestServer {
+    TestServer::start_with(|c| c.login_policy = mioftp::throttle::Policy { max_failures: 5, window: WINDOW })
+}
+
+/// The fail2ban filter applied to the server's real accounts log: every
+/// failed or throttled login matches with the peer's address, nothing else does.
+fn check_fail2ban(server: &TestServer) {
+    let conf =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/fail2ban/mioftpd.conf")).unwrap();
+    let failregex = conf.lines().find_map(|l| l.strip_prefix("failregex = ")).expect("a one-line failregex");
+    let re = regex::Regex::new(&failregex.replace("<HOST>", r"(?P<host>[0-9A-Fa-f.:]+)")).unwrap();
+    let text = std::fs::read_to_string(server.path("logs").join(ACCOUNTS)).unwrap();
+    let mut matched = 0;
+    for line in text.lines() {
+        let rec: Value = serde_json::from_str(line).unwrap();
+        let bad_login = rec["event"] == "login" && (rec["outcome"] == "fail" || rec["outcome"] == "rejected");
+        match re.captures(line) {
+            Some(c) => {
+                assert!(bad_login, "matched a line that is not a failed login: {line}");
+                assert_eq!(&c["host"], "127.0.0.1", "{line}");
+                matched += 1;
+            }
+            None => assert!(!bad_login, "missed a failed login: {line}"),
+        }
+    }
+    assert!(matched >= 6, "{matched} lines matched");
+}
+
+/// Retries a login with the right password until it succeeds; returns when.
+fn login_once_unlocked(server: &TestServer, user: &str) -> Instant {
+    let mut c = server.client();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        match c.login(user, PASSWORD) {
+            Ok(()) => return Instant::now(),
+            Err(e) => {
+                assert_eq!(e.code(), Some(ErrorCode::TooManyAttempts), "{e}");
+                assert!(Instant::now() < deadline, "the lock never expired");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[test]
+fn five_failed_logins_lock_the_user_even_against_the_right_password_until_the_window_passes() {
+    let server = throttled_server();
+    let mut healthy = server.user("steady");
+    server.user("victim").exit().unwrap();
+    let mut c = server.client();
+    let first_failure = Instant::now();
+    for _ in 0..5 {
+        let e = c.login("victim", "not the password").unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::AuthFailed), "{e}");
+    }
+    let e = c.login("victim", PASSWORD).unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::TooManyAttempts), "{e}");
+    let message = e.to_string();
+    let secs: u64 =
+        regex::Regex::new(r"retry after (\d+) s").unwrap().captures(&message).expect(&message)[1].parse().unwrap();
+    assert!((1..=WINDOW.as_secs()).contains(&secs), "{message}");
+    healthy.noop().expect("a logged-in client is unaffected by the lock");
+
+    let unlocked = login_once_unlocked(&server, "victim");
+    assert!(unlocked - first_failure >= WINDOW, "unlocked after {:?}", unlocked - first_failure);
+    let victim: Vec<Value> =
+        server.accounts_log().into_iter().filter(|r| r["user"] == "victim" && r["event"] == "login").collect();
+    let outcomes: Vec<(String, String, String)> = summary(&victim);
+    let fails = outcomes.iter().filter(|(_, o, r)| o == "fail" && r == "auth_failed").count();
+    let rejected = outcomes.iter().filter(|(_, o, r)| o == "rejected" && r == "too_many_attempts").count();
+    assert_eq!(fails, 5, "{outcomes:?}");
+    assert!(rejected >= 1, "{outcomes:?}");
+    assert_eq!(outcomes.last().map(|o| o.1.as_str()), Some("ok"), "{outcomes:?}");
+    check_fail2ban(&server);
+}
+
+#[test]
+fn five_failures_from_one_address_lock_every_user_from_it() {
+    let server = throttled_server();
+    let mut healthy = server.user("steady");
+    server.user("innocent").exit().unwrap();
+    let mut c = server.client();
+    let first_failure = Instant::now();
+    for i in 0..5 {
+        let e = c.login(&format!("guess{i}"), "not the password").unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::AuthFailed), "{e}");
+    }
+    // Another user, the right password, the same address: refused.
+    let e = c.login("innocent", PASSWORD).unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::TooManyAttempts), "{e}");
+    let rec = server.accounts_log().pop().unwrap();
+    assert_eq!(
+        (rec["user"].as_str(), rec["outcome"].as_str(), rec["reason"].as_str()),
+        (Some("innocent"), Some("rejected"), Some("too_many_attempts"))
+    );
+    healthy.dir(None).expect("served during the lock");
+    let unlocked = login_once_unlocked(&server, "innocent");
+    assert!(unlocked - first_failure >= WINDOW);
+    check_fail2ban(&server);
+}
+
+// -------------------------------------------------------------- disk full --
+
+#[test]
+fn a_full_disk_answers_put_done_with_no_space_keeps_the_partial_and_resumes_later() {
+    let server = TestServer::start_with(|c| c.fault_disk_full_after = Some(1_000_000));
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    let digest = random_file(&local, 3_000_000, 4);
+    let data = std::fs::read(&local).unwrap();
+    let mut healthy = server.user("steady");
+    let mut up = login_raw(&server, "filler");
+    assert_eq!(up.call(json!({"op": "put", "path": "big.bin", "length": data.len()}))["offset"], 0);
+    up.send(json!({"op": "put_data", "size": data.len()}));
+    up.send_bytes(&data);
+    // The failure is remembered, not replied to, until put_done.
+    assert_eq!(up.recv_within(Duration::from_millis(300)), Seen::Nothing);
+    healthy.dir(None).expect("another client is served meanwhile");
+    let reply = up.call(json!({"op": "put_done", "sha256": digest}));
+    assert_eq!(code(&reply), "no_space", "{reply}");
+    let rec = server.wait_for_record(UPLOADS, |r| r["reason"] == "no_space");
+    let kept = rec["bytes"].as_u64().unwrap();
+    assert_eq!(rec["outcome"], "incomplete");
+    assert!(kept > 0 && kept <= 1_000_000, "{rec}");
+    assert_eq!(up.call(json!({"op": "quota"}))["used"], kept, "the partial counts toward the quota");
+    assert!(!server.path("home/filler/big.bin").exists());
+    healthy.noop().expect("served");
+    drop((up, healthy));
+
+    // The disk has room again: a new server on the same root, no fault.
+    let server = server.restart_with(|_| {});
+    let mut c = server.login("filler");
+    let report = c.put(&local, "big.bin", &PutOptions::default(), &mut NoProgress).unwrap();
+    assert_eq!((report.offset, report.restarted, report.sha256.as_str()), (kept, false, digest.as_str()));
+    assert_eq!(sha256_file(&server.path("home/filler/big.bin")), digest);
+}
+
+// -------------------------------------------------------- silent readers --
+
+/// A user with a directory whose listing is about `entries` x 300 bytes.
+/// (Few, long names: creating files is the slow part on a busy disk.)
+fn big_directory(server: &TestServer, user: &str, entries: usize) -> Raw {
+    let raw = login_raw(server, user);
+    let dir = server.path(&format!("home/{user}/big"));
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..entries {
+        std::fs::write(dir.join(format!("{i:05}-{}", "n".repeat(244))), b"").unwrap();
+    }
+    raw
+}
+
+/// Pipelines `n` listings of `big` without reading any reply.
+fn pipeline_dirs(raw: &mut Raw, n: usize) {
+    let bytes: Vec<u8> = (0..n).flat_map(|_| frame_of(&json!({"op": "dir", "path": "big"}))).collect();
+    raw.send_bytes(&bytes);
+}
+
+fn dir_records(server: &TestServer, user: &str) -> usize {
+    server.log(COMMANDS).iter().filter(|r| r["user"] == user && r["event"] == "dir").count()
+}
+
+#[test]
+fn a_client_that_never_reads_is_stopped_not_buffered_and_gets_everything_once_it_reads() {
+    const ENTRIES: usize = 500;
+    const REQUESTS: usize = 90; // each listing is about 150 KB
+    let server = TestServer::start();
+    let mut healthy = server.user("steady");
+    let mut hog = big_directory(&server, "hog", ENTRIES);
+    pipeline_dirs(&mut hog, REQUESTS);
+    // The server answers until the socket buffers and its own bounded
+    // output are full, then stops taking requests from this client. (Here
+    // that is after some 4 MB, most of it kernel socket buffers.)
+    let mut last = usize::MAX;
+    let settled = poll_until(IO_TIMEOUT, || {
+        std::thread::sleep(Duration::from_millis(300));
+        healthy.noop().expect("served while the hog is stuck");
+        let now = dir_records(&server, "hog");
+        let same = now == last;
+        last = now;
+        same
+    });
+    assert!(settled, "the server kept producing listings for a client that reads nothing");
+    assert!(last < REQUESTS * 2 / 3, "{last} of {REQUESTS} listings were produced without being read");
+    healthy.dir(None).expect("served");
+    eprintln!("listings produced for a client that reads nothing: {last} of {REQUESTS}");
+    // Reading resumes the flow; every listing arrives whole and in order.
+    for i in 0..REQUESTS {
+        let (names, end) = hog.read_listing();
+        assert_eq!(names.len(), ENTRIES, "listing {i}");
+        assert_eq!(end["summary"]["count"], ENTRIES, "listing {i}");
+    }
+    assert_eq!(dir_records(&server, "hog"), REQUESTS);
+    assert_eq!(hog.call(json!({"op": "noop"})), json!({"ok": true}));
+}
+
+#[test]
+fn a_client_that_never_drains_its_output_is_closed_at_the_transfer_deadline() {
+    let server = TestServer::start_with(|c| c.transfer_timeout = Duration::from_secs(1));
+    let mut healthy = server.user("steady");
+    let mut hog = big_directory(&server, "hog", 500);
+    let started = Instant::now();
+    pipeline_dirs(&mut hog, 100);
+    let rec = server.wait_for_record(ACCOUNTS, |r| r["user"] == "hog" && r["message"] == "timeout");
+    assert_eq!(rec["event"], "logout");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    healthy.noop().expect("served");
+    // What the kernel had buffered can still be read, then the close.
+    use std::io::Read;
+    let mut sink = vec![0u8; 1 << 20];
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        match hog.stream.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => assert!(Instant::now() < deadline, "still reading after {IO_TIMEOUT:?}"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
