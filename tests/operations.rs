@@ -635,3 +635,37 @@ fn a_client_that_never_drains_its_output_is_closed_at_the_transfer_deadline() {
         }
     }
 }
+
+#[test]
+fn a_download_the_client_stops_reading_is_cut_at_the_transfer_deadline_with_nothing_inside_the_body() {
+    const LEN: usize = 16 << 20; // far more than the socket buffers hold
+    let server = TestServer::start_with(|c| c.transfer_timeout = Duration::from_secs(1));
+    let mut healthy = server.user("steady");
+    let mut reader = login_raw(&server, "reader");
+    let data = bytes(LEN, 5);
+    std::fs::write(server.path("home/reader/big.bin"), &data).unwrap();
+    let asked = Instant::now();
+    let start = reader.call(json!({"op": "get", "path": "big.bin"}));
+    assert_eq!(start["size"], LEN, "{start}");
+    // The reader stops here. The server stops when the buffers are full.
+    let rec = server.wait_for_record("download_file.log", |r| r["outcome"] == "incomplete");
+    assert!(asked.elapsed() >= Duration::from_secs(1));
+    assert_eq!(rec["reason"], "timeout", "{rec}");
+    healthy.noop().expect("served meanwhile");
+    // What arrived is a clean prefix of the file, then the close: no error
+    // frame was slipped into the body.
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match reader.stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(got.len() < LEN, "the body was cut: {} bytes", got.len());
+    assert!(got == data[..got.len()], "the {} bytes received are exactly the file's first bytes", got.len());
+    assert_eq!(rec["bytes"].as_u64(), Some(got.len() as u64), "{rec}");
+}
