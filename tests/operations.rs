@@ -4,9 +4,9 @@
 //! its fail2ban filter, a full disk, and a client that never reads.
 //!
 //! Deadlines are set to a second or two so the suite stays fast. Timing
-//! assertions use lower bounds that follow from the server's own clock (it
-//! cannot act before its deadline, measured from a moment after ours) and
-//! generous upper bounds, so they hold on a loaded machine.
+//! assertions use lower bounds measured from a moment before the server's
+//! clock starts (less [`SLACK`] for its per-turn clock) and generous upper
+//! bounds, so they hold on a loaded machine.
 
 mod common;
 use common::*;
@@ -16,6 +16,15 @@ use rustix::process::Signal;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// The server stamps a connection's progress with the time its loop turn
+/// began, and one turn may go on reading bytes that arrived after that
+/// (several requests in a row, a body). So its deadline can fall a little
+/// before "deadline after the last byte" as the test measures it; lower
+/// bounds allow this much. A server that cut early would still fail them.
+const SLACK: Duration = Duration::from_millis(250);
+/// The deadlines the tests configure.
+const DEADLINE: Duration = Duration::from_secs(1);
 
 const UPLOADS: &str = "upload_file.log";
 const ACCOUNTS: &str = "register_login_accounts.log";
@@ -227,7 +236,7 @@ fn wait_for_end(raw: &mut Raw, mut meanwhile: impl FnMut()) -> (Seen, Instant) {
 
 #[test]
 fn a_trickled_partial_header_is_closed_at_the_handshake_deadline() {
-    let server = TestServer::start_with(|c| c.handshake_timeout = Duration::from_secs(1));
+    let server = TestServer::start_with(|c| c.handshake_timeout = DEADLINE);
     let mut healthy = server.user("steady"); // logged in well inside its own deadline
     let connected = Instant::now();
     let mut slow = server.raw();
@@ -245,25 +254,25 @@ fn a_trickled_partial_header_is_closed_at_the_handshake_deadline() {
         Seen::Nothing => unreachable!(),
     }
     let took = at - connected;
-    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(10), "{took:?}");
+    assert!(took >= DEADLINE - SLACK && took < Duration::from_secs(10), "{took:?}");
     assert_eq!(slow.recv_within(IO_TIMEOUT), Seen::Closed);
     healthy.pwd().expect("still served");
 }
 
 #[test]
 fn a_checked_connection_that_never_logs_in_is_closed_at_the_handshake_deadline() {
-    let server = TestServer::start_with(|c| c.handshake_timeout = Duration::from_secs(1));
+    let server = TestServer::start_with(|c| c.handshake_timeout = DEADLINE);
     let connected = Instant::now();
     let mut lurker = server.raw_checked();
     let (seen, at) = wait_for_end(&mut lurker, || {});
     assert!(matches!(&seen, Seen::Frame(v) if code(v) == "timeout"), "{seen:?}");
-    assert!(at - connected >= Duration::from_secs(1));
+    assert!(at - connected >= DEADLINE - SLACK, "{:?}", at - connected);
     assert_eq!(lurker.recv_within(IO_TIMEOUT), Seen::Closed);
 }
 
 #[test]
 fn an_idle_session_is_closed_at_the_idle_deadline_while_noops_keep_another_alive() {
-    let server = TestServer::start_with(|c| c.idle_timeout = Duration::from_secs(1));
+    let server = TestServer::start_with(|c| c.idle_timeout = DEADLINE);
     let mut keeper = login_raw(&server, "keeper");
     server.user("idler").exit().unwrap();
     // Taken before the login, so the server's clock for it starts later.
@@ -273,7 +282,7 @@ fn an_idle_session_is_closed_at_the_idle_deadline_while_noops_keep_another_alive
         assert_eq!(keeper.call(json!({"op": "noop"})), json!({"ok": true}));
     });
     assert!(matches!(&seen, Seen::Frame(v) if code(v) == "timeout"), "{seen:?}");
-    assert!(at - last_request >= Duration::from_secs(1));
+    assert!(at - last_request >= DEADLINE - SLACK, "{:?}", at - last_request);
     assert_eq!(idle.recv_within(IO_TIMEOUT), Seen::Closed);
     // The keeper sent a noop every 100 ms or so; it outlives two deadlines.
     let end = Instant::now() + Duration::from_millis(1500);
@@ -288,7 +297,7 @@ fn an_idle_session_is_closed_at_the_idle_deadline_while_noops_keep_another_alive
 #[test]
 fn a_stalled_upload_is_cut_at_the_transfer_deadline_and_stays_resumable() {
     const SENT: usize = 300_000;
-    let server = TestServer::start_with(|c| c.transfer_timeout = Duration::from_secs(1));
+    let server = TestServer::start_with(|c| c.transfer_timeout = DEADLINE);
     let mut healthy = server.user("steady");
     let data = bytes(1_000_000, 3);
     let mut up = login_raw(&server, "up");
@@ -301,7 +310,7 @@ fn a_stalled_upload_is_cut_at_the_transfer_deadline_and_stays_resumable() {
         healthy.noop().expect("served meanwhile");
     });
     assert!(matches!(&seen, Seen::Frame(v) if code(v) == "timeout"), "{seen:?}");
-    assert!(at - stalled >= Duration::from_secs(1));
+    assert!(at - stalled >= DEADLINE - SLACK, "{:?}", at - stalled);
     assert_eq!(up.recv_within(IO_TIMEOUT), Seen::Closed);
     let rec = server.wait_for_record(UPLOADS, |r| r["outcome"] == "incomplete");
     assert_eq!((rec["reason"].as_str(), rec["bytes"].as_u64()), (Some("timeout"), Some(SENT as u64)), "{rec}");
@@ -480,7 +489,7 @@ fn five_failed_logins_lock_the_user_even_against_the_right_password_until_the_wi
     healthy.noop().expect("a logged-in client is unaffected by the lock");
 
     let unlocked = login_once_unlocked(&server, "victim");
-    assert!(unlocked - first_failure >= WINDOW, "unlocked after {:?}", unlocked - first_failure);
+    assert!(unlocked - first_failure >= WINDOW - SLACK, "unlocked after {:?}", unlocked - first_failure);
     let victim: Vec<Value> =
         server.accounts_log().into_iter().filter(|r| r["user"] == "victim" && r["event"] == "login").collect();
     let outcomes: Vec<(String, String, String)> = summary(&victim);
@@ -513,7 +522,7 @@ fn five_failures_from_one_address_lock_every_user_from_it() {
     );
     healthy.dir(None).expect("served during the lock");
     let unlocked = login_once_unlocked(&server, "innocent");
-    assert!(unlocked - first_failure >= WINDOW);
+    assert!(unlocked - first_failure >= WINDOW - SLACK, "unlocked after {:?}", unlocked - first_failure);
     check_fail2ban(&server);
 }
 
@@ -613,14 +622,14 @@ fn a_client_that_never_reads_is_stopped_not_buffered_and_gets_everything_once_it
 
 #[test]
 fn a_client_that_never_drains_its_output_is_closed_at_the_transfer_deadline() {
-    let server = TestServer::start_with(|c| c.transfer_timeout = Duration::from_secs(1));
+    let server = TestServer::start_with(|c| c.transfer_timeout = DEADLINE);
     let mut healthy = server.user("steady");
     let mut hog = big_directory(&server, "hog", 500);
     let started = Instant::now();
     pipeline_dirs(&mut hog, 100);
     let rec = server.wait_for_record(ACCOUNTS, |r| r["user"] == "hog" && r["message"] == "timeout");
     assert_eq!(rec["event"], "logout");
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(started.elapsed() >= DEADLINE - SLACK, "{:?}", started.elapsed());
     healthy.noop().expect("served");
     // What the kernel had buffered can still be read, then the close.
     use std::io::Read;
@@ -639,7 +648,7 @@ fn a_client_that_never_drains_its_output_is_closed_at_the_transfer_deadline() {
 #[test]
 fn a_download_the_client_stops_reading_is_cut_at_the_transfer_deadline_with_nothing_inside_the_body() {
     const LEN: usize = 16 << 20; // far more than the socket buffers hold
-    let server = TestServer::start_with(|c| c.transfer_timeout = Duration::from_secs(1));
+    let server = TestServer::start_with(|c| c.transfer_timeout = DEADLINE);
     let mut healthy = server.user("steady");
     let mut reader = login_raw(&server, "reader");
     let data = bytes(LEN, 5);
@@ -649,7 +658,7 @@ fn a_download_the_client_stops_reading_is_cut_at_the_transfer_deadline_with_noth
     assert_eq!(start["size"], LEN, "{start}");
     // The reader stops here. The server stops when the buffers are full.
     let rec = server.wait_for_record("download_file.log", |r| r["outcome"] == "incomplete");
-    assert!(asked.elapsed() >= Duration::from_secs(1));
+    assert!(asked.elapsed() >= DEADLINE - SLACK, "{:?}", asked.elapsed());
     assert_eq!(rec["reason"], "timeout", "{rec}");
     healthy.noop().expect("served meanwhile");
     // What arrived is a clean prefix of the file, then the close: no error
