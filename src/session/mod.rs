@@ -175,6 +175,7 @@ impl Session {
     pub fn produce(&mut self, now: Instant, svc: &mut Services) -> Option<usize> {
         let Some(mut producer) = self.producer.take() else { return Some(0) };
         self.last_activity = now;
+        self.compact_output();
         let (done, work) = match &mut producer {
             Producer::Get(job) => match job.step(self, now, svc) {
                 download::Step::Working(n) => (false, n),
@@ -245,11 +246,23 @@ impl Session {
         }
         if self.out_pos == self.out.len() {
             self.out_pos = 0;
-            if self.out.capacity() > 4096 {
+            if self.out.capacity() > 4096 && self.producer.is_none() {
+                // Idle connections hold no output memory; a download keeps its
+                // buffer instead of reallocating it for every chunk.
                 self.out = Vec::new();
             } else {
                 self.out.clear();
             }
+        }
+    }
+
+    /// Moves unsent output to the front of the buffer, so a producer that
+    /// appends while some output is still pending reuses the space instead of
+    /// growing the buffer without bound.
+    fn compact_output(&mut self) {
+        if self.out_pos > 0 {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
         }
     }
 
