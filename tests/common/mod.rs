@@ -505,6 +505,12 @@ impl Daemon {
     /// another process took it meanwhile, tries again with another. Returns
     /// once the server answers with a hello.
     pub fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
+        Daemon::start_via(&[], root, extra)
+    }
+
+    /// Like [`Daemon::start`], with the command run through `wrapper`
+    /// (e.g. `["prlimit", "--nofile=128:128"]`, which execs it: same pid).
+    pub fn start_via(wrapper: &[&str], root: &std::path::Path, extra: &[&str]) -> Daemon {
         for _attempt in 0..10 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -513,7 +519,16 @@ impl Daemon {
                 .append(true)
                 .open(root.parent().unwrap_or(root).join(format!("{}.stderr", root_name(root))))
                 .expect("daemon stderr file");
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mioftpd"))
+            let binary = env!("CARGO_BIN_EXE_mioftpd");
+            let mut command = match wrapper.split_first() {
+                Some((program, args)) => {
+                    let mut c = std::process::Command::new(program);
+                    c.args(args).arg(binary);
+                    c
+                }
+                None => std::process::Command::new(binary),
+            };
+            let mut child = command
                 .arg("--root")
                 .arg(root)
                 .arg("--listen")
