@@ -1056,3 +1056,30 @@ fn a_download_offset_beyond_the_file_or_without_a_matching_etag_starts_at_zero()
     }
     a.finish(&["m.txt"]);
 }
+
+#[test]
+fn exit_in_the_middle_of_an_upload_keeps_the_partial_for_a_resume() {
+    let a = arena();
+    let data: Vec<u8> = (0..5000u32).map(|i| (i % 199) as u8).collect();
+    let mut raw = a.mallory();
+    start_upload(&mut raw, "e.bin", 5000);
+    raw.send_bytes(&data[..2000]);
+    drop(raw); // a cut: 2000 bytes kept
+    a.server.wait_for_record("upload_file.log", |r| r["path"] == "/e.bin" && r["outcome"] == "incomplete");
+    // The resume is accepted, then abandoned with exit: recorded as
+    // cancelled, and the partial is not thrown away.
+    let mut again = a.mallory();
+    let ready = again.call(json!({"op": "put", "path": "e.bin", "length": 5000}));
+    assert_eq!(ready["offset"], 2000, "{ready}");
+    assert_eq!(again.call(json!({"op": "exit"})), json!({"ok": true, "bye": true}));
+    let rec = a.server.wait_for_record("upload_file.log", |r| r["reason"] == "cancelled");
+    assert_eq!((rec["path"].as_str(), rec["outcome"].as_str()), (Some("/e.bin"), Some("incomplete")), "{rec}");
+    let mut last = a.mallory();
+    let ready = last.call(json!({"op": "put", "path": "e.bin", "length": 5000}));
+    assert_eq!(ready["offset"], 2000, "the partial survived the exit: {ready}");
+    last.send(json!({"op": "put_data", "size": 3000}));
+    last.send_bytes(&data[2000..]);
+    let done = last.call(json!({"op": "put_done", "sha256": sha256_hex(&data)}));
+    assert_eq!(done["ok"], true, "{done}");
+    a.finish(&["e.bin"]);
+}
