@@ -808,8 +808,8 @@ fn a_download_drained_slowly_keeps_the_servers_memory_flat() {
 // The connection cap is the descriptor limit less a reserve, one descriptor
 // per connection; but a logged-in session can hold more (its socket, its
 // user's home, a file being transferred, a usage scan). These tests run the
-// server under a low RLIMIT_NOFILE (through prlimit, which execs it) and use
-// up its descriptors with real sessions, then look at what others get.
+// server under a low RLIMIT_NOFILE (set in the child before exec) and use up
+// its descriptors with real sessions, then look at what others get.
 
 const NOFILE: usize = 128;
 
@@ -824,7 +824,7 @@ fn open_fds(d: &Daemon) -> usize {
 }
 
 fn low_fd_daemon(root: &Path, extra: &[&str]) -> Daemon {
-    Daemon::start_via(&["prlimit", &format!("--nofile={NOFILE}:{NOFILE}")], root, extra)
+    Daemon::start_limited(root, Some(NOFILE as u64), extra)
 }
 
 /// Sessions that hold descriptors until dropped.

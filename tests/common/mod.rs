@@ -505,12 +505,12 @@ impl Daemon {
     /// another process took it meanwhile, tries again with another. Returns
     /// once the server answers with a hello.
     pub fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
-        Daemon::start_via(&[], root, extra)
+        Daemon::start_limited(root, None, extra)
     }
 
-    /// Like [`Daemon::start`], with the command run through `wrapper`
-    /// (e.g. `["prlimit", "--nofile=128:128"]`, which execs it: same pid).
-    pub fn start_via(wrapper: &[&str], root: &std::path::Path, extra: &[&str]) -> Daemon {
+    /// Like [`Daemon::start`], with RLIMIT_NOFILE (soft and hard) set to
+    /// `nofile` in the child before it runs the server.
+    pub fn start_limited(root: &std::path::Path, nofile: Option<u64>, extra: &[&str]) -> Daemon {
         for _attempt in 0..10 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -519,15 +519,20 @@ impl Daemon {
                 .append(true)
                 .open(root.parent().unwrap_or(root).join(format!("{}.stderr", root_name(root))))
                 .expect("daemon stderr file");
-            let binary = env!("CARGO_BIN_EXE_mioftpd");
-            let mut command = match wrapper.split_first() {
-                Some((program, args)) => {
-                    let mut c = std::process::Command::new(program);
-                    c.args(args).arg(binary);
-                    c
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mioftpd"));
+            if let Some(limit) = nofile {
+                use std::os::unix::process::CommandExt;
+                let rlimit = rustix::process::Rlimit { current: Some(limit), maximum: Some(limit) };
+                // SAFETY: runs in the child between fork and exec, where only
+                // async-signal-safe calls are allowed; setrlimit is one system
+                // call on a value prepared before the fork, allocating nothing.
+                unsafe {
+                    command.pre_exec(move || {
+                        rustix::process::setrlimit(rustix::process::Resource::Nofile, rlimit)
+                            .map_err(std::io::Error::from)
+                    });
                 }
-                None => std::process::Command::new(binary),
-            };
+            }
             let mut child = command
                 .arg("--root")
                 .arg(root)
