@@ -430,7 +430,8 @@ fn throttled_server() -> TestServer {
 }
 
 /// The fail2ban filter applied to the server's real accounts log: every
-/// failed or throttled login matches with the peer's address, nothing else does.
+/// password guess (auth_failed) and throttled login matches with the peer's
+/// address, nothing else does.
 fn check_fail2ban(server: &TestServer) {
     let conf =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/fail2ban/mioftpd.conf")).unwrap();
@@ -440,7 +441,9 @@ fn check_fail2ban(server: &TestServer) {
     let mut matched = 0;
     for line in text.lines() {
         let rec: Value = serde_json::from_str(line).unwrap();
-        let bad_login = rec["event"] == "login" && (rec["outcome"] == "fail" || rec["outcome"] == "rejected");
+        let bad_login = rec["event"] == "login"
+            && ((rec["outcome"] == "fail" && rec["reason"] == "auth_failed")
+                || (rec["outcome"] == "rejected" && rec["reason"] == "too_many_attempts"));
         match re.captures(line) {
             Some(c) => {
                 assert!(bad_login, "matched a line that is not a failed login: {line}");
@@ -844,7 +847,14 @@ impl Hogs {
         }
         while left(d) > free {
             let mut raw = Raw::connect(d.addr);
-            assert_eq!(raw.recv()["notice"], "hello");
+            let first = raw.recv();
+            if code(&first) == "server_busy" {
+                // The server briefly frees its spare descriptor to answer
+                // clients when it runs out; a count taken in that moment is
+                // one too high. The table is full: look again.
+                continue;
+            }
+            assert_eq!(first["notice"], "hello", "{first}");
             self.0.push(raw);
         }
         assert_eq!(left(d), free, "{} sessions hold the descriptors", self.0.len());
@@ -888,20 +898,24 @@ fn a_client_arriving_when_descriptors_are_exhausted_is_served_once_they_free() {
     let mut late = Raw::connect(d.addr);
     // The server cannot accept it: it either answers server_busy and closes,
     // or leaves it queued in the kernel (it retries accepting, without spinning).
-    match late.recv_within(Duration::from_millis(500)) {
+    let refused = match late.recv_within(Duration::from_millis(500)) {
         Seen::Frame(v) => {
             assert_eq!(code(&v), "server_busy", "{v}");
-            late = Raw::connect(d.addr); // to be served below
+            true
         }
         Seen::Closed => panic!("closed without a word"),
-        Seen::Nothing => {}
-    }
+        Seen::Nothing => false,
+    };
     let before = cpu_ticks(d.child.id());
     std::thread::sleep(Duration::from_millis(500));
     assert!(cpu_ticks(d.child.id()) - before <= 15, "no busy loop while out of descriptors");
     assert_eq!(keeper.call(json!({"op": "noop"})), json!({"ok": true}), "sessions already in are served");
     assert_eq!(keeper.call(json!({"op": "pwd"}))["cwd"], "/");
     hogs.release(&d, 10);
+    if refused {
+        // Told to come back later: it does, and is served now.
+        late = Raw::connect(d.addr);
+    }
     let hello = late.recv();
     assert_eq!(hello["notice"], "hello", "{hello}");
     let challenge = mioftp::protocol::scram::unb64(hello["challenge"].as_str().unwrap()).unwrap();
@@ -911,7 +925,6 @@ fn a_client_arriving_when_descriptors_are_exhausted_is_served_once_they_free() {
 }
 
 #[test]
-#[ignore = "server bug: when the account file cannot be read for lack of descriptors (EMFILE), login treats the user as unknown, so the right password gets auth_failed, counts toward the throttle and matches the fail2ban filter (session/auth.rs login: Err(e) => treating as unknown)"]
 fn a_login_when_descriptors_run_out_is_not_a_wrong_password() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
@@ -936,7 +949,6 @@ fn a_login_when_descriptors_run_out_is_not_a_wrong_password() {
 }
 
 #[test]
-#[ignore = "server bug: a usage scan that fails (here EMFILE) is treated as finished with the bytes counted so far (users.rs tick: Err => done), so the user's usage reads 0 and the quota no longer holds"]
 fn a_usage_scan_that_fails_for_lack_of_descriptors_does_not_reset_the_quota() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");

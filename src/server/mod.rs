@@ -128,6 +128,9 @@ pub struct Server {
     signals: Option<signal_hook_mio::v1_0::Signals>,
     /// Set when shutdown began: in-flight transfers may run until then.
     grace_deadline: Option<Instant>,
+    /// A descriptor held in reserve, released to answer a client when the
+    /// process runs out (the "EMFILE trick").
+    spare_fd: Option<std::fs::File>,
 }
 
 impl Server {
@@ -158,6 +161,7 @@ impl Server {
             max_connections,
             signals: None,
             grace_deadline: None,
+            spare_fd: std::fs::File::open("/dev/null").ok(),
         })
     }
 
@@ -306,10 +310,30 @@ impl Server {
                 Ok((stream, peer)) => self.admit(stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_out_of_descriptors(&e) && self.spare_fd.is_some() => {
+                    // Out of descriptors. Linux says so before it even looks
+                    // at the queue, so give back the spare descriptor and try
+                    // once more: a waiting client is accepted just to be told
+                    // we are busy (instead of hanging in the kernel's queue);
+                    // an empty queue ends the loop. Then take the spare back.
+                    self.spare_fd = None;
+                    let queued = match listener.accept() {
+                        Ok((mut stream, peer)) => {
+                            log::warn!("out of file descriptors; refusing {peer} with server_busy");
+                            refuse_busy(&mut stream, "the server is out of resources; try again later");
+                            true
+                        }
+                        Err(_) => false,
+                    };
+                    self.spare_fd = std::fs::File::open("/dev/null").ok();
+                    if !queued {
+                        return;
+                    }
+                }
                 Err(e) => {
-                    // EMFILE/ENFILE and the like: the pending connection stays
-                    // queued in the kernel. Pause accepting briefly instead of
-                    // spinning; the paused deadline retries it.
+                    // Still failing (or no spare): the pending connection
+                    // stays queued in the kernel. Pause accepting briefly
+                    // instead of spinning; the paused deadline retries it.
                     log::warn!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
                     return;
@@ -489,12 +513,21 @@ fn connection_cap(configured: usize) -> usize {
         }
     }
     let soft = getrlimit(Resource::Nofile).current;
-    let fits = soft.map_or(usize::MAX, |s| s.saturating_sub(RESERVED_FDS) as usize);
+    // One descriptor per connection, and a reserve for what sessions open
+    // beside their sockets (homes, files in transfer, usage scans): an
+    // eighth of the limit, at least RESERVED_FDS. Past it, opens fail with a
+    // clear error to that client and accepts answer `server_busy`.
+    let fits = soft.map_or(usize::MAX, |s| s.saturating_sub(RESERVED_FDS.max(s / 8)) as usize);
     let cap = configured.min(fits);
     if cap < configured {
         log::warn!("RLIMIT_NOFILE {soft:?} allows only {cap} connections (asked for {configured})");
     }
     cap
+}
+
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE (process) and ENFILE (system) on Linux.
+    matches!(e.raw_os_error(), Some(24) | Some(23))
 }
 
 /// Best-effort error frame to a connection we will not serve, then drop it.

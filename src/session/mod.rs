@@ -106,6 +106,8 @@ pub struct Session {
     deferred: Option<Request>,
     /// The server is shutting down: end after the current transfer.
     shutting_down: bool,
+    /// A deferred request is being retried.
+    resuming: bool,
 }
 
 impl Session {
@@ -127,6 +129,7 @@ impl Session {
             producer: None,
             deferred: None,
             shutting_down: false,
+            resuming: false,
         };
         s.send(&Notice::Hello(auth::hello(&challenge, svc)));
         Ok(s)
@@ -214,7 +217,9 @@ impl Session {
     /// Retries a deferred request (after a usage scan finished).
     pub fn resume(&mut self, now: Instant, svc: &mut Services) {
         if let Some(req) = self.deferred.take() {
+            self.resuming = true;
             self.dispatch(req, now, svc);
+            self.resuming = false;
         }
     }
 
@@ -473,8 +478,20 @@ impl Session {
             return self.fail(ErrorCode::NotLoggedIn, format!("\"{}\" needs a logged-in session", request.op()));
         };
         let needs_usage = !matches!(request, Request::Pwd | Request::Cd { .. } | Request::Get { .. });
-        if needs_usage && !svc.users.get(user).is_some_and(|u| u.ready()) {
-            // The usage scan is still running; the driver resumes us.
+        let usage = svc.users.get(user).map(|u| (u.ready(), u.scan_error.clone()));
+        if needs_usage && !usage.as_ref().is_some_and(|(ready, _)| *ready) {
+            if let Some((_, Some(why))) = usage {
+                let user = user.to_owned();
+                // The last scan failed. A new request starts another; one that
+                // already waited for the failed scan gets the error.
+                let restarted =
+                    if self.resuming { Err(why) } else { svc.users.restart_scan(&user).map_err(|e| e.to_string()) };
+                if let Err(why) = restarted {
+                    let msg = format!("your usage could not be computed ({why}); try again");
+                    return self.fail(ErrorCode::Internal, msg);
+                }
+            }
+            // The usage scan is running; the driver resumes us when it ends.
             self.deferred = Some(request);
             return;
         }
