@@ -46,6 +46,8 @@ pub struct Conn {
     pub queued: bool,
     /// Whether the key is in the server's list of sessions waiting for a usage scan.
     pub waiting: bool,
+    /// The loop turn in which the connection was last driven.
+    pub driven_turn: u64,
 }
 
 impl Conn {
@@ -64,6 +66,7 @@ impl Conn {
             timer: None,
             queued: false,
             waiting: false,
+            driven_turn: 0,
         }
     }
 
@@ -88,7 +91,7 @@ impl Conn {
             // 0. Let a download or listing add output, only while the socket
             //    has been taking it (so a stalled reader costs no file reads).
             if self.can_write && self.session.wants_to_produce() {
-                match self.session.produce(now, svc) {
+                match self.session.produce(now, svc, budget.left()) {
                     Some(work) => budget.charge(work.max(1)),
                     // The body can no longer be completed: closing is the
                     // only way to tell the peer it is short.
@@ -132,7 +135,9 @@ impl Conn {
 
             // 3. Read more, only while the session will take it.
             if self.session.wants_input() && self.can_read && !self.eof && !self.retry_input {
-                match self.stream.read(scratch) {
+                // Read no more than the turn allows (but not absurdly little).
+                let take = budget.left().clamp(16 * 1024, scratch.len());
+                match self.stream.read(&mut scratch[..take]) {
                     Ok(0) => {
                         // EOF. Buffered whole frames are still answered; an
                         // unfinished one is reported by the session.

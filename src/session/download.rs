@@ -17,8 +17,10 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
-/// Bytes read from the file per step.
+/// Most bytes read from the file per step (the driver may ask for fewer,
+/// to keep its loop turns short when many transfers share them).
 const CHUNK: usize = 256 * 1024;
+const MIN_CHUNK: usize = 16 * 1024;
 
 /// A download in progress.
 pub(super) struct Download {
@@ -87,9 +89,10 @@ pub(super) enum Step {
 impl Download {
     /// Reads the next chunk: hash-only below the resume offset, otherwise
     /// straight into the session's output buffer.
-    pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services) -> Step {
+    pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services, max_bytes: usize) -> Step {
+        let chunk = max_bytes.clamp(MIN_CHUNK, CHUNK) as u64;
         if self.pos < self.offset {
-            let want = (self.offset - self.pos).min(CHUNK as u64) as usize;
+            let want = (self.offset - self.pos).min(chunk) as usize;
             let mut buf = vec![0u8; want];
             return match read_full(&self.file, &mut buf, self.pos) {
                 Ok(()) => {
@@ -100,7 +103,7 @@ impl Download {
                 Err(e) => self.broken(s, &e, now, svc),
             };
         }
-        let want = (self.length - self.pos).min(CHUNK as u64) as usize;
+        let want = (self.length - self.pos).min(chunk) as usize;
         if want > 0 {
             let out = &mut s.out;
             let at = out.len();

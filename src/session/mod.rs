@@ -160,6 +160,12 @@ impl Session {
             && self.pending_output() < OUT_HIGH_WATER
     }
 
+    /// Whether a transfer (or a listing) is under way: bulk work that the
+    /// driver schedules after short requests.
+    pub fn is_bulk(&self) -> bool {
+        self.producer.is_some() || self.upload.as_ref().is_some_and(|u| u.is_receiving())
+    }
+
     /// Whether a request waits for the user's usage scan.
     pub fn is_waiting(&self) -> bool {
         self.deferred.is_some()
@@ -175,12 +181,12 @@ impl Session {
     /// work done (file bytes read, or an estimate for a listing), for the
     /// driver's per-turn budget; `None` if the connection must be closed
     /// because a body cannot be completed.
-    pub fn produce(&mut self, now: Instant, svc: &mut Services) -> Option<usize> {
+    pub fn produce(&mut self, now: Instant, svc: &mut Services, max_bytes: usize) -> Option<usize> {
         let Some(mut producer) = self.producer.take() else { return Some(0) };
         self.last_activity = now;
         self.compact_output();
         let (done, work) = match &mut producer {
-            Producer::Get(job) => match job.step(self, now, svc) {
+            Producer::Get(job) => match job.step(self, now, svc, max_bytes) {
                 download::Step::Working(n) => (false, n),
                 download::Step::Done(n) => (true, n),
                 download::Step::Broken => {
