@@ -174,7 +174,38 @@ impl Session {
     /// Whether output is generated on demand (a download or listing) and
     /// there is room for more.
     pub fn wants_to_produce(&self) -> bool {
-        self.producer.is_some() && !self.closing && self.pending_output() < OUT_LOW_WATER
+        let has_work = match &self.producer {
+            Some(Producer::Get(job)) => job.wants_step(),
+            Some(Producer::Dir(_)) => true,
+            None => false,
+        };
+        has_work && !self.closing && self.pending_output() < OUT_LOW_WATER
+    }
+
+    /// A file range to send with sendfile(2), once the output buffer is
+    /// empty: the body of a download whose digest is already known.
+    pub fn file_range(&self) -> Option<(&std::fs::File, u64, u64)> {
+        match &self.producer {
+            Some(Producer::Get(job)) if self.pending_output() == 0 && !self.closing => job.file_range(),
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of [`Session::file_range`] were sent.
+    pub fn advance_file(&mut self, n: usize, now: Instant) {
+        if let Some(Producer::Get(job)) = &mut self.producer {
+            job.advance(n as u64);
+            self.last_activity = now;
+        }
+    }
+
+    /// sendfile hit the end of a file that shrank: the body cannot be
+    /// completed, so the session ends (the close tells the peer).
+    pub fn file_truncated(&mut self, now: Instant, svc: &mut Services) {
+        if let Some(Producer::Get(mut job)) = self.producer.take() {
+            job.truncated(self, now, svc);
+        }
+        self.closing = true;
     }
 
     /// Generates more output from the current producer. Returns the bytes of
