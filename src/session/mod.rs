@@ -309,7 +309,12 @@ impl Session {
             State::Authed(_) => "idle timeout",
             _ => "handshake and login timeout",
         };
-        self.fail(ErrorCode::Timeout, format!("{what}: closing the connection"));
+        // A download's header is out and its body is not all queued: a
+        // frame now would be read as file bytes. The close alone tells the
+        // client that the body ended early.
+        if !matches!(self.producer, Some(Producer::Get(_))) {
+            self.fail(ErrorCode::Timeout, format!("{what}: closing the connection"));
+        }
         self.closing = true;
     }
 
