@@ -13,12 +13,14 @@
 //! - `body_len` is the header's `size` (0 when absent) and below 2^63;
 //! - `parse_header` on the header bytes gives the same frame;
 //! - re-encoding the header with `frame::encode` and decoding that gives the
-//!   same header and `body_len`;
+//!   same header (floats up to their last bits, see [`same_json`]) and
+//!   `body_len`;
 //! - decoding allocates at most a fixed multiple of the header's size,
 //!   never anything related to the declared body.
 
 use crate::alloc;
 use mioftp::protocol::frame::{self, EncodeError, FrameError, LEN_PREFIX, MAX_HEADER_LEN};
+use serde_json::Value;
 
 /// Bytes `decode` may allocate per header byte. serde_json's tree costs far
 /// more than the text (a one-entry object `{"a":1}` is a whole B-tree node,
@@ -120,6 +122,31 @@ fn reencodes_to_the_same_frame(f: &frame::Frame) {
         .unwrap_or_else(|e| panic!("re-encoded header rejected: {e}"))
         .expect("a re-encoded header is whole");
     assert_eq!(used, out.len());
-    assert_eq!(again.header, f.header, "re-encoding changed the header");
+    assert!(
+        same_json(&Value::Object(again.header.clone()), &Value::Object(f.header.clone())),
+        "re-encoding changed the header: {:?} became {:?}",
+        f.header,
+        again.header
+    );
     assert_eq!(again.body_len, f.body_len);
+}
+
+/// JSON equality, except that floating-point numbers may differ in their
+/// last bits. serde_json (without its `float_roundtrip` feature, as mioftp
+/// builds it) parses some decimal texts one ULP off the nearest double, e.g.
+/// `12000e101` as 1.2000000000000001e105, which it then writes in full and
+/// parses back as 1.2e105. No protocol field is a float (`size` must be an
+/// integer), so this is tolerated here and reported, not a failure.
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            x == y || (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
 }

@@ -68,6 +68,9 @@ pub struct Prologue {
 pub enum Op {
     /// The peer sends these bytes (they wait in the "socket" until read).
     Send(Vec<u8>),
+    /// The peer sends these bytes this many times (for floods and
+    /// back-pressure from a short input).
+    Repeat { times: u16, bytes: Vec<u8> },
     /// The server reads up to this many bytes (0: all) if it wants input;
     /// with nothing left and the peer's side shut, it sees EOF.
     Read(u16),
@@ -125,7 +128,9 @@ pub struct Req {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
     pub path: Str,
-    pub content: Vec<u8>,
+    /// The file is `len` bytes of `pattern` repeated (zeros if it is empty).
+    pub len: u16,
+    pub pattern: Vec<u8>,
     pub resume: bool,
     /// If non-zero and shorter than the body: send only this much body,
     /// then drop the connection (an interrupted upload).
@@ -142,7 +147,7 @@ pub struct Script {
     pub ops: Vec<Op>,
 }
 
-const OPS: u8 = 17;
+const OPS: u8 = 18;
 
 fn byte(u: &mut Unstructured) -> Result<u8> {
     u.arbitrary()
@@ -229,13 +234,15 @@ impl Op {
             13 => Op::Register(Str::decode(u)?),
             14 => Op::Login { user: Str::decode(u)?, good: bool1(u)? },
             15 => Op::Request(Req { kind: byte(u)?, text: Str::decode(u)?, num: u.arbitrary()?, flag: bool1(u)? }),
-            _ => Op::Upload(Upload {
+            16 => Op::Upload(Upload {
                 path: Str::decode(u)?,
                 resume: bool1(u)?,
                 cut: u16le(u)?,
                 good_digest: bool1(u)?,
-                content: run(u, usize::MAX)?,
+                len: u16le(u)?,
+                pattern: run(u, usize::MAX)?,
             }),
+            _ => Op::Repeat { times: u16le(u)?, bytes: run(u, usize::MAX)? },
         })
     }
 
@@ -292,9 +299,25 @@ impl Op {
                 out.push(up.resume as u8);
                 le16(out, up.cut);
                 out.push(up.good_digest as u8);
-                bytes(out, &up.content);
+                le16(out, up.len);
+                bytes(out, &up.pattern);
+            }
+            Op::Repeat { times, bytes: b } => {
+                out.push(17);
+                le16(out, *times);
+                bytes(out, b);
             }
         }
+    }
+}
+
+impl Upload {
+    /// The file's bytes.
+    pub fn content(&self) -> Vec<u8> {
+        if self.pattern.is_empty() {
+            return vec![0; usize::from(self.len)];
+        }
+        self.pattern.iter().copied().cycle().take(usize::from(self.len)).collect()
     }
 }
 

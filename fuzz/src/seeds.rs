@@ -52,6 +52,9 @@ pub fn frame_decode() -> Seeds {
         ("size_at_the_limit", raw(29, br#"{"size":9223372036854775807}"#)),
         ("nested_and_escaped", f(json!({"a": {"b": [1, 2.5, -3, null, true]}, "s": "\u{0}\"\\é\u{1F600}", "size": 0}))),
         ("floats_and_duplicates", raw(33, br#"{"x":1e5,"x":-0,"y":1.0000000001}"#)),
+        // Found by the fuzzer: serde_json parses this one ULP off, so it does
+        // not re-encode to the same double (tolerated, see `same_json`).
+        ("float_off_by_one_ulp", raw(21, br#"{"y":12000e000000101}"#)),
         ("largest_header", f(json!({ "p": pad }))),
     ]
 }
@@ -69,8 +72,9 @@ fn req(kind: u8, text: Str, num: u32, flag: bool) -> Op {
     Op::Request(Req { kind, text, num, flag })
 }
 
-fn upload(p: &str, content: &[u8], cut: u16, good_digest: bool) -> Op {
-    Op::Upload(Upload { path: path(p), content: content.to_vec(), resume: true, cut, good_digest })
+/// An upload of `len` bytes of a fixed 7-byte pattern.
+fn upload(p: &str, len: u16, cut: u16, good_digest: bool) -> Op {
+    Op::Upload(Upload { path: path(p), len, pattern: b"mioftp!".to_vec(), resume: true, cut, good_digest })
 }
 
 /// `session` seeds: scripts from the hello.
@@ -175,8 +179,7 @@ pub fn session() -> Seeds {
                     Op::Auth { good: true },
                     // 3500 requests of 19 bytes whose replies are 75: more than
                     // the 256 KiB of unsent output at which reading stops.
-                    Op::Send(f(json!({"op": "logout"})).repeat(1750)),
-                    Op::Send(f(json!({"op": "logout"})).repeat(1750)),
+                    Op::Repeat { times: 3500, bytes: f(json!({"op": "logout"})) },
                     Op::Read(0),
                     Op::Read(0),
                     Op::Drain(40000),
@@ -213,7 +216,6 @@ pub fn session() -> Seeds {
 
 /// `session_authed` seeds: scripts that start logged in.
 pub fn session_authed() -> Seeds {
-    let content: Vec<u8> = (0..3000u32).map(|i| (i * 31 % 251) as u8).collect();
     vec![
         (
             "shell_commands",
@@ -235,7 +237,7 @@ pub fn session_authed() -> Seeds {
         ),
         (
             "upload_then_download",
-            script("fuzz", true, vec![upload("f.txt", &content, 0, true), req(16, path("f.txt"), 0, false), Op::Pump]),
+            script("fuzz", true, vec![upload("f.txt", 3000, 0, true), req(16, path("f.txt"), 0, false), Op::Pump]),
         ),
         (
             "download_in_small_steps",
@@ -243,11 +245,11 @@ pub fn session_authed() -> Seeds {
                 "fuzz",
                 true,
                 vec![
-                    upload("a/f.txt", &content, 0, true),
-                    upload("a", b"x", 0, true),
+                    upload("a/f.txt", 3000, 0, true),
+                    upload("a", 1, 0, true),
                     send(json!({"op": "mkdir", "path": "a"})),
                     Op::Pump,
-                    upload("a/f.txt", &content, 0, true),
+                    upload("a/f.txt", 3000, 0, true),
                     req(16, path("a/f.txt"), 0, false),
                     Op::Read(0),
                     Op::Drain(100),
@@ -266,10 +268,10 @@ pub fn session_authed() -> Seeds {
                 "fuzz",
                 true,
                 vec![
-                    upload("f.txt", &content, 1000, true),
+                    upload("f.txt", 3000, 1000, true),
                     Op::Switch,
                     Op::Tick(255),
-                    upload("f.txt", &content, 0, true),
+                    upload("f.txt", 3000, 0, true),
                     send(json!({"op": "quota"})),
                     Op::Pump,
                 ],
@@ -277,7 +279,7 @@ pub fn session_authed() -> Seeds {
         ),
         (
             "digest_mismatch",
-            script("fuzz", true, vec![upload("b", &content, 0, false), send(json!({"op": "dir"})), Op::Pump]),
+            script("fuzz", true, vec![upload("b", 3000, 0, false), send(json!({"op": "dir"})), Op::Pump]),
         ),
         (
             "size_mismatch",
@@ -301,8 +303,8 @@ pub fn session_authed() -> Seeds {
                 "tight",
                 true,
                 vec![
-                    upload("f.txt", &vec![7u8; 40_000], 0, true),
-                    upload("a", &vec![8u8; 30_000], 0, true),
+                    upload("f.txt", 40_000, 0, true),
+                    upload("a", 30_000, 0, true),
                     send(json!({"op": "quota"})),
                     Op::Pump,
                 ],
@@ -328,7 +330,7 @@ pub fn session_authed() -> Seeds {
                 "fuzz",
                 true,
                 vec![
-                    upload("f.txt", &content, 0, true),
+                    upload("f.txt", 3000, 0, true),
                     req(16, path("f.txt"), 0, false),
                     Op::Pump,
                     req(16, path("f.txt"), 1234, true),
@@ -402,7 +404,7 @@ pub fn session_authed() -> Seeds {
                 "fuzz",
                 true,
                 vec![
-                    upload("f.txt", &content, 0, true),
+                    upload("f.txt", 3000, 0, true),
                     req(16, path("f.txt"), 0, false),
                     Op::Read(0),
                     Op::Drain(10),

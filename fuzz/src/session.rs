@@ -61,6 +61,8 @@ pub const STANDING: [(&str, Option<u64>); 2] = [("fuzz", None), ("tight", Some(T
 const MAX_PENDING: usize = OUT_HIGH_WATER + 2 * (LEN_PREFIX + MAX_HEADER_LEN) + 256 * 1024;
 /// Iterations of [`Run::pump`] at most.
 const PUMP_LIMIT: usize = 64;
+/// Bytes a peer may have sent and the server not yet read (a `Repeat` stops here).
+const SOCKET_LIMIT: usize = 1 << 20;
 /// Logs are emptied when one grows past this (they are append-only).
 const LOG_LIMIT: u64 = 16 << 20;
 
@@ -314,6 +316,12 @@ impl Run<'_> {
     fn apply(&mut self, op: &Op) {
         match op {
             Op::Send(b) => self.send(b),
+            Op::Repeat { times, bytes } => {
+                // Bounded: the peer's flood stops at what a socket could hold.
+                let room = SOCKET_LIMIT.saturating_sub(self.conn().map_or(0, |c| c.socket.len()));
+                let times = usize::from(*times).min(room / bytes.len().max(1));
+                self.send(&bytes.repeat(times));
+            }
             Op::Read(n) => {
                 self.read(*n);
             }
@@ -352,13 +360,13 @@ impl Run<'_> {
             let pending = c.s.output().len();
             assert!(pending <= MAX_PENDING, "{pending} bytes of output pending");
         }
-        self.checkpoints = self.checkpoints || self.any_checkpoint();
     }
 
-    /// Whether a standing user's home holds an upload checkpoint now.
+    /// Whether any home holds an upload checkpoint now.
     fn any_checkpoint(&self) -> bool {
-        STANDING.iter().any(|(user, _)| {
-            let dir = self.w.root.join("home").join(user).join(mioftp::partial::PARTIAL_DIR);
+        let homes = self.w.root.join("home");
+        names(&homes).iter().any(|user| {
+            let dir = homes.join(user).join(mioftp::partial::PARTIAL_DIR);
             fs::read_dir(dir)
                 .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
         })
@@ -490,6 +498,9 @@ impl Run<'_> {
     fn close(&mut self, i: usize, reason: CloseReason) {
         if let Some(mut c) = self.slots[i].take() {
             c.s.on_close(reason, self.now, &mut self.w.svc);
+            // Checkpoints are written when an upload is cut short, which
+            // ends in a close (a disconnect, `exit`, a timeout).
+            self.checkpoints = self.checkpoints || self.any_checkpoint();
         }
     }
 
@@ -542,13 +553,14 @@ impl Run<'_> {
 
     fn upload(&mut self, up: &Upload) {
         let path = up.path.resolve(PATHS);
-        let len = up.content.len() as u64;
+        let content = up.content();
+        let len = content.len() as u64;
         self.send_frame(&json!({"op": "put", "path": path, "length": len, "resume": up.resume}), &[]);
         self.pump();
         let Some(c) = self.conn() else { return };
         let Some(reply) = c.out.recent.back() else { return };
         let Some(offset) = reply["offset"].as_u64().filter(|_| reply["ok"] == true) else { return };
-        let body = &up.content[(offset.min(len) as usize)..];
+        let body = &content[(offset.min(len) as usize)..];
         let cut = usize::from(up.cut);
         if cut > 0 && cut < body.len() {
             self.send_frame(&json!({"op": "put_data", "size": body.len()}), &body[..cut]);
@@ -557,7 +569,7 @@ impl Run<'_> {
             return;
         }
         self.send_frame(&json!({"op": "put_data", "size": body.len()}), body);
-        let digest = if up.good_digest { hex(&Sha256::digest(&up.content)) } else { hex(&[0; 32]) };
+        let digest = if up.good_digest { hex(&Sha256::digest(&content)) } else { hex(&[0; 32]) };
         self.send_frame(&json!({"op": "put_done", "sha256": digest}), &[]);
         self.pump();
     }
@@ -620,7 +632,9 @@ fn feed(c: &mut Conn, n: usize, now: Instant, svc: &mut Services) -> bool {
         used
     };
     assert!(used <= c.held.len());
-    assert!(!whole || used > 0, "a session that wanted input took nothing of a whole frame");
+    // (`check` vouches only for the length: a whole frame of bad JSON is a
+    // framing error, which consumes nothing and closes.)
+    assert!(!whole || used > 0 || c.s.is_closing(), "a session that wanted input took nothing of a whole frame");
     c.held.drain(..used);
     if c.s.is_closing() {
         // Nothing after a fatal frame or `exit` is read.

@@ -172,3 +172,38 @@ fn the_output_check_refuses_what_a_client_could_not_read() {
     c.feed(&encode_to_vec(&json!({"ok": false, "error": {"code": "timeout", "message": "m"}})).unwrap());
     assert_eq!(c.frames(), 2);
 }
+
+/// Debugging aid: `MIOFTP_FUZZ_INPUT=<file> MIOFTP_FUZZ_TARGET=<target>
+/// cargo test --lib replay_one -- --nocapture` prints the script of one input
+/// (an artifact, say) and runs it. Does nothing without the variables.
+#[test]
+fn replay_one() {
+    let (Some(path), Some(target)) = (std::env::var_os("MIOFTP_FUZZ_INPUT"), std::env::var("MIOFTP_FUZZ_TARGET").ok())
+    else {
+        return;
+    };
+    let data = std::fs::read(path).unwrap();
+    match target.as_str() {
+        "frame_decode" => frame_decode::run(&data),
+        t => {
+            let script = Script::decode(&data);
+            eprintln!("{:?}", script.prologue);
+            for op in &script.ops {
+                match op {
+                    crate::script::Op::Send(b) => eprintln!("Send({:?})", String::from_utf8_lossy(b)),
+                    crate::script::Op::Repeat { times, bytes } => {
+                        eprintln!("Repeat({times} x {:?})", String::from_utf8_lossy(bytes))
+                    }
+                    crate::script::Op::Repeat { times, bytes } => {
+                        eprintln!("Repeat({times} x {:?})", String::from_utf8_lossy(bytes))
+                    }
+                    op => eprintln!("{op:?}"),
+                }
+            }
+            let start = if t == "session" { Start::Hello } else { Start::Authed };
+            for f in session::trace(&data, start) {
+                eprintln!("{f}");
+            }
+        }
+    }
+}
