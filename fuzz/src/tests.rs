@@ -194,9 +194,6 @@ fn replay_one() {
                     crate::script::Op::Repeat { times, bytes } => {
                         eprintln!("Repeat({times} x {:?})", String::from_utf8_lossy(bytes))
                     }
-                    crate::script::Op::Repeat { times, bytes } => {
-                        eprintln!("Repeat({times} x {:?})", String::from_utf8_lossy(bytes))
-                    }
                     op => eprintln!("{op:?}"),
                 }
             }
