@@ -314,10 +314,16 @@ impl Op {
 impl Upload {
     /// The file's bytes.
     pub fn content(&self) -> Vec<u8> {
+        let len = usize::from(self.len);
         if self.pattern.is_empty() {
-            return vec![0; usize::from(self.len)];
+            return vec![0; len];
         }
-        self.pattern.iter().copied().cycle().take(usize::from(self.len)).collect()
+        // Doubling copies: cheap even for a one-byte pattern.
+        let mut v = self.pattern[..self.pattern.len().min(len)].to_vec();
+        while v.len() < len {
+            v.extend_from_within(..v.len().min(len - v.len()));
+        }
+        v
     }
 }
 
