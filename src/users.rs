@@ -43,7 +43,7 @@ impl UserState {
 
     /// Bytes still free, counting reservations; `None` if unlimited.
     pub fn free(&self) -> Option<u64> {
-        self.limit.map(|l| l.saturating_sub(self.used + self.reserved))
+        self.limit.map(|l| l.saturating_sub(self.used.saturating_add(self.reserved)))
     }
 
     /// Records bytes added to (or removed from) the home.

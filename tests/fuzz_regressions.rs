@@ -21,64 +21,94 @@ struct Peer {
     _root: tempfile::TempDir,
 }
 
+/// A new session on `svc` that passed the connection check.
+fn checked_session(svc: &mut Services, id: u64, now: Instant) -> Session {
+    let mut s = Session::new(id, "127.0.0.1:9".parse().unwrap(), now, svc).unwrap();
+    let hello = take_frames(&mut s, now).remove(0);
+    let challenge = scram::unb64(hello["challenge"].as_str().unwrap()).unwrap();
+    let mac = scram::hmac(&svc.key, &challenge);
+    assert_eq!(call(&mut s, svc, now, json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));
+    s
+}
+
+fn keys() -> ClientKeys {
+    ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), SALT, ITER))
+}
+
+const SALT: &[u8] = b"saltsaltsaltsalt";
+
+/// Logs `s` in as `user` (registered with [`PASSWORD`]) and finishes the
+/// usage scan.
+fn log_in(s: &mut Session, svc: &mut Services, now: Instant, user: &str) {
+    let first = call(s, svc, now, json!({"op": "login", "user": user, "nonce": "client-nonce-1"}));
+    let nonce = first["nonce"].as_str().unwrap().to_owned();
+    let ex = Exchange { user, client_nonce: "client-nonce-1", nonce: &nonce, salt: SALT, iterations: ITER };
+    let proof = keys().proof(&ex.auth_message());
+    assert_eq!(call(s, svc, now, json!({"op": "login_proof", "proof": scram::b64(&proof)}))["user"], user);
+    while svc.users.scanning() {
+        svc.users.tick(mioftp::users::SCAN_BUDGET);
+    }
+}
+
+/// Takes all output; returns its frame headers (bodies skipped).
+fn take_frames(s: &mut Session, now: Instant) -> Vec<Value> {
+    let out = s.output().to_vec();
+    s.advance_output(out.len(), now);
+    let mut at = 0;
+    let mut frames = Vec::new();
+    while at < out.len() {
+        let (f, n) = frame::decode(&out[at..]).unwrap().expect("whole frames");
+        frames.push(Value::Object(f.header));
+        at += n + f.body_len as usize;
+    }
+    assert_eq!(at, out.len());
+    frames
+}
+
+fn call(s: &mut Session, svc: &mut Services, now: Instant, req: Value) -> Value {
+    let bytes = encode_to_vec(&req).unwrap();
+    assert_eq!(s.receive(&bytes, now, svc), bytes.len());
+    let mut f = take_frames(s, now);
+    assert_eq!(f.len(), 1, "{f:?}");
+    f.remove(0)
+}
+
+fn services(tweak: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Services) {
+    let root = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new(root.path());
+    cfg.min_iterations = ITER;
+    tweak(&mut cfg);
+    let svc = Services::open(cfg).unwrap();
+    (root, svc)
+}
+
+fn register(s: &mut Session, svc: &mut Services, now: Instant, user: &str) {
+    let k = keys();
+    let reg = json!({
+        "op": "register", "user": user, "salt": scram::b64(SALT), "iterations": ITER,
+        "stored_key": scram::b64(&k.stored_key), "server_key": scram::b64(&k.server_key),
+    });
+    assert_eq!(call(s, svc, now, reg)["ok"], true);
+}
+
 impl Peer {
     /// A session that passed the connection check and is logged in as
     /// `alice`, with her usage known.
     fn logged_in(tweak: impl FnOnce(&mut Config)) -> Peer {
-        let root = tempfile::tempdir().unwrap();
-        let mut cfg = Config::new(root.path());
-        cfg.min_iterations = ITER;
-        tweak(&mut cfg);
-        let svc = Services::open(cfg).unwrap();
+        let (root, mut svc) = services(tweak);
         let now = Instant::now();
-        let s = Session::new(1, "127.0.0.1:9".parse().unwrap(), now, &svc).unwrap();
-        let mut p = Peer { svc, s, now, _root: root };
-        let hello = p.frames().remove(0);
-        let challenge = scram::unb64(hello["challenge"].as_str().unwrap()).unwrap();
-        let mac = scram::hmac(&p.svc.key, &challenge);
-        assert_eq!(p.call(json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));
-        let salt = b"saltsaltsaltsalt";
-        let keys = ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), salt, ITER));
-        let reg = json!({
-            "op": "register", "user": "alice", "salt": scram::b64(salt), "iterations": ITER,
-            "stored_key": scram::b64(&keys.stored_key), "server_key": scram::b64(&keys.server_key),
-        });
-        assert_eq!(p.call(reg)["ok"], true);
-        let first = p.call(json!({"op": "login", "user": "alice", "nonce": "client-nonce-1"}));
-        let nonce = first["nonce"].as_str().unwrap().to_owned();
-        let ex = Exchange { user: "alice", client_nonce: "client-nonce-1", nonce: &nonce, salt, iterations: ITER };
-        let proof = keys.proof(&ex.auth_message());
-        assert_eq!(p.call(json!({"op": "login_proof", "proof": scram::b64(&proof)}))["user"], "alice");
-        while p.svc.users.scanning() {
-            p.svc.users.tick(mioftp::users::SCAN_BUDGET);
-        }
-        p
+        let mut s = checked_session(&mut svc, 1, now);
+        register(&mut s, &mut svc, now, "alice");
+        log_in(&mut s, &mut svc, now, "alice");
+        Peer { svc, s, now, _root: root }
     }
 
     fn feed(&mut self, bytes: &[u8]) {
         assert_eq!(self.s.receive(bytes, self.now, &mut self.svc), bytes.len());
     }
 
-    /// Takes all output; returns its frame headers (bodies skipped).
-    fn frames(&mut self) -> Vec<Value> {
-        let out = self.s.output().to_vec();
-        self.s.advance_output(out.len(), self.now);
-        let mut at = 0;
-        let mut frames = Vec::new();
-        while at < out.len() {
-            let (f, n) = frame::decode(&out[at..]).unwrap().expect("whole frames");
-            frames.push(Value::Object(f.header));
-            at += n + f.body_len as usize;
-        }
-        assert_eq!(at, out.len());
-        frames
-    }
-
     fn call(&mut self, req: Value) -> Value {
-        self.feed(&encode_to_vec(&req).unwrap());
-        let mut f = self.frames();
-        assert_eq!(f.len(), 1, "{f:?}");
-        f.remove(0)
+        call(&mut self.s, &mut self.svc, self.now, req)
     }
 
     fn upload(&mut self, path: &str, content: &[u8]) {
@@ -111,4 +141,24 @@ fn a_timeout_during_a_download_adds_nothing_inside_the_body() {
     p.s.on_timeout(p.now, &mut p.svc);
     assert_eq!(p.s.output().len(), queued - 10, "a frame was queued inside the download's body");
     assert!(p.s.is_closing(), "the session must still end");
+}
+
+/// Found while writing the session_authed harness (two connections of one
+/// user): with an unlimited quota, `put` added its promised bytes to the
+/// user's `reserved` with a plain `+=`, so two uploads declaring 2^64 - 1
+/// bytes on two connections overflowed it ("attempt to add with overflow"
+/// in src/session/upload.rs `begin`; a panic with overflow checks, a silent
+/// wrap without).
+#[test]
+fn two_huge_uploads_of_an_unlimited_user_do_not_overflow_the_reservation() {
+    let (_root, mut svc) = services(|cfg| cfg.default_quota = None);
+    let now = Instant::now();
+    let mut a = checked_session(&mut svc, 1, now);
+    register(&mut a, &mut svc, now, "alice");
+    log_in(&mut a, &mut svc, now, "alice");
+    let mut b = checked_session(&mut svc, 2, now);
+    log_in(&mut b, &mut svc, now, "alice");
+    let put = |path: &str| json!({"op": "put", "path": path, "length": u64::MAX});
+    assert_eq!(call(&mut a, &mut svc, now, put("a"))["offset"], 0);
+    assert_eq!(call(&mut b, &mut svc, now, put("b"))["offset"], 0);
 }

@@ -146,7 +146,9 @@ fn begin(
             ));
         }
     }
-    user.reserved += needed;
+    // Saturating: with no quota, a peer may declare lengths near 2^64 on
+    // several connections at once.
+    user.reserved = user.reserved.saturating_add(needed);
     user.uploads.insert(target.clone());
     Ok(Upload {
         user: a.user.clone(),
