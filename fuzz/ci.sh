@@ -13,17 +13,18 @@
 #    reach the states they claim, the output check rejects bad frames).
 #
 # The main workspace's target directory is shared, so the dependencies that
-# `cargo test --workspace` already built are reused (both lock files pin the
-# same versions).
+# `cargo test --workspace` already built are reused (fuzz/Cargo.lock pins the
+# same versions as Cargo.lock). No --locked: when the main crate gains a
+# dependency, cargo adds it to fuzz/Cargo.lock here rather than failing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=target
-fuzz=(cargo --locked --quiet)
-"${fuzz[@]}" build --manifest-path fuzz/Cargo.toml --target-dir "$target" --bins
+quiet=(cargo --quiet)
+"${quiet[@]}" build --manifest-path fuzz/Cargo.toml --target-dir "$target" --bins
 for t in frame_decode session session_authed; do
     files=(fuzz/corpus/"$t"/*)
     echo "fuzz/ci.sh: replaying ${#files[@]} $t inputs through the libFuzzer binary"
     "$target/debug/$t" "${files[@]}" > "$target/fuzz-replay-$t.log" 2>&1 ||
         { cat "$target/fuzz-replay-$t.log"; exit 1; }
 done
-"${fuzz[@]}" test --manifest-path fuzz/Cargo.toml --target-dir "$target" --lib
+"${quiet[@]}" test --manifest-path fuzz/Cargo.toml --target-dir "$target" --lib

@@ -5,7 +5,8 @@
 //! # The world
 //! One `Services` per thread (so per fuzzing process), on a temporary folder
 //! (in /dev/shm when there is one: the accounts' and uploads' fsyncs are then
-//! free). Its data root is `<tmp>/root`, one level below the temporary folder,
+//! free) named after the process, so that folders left by crashed runs can
+//! be swept. Its data root is `<tmp>/root`, one level below the temporary folder,
 //! so a file that escaped the root (`..` past it) would be seen. Two accounts
 //! are registered once through a real session (connection check + SCRAM
 //! registration): `fuzz` (unlimited) and `tight` (a 64 KiB quota, set in its
@@ -141,9 +142,30 @@ fn temp_parent() -> PathBuf {
     if shm.is_dir() { shm.to_owned() } else { std::env::temp_dir() }
 }
 
+/// Prefix of the temporary folders; the process id follows it.
+const TEMP_PREFIX: &str = "mioftp-fuzz-";
+
+/// Removes the temporary folders of harness processes that are gone. A
+/// process that ends normally removes its own, but a crash (the point of
+/// fuzzing) leaves it behind.
+fn sweep_dead_worlds(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(TEMP_PREFIX).and_then(|rest| rest.split('-').next()) else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl World {
     fn new() -> World {
-        let dir = tempfile::Builder::new().prefix("mioftp-fuzz-").tempdir_in(temp_parent()).expect("temp folder");
+        let parent = temp_parent();
+        sweep_dead_worlds(&parent);
+        let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+        let dir = tempfile::Builder::new().prefix(&prefix).tempdir_in(parent).expect("temp folder");
         let root = dir.path().join("root");
         let mut cfg = Config::new(&root);
         cfg.min_iterations = ITER;
