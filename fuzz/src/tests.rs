@@ -182,6 +182,9 @@ fn replay_one() {
     else {
         return;
     };
+    if std::path::Path::new(&path).is_dir() {
+        return summarize(std::path::Path::new(&path), &target);
+    }
     let data = std::fs::read(path).unwrap();
     match target.as_str() {
         "frame_decode" => frame_decode::run(&data),
@@ -202,5 +205,60 @@ fn replay_one() {
                 eprintln!("{f}");
             }
         }
+    }
+}
+
+/// For `replay_one` given a folder (a generated corpus): how often each kind
+/// of reply and each error code appears, i.e. which states the inputs reach.
+fn summarize(dir: &std::path::Path, target: &str) {
+    use std::collections::BTreeMap;
+    let start = if target == "session" { Start::Hello } else { Start::Authed };
+    let mut seen: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        files += 1;
+        let mut here = std::collections::BTreeSet::new();
+        for f in session::trace(&data, start) {
+            let kind = if let Some(code) = f["error"]["code"].as_str() {
+                format!("error {code}")
+            } else if f["server_signature"].is_string() {
+                "login ok".into()
+            } else if f["etag"].is_string() {
+                format!("get start (offset {})", if f["offset"] == 0 { "0" } else { ">0" })
+            } else if f["trailer"] == true {
+                "get trailer".into()
+            } else if f["prefix_sha256"].is_string() {
+                "put ready, resumed".into()
+            } else if f["offset"] == 0 {
+                "put ready".into()
+            } else if f["sha256"].is_string() {
+                "upload stored".into()
+            } else if f["entries"].is_array() {
+                format!("dir chunk (more {})", f["more"])
+            } else if f["freed"].is_u64() {
+                "rm ok".into()
+            } else if f["created"].is_boolean() {
+                "mkdir ok".into()
+            } else if f["cwd"].is_string() {
+                "pwd/cd ok".into()
+            } else if f.get("used").is_some() {
+                "quota ok".into()
+            } else if f["bye"] == true {
+                "exit ok".into()
+            } else {
+                let mut keys: Vec<_> = f.as_object().unwrap().keys().cloned().collect();
+                keys.sort();
+                keys.join(",")
+            };
+            seen.entry(kind.clone()).or_default().0 += 1;
+            if here.insert(kind.clone()) {
+                seen.get_mut(&kind).unwrap().1 += 1;
+            }
+        }
+    }
+    eprintln!("{files} inputs; frames of each kind: (total, inputs with at least one)");
+    for (k, (n, inputs)) in seen {
+        eprintln!("{n:>9} {inputs:>6}  {k}");
     }
 }
