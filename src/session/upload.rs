@@ -155,6 +155,8 @@ fn begin(
             ));
         }
     }
+    // Saturating: with no quota, a peer may declare lengths near 2^63 on
+    // several connections at once.
     user.reserved = user.reserved.saturating_add(needed);
     user.uploads.insert(target.clone());
     Ok(Upload {
