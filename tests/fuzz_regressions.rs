@@ -158,7 +158,14 @@ fn two_huge_uploads_of_an_unlimited_user_do_not_overflow_the_reservation() {
     log_in(&mut a, &mut svc, now, "alice");
     let mut b = checked_session(&mut svc, 2, now);
     log_in(&mut b, &mut svc, now, "alice");
-    let put = |path: &str| json!({"op": "put", "path": path, "length": u64::MAX});
-    assert_eq!(call(&mut a, &mut svc, now, put("a"))["offset"], 0);
-    assert_eq!(call(&mut b, &mut svc, now, put("b"))["offset"], 0);
+    // Lengths above 2^63 - 1 are refused outright now; the largest allowed,
+    // on three connections, still must not overflow the reservation.
+    let put = |path: &str, length: u64| json!({"op": "put", "path": path, "length": length});
+    assert_eq!(call(&mut a, &mut svc, now, put("x", u64::MAX))["error"]["code"], "bad_request");
+    let largest = i64::MAX as u64;
+    assert_eq!(call(&mut a, &mut svc, now, put("a", largest))["offset"], 0);
+    assert_eq!(call(&mut b, &mut svc, now, put("b", largest))["offset"], 0);
+    let mut c = checked_session(&mut svc, 3, now);
+    log_in(&mut c, &mut svc, now, "alice");
+    assert_eq!(call(&mut c, &mut svc, now, put("c", largest))["offset"], 0);
 }
