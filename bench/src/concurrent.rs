@@ -1,0 +1,147 @@
+//! Scenario 4: N clients, each on its own connection and thread, GET the same
+//! file at once, then PUT a file each at once. Every client logs in before a
+//! barrier; the clock runs from the barrier to the last transfer's end, and
+//! clean-up waits for a second barrier so it never overlaps a transfer.
+
+use crate::creds::Creds;
+use crate::report::{Baseline, Concurrent, ratio};
+use crate::sys::{self, CpuMeter};
+use crate::target::{Launch, Target};
+use anyhow::{Context, Result};
+use mioftp_client::{GetOptions, NoProgress, PutOptions};
+use std::path::Path;
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+const SHARED: &str = "shared.bin";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Get,
+    Put,
+}
+
+impl Dir {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Get => "get",
+            Dir::Put => "put",
+        }
+    }
+}
+
+/// One batch of `n` simultaneous transfers; returns each transfer's end (or
+/// failure) and the common start.
+pub struct Batch {
+    pub start: Instant,
+    pub ends: Vec<Option<Instant>>,
+}
+
+/// Runs one transfer per entry of `dirs` at once against `target` (GETs
+/// fetch `remote`; PUTs send `src` to `<tag>-<i>.bin`). `started` is set
+/// when the barrier opens.
+pub fn batch(
+    target: &Target,
+    creds: &Creds,
+    dirs: &[Dir],
+    src: &Path,
+    remote: &str,
+    tag: &str,
+    started: &AtomicBool,
+) -> Batch {
+    let n = dirs.len();
+    let go = Barrier::new(n + 1);
+    let done = Barrier::new(n + 1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let dir = dirs[i];
+                let (go, done) = (&go, &done);
+                s.spawn(move || {
+                    let local = target.local.join(format!("{tag}-{i}.out"));
+                    let put_name = format!("{tag}-{i}.bin");
+                    let client = creds.login(&target.addr, &target.key);
+                    go.wait();
+                    let result = client.and_then(|mut c| {
+                        match dir {
+                            Dir::Get => drop(c.get(remote, &local, &GetOptions { resume: false }, &mut NoProgress)?),
+                            Dir::Put => drop(c.put(src, &put_name, &PutOptions { resume: false }, &mut NoProgress)?),
+                        }
+                        Ok(c)
+                    });
+                    let end = Instant::now();
+                    done.wait();
+                    // Clean-up, once every transfer of the batch has ended.
+                    let _ = std::fs::remove_file(&local);
+                    match result {
+                        Ok(mut c) => {
+                            if dir == Dir::Put {
+                                let _ = c.rm(&put_name);
+                            }
+                            Some(end)
+                        }
+                        Err(e) => {
+                            eprintln!("  transfer failed: {e:#}");
+                            None
+                        }
+                    }
+                })
+            })
+            .collect();
+        go.wait();
+        let start = Instant::now();
+        started.store(true, Ordering::SeqCst);
+        done.wait();
+        let ends = handles.into_iter().map(|h| h.join().ok().flatten()).collect();
+        Batch { start, ends }
+    })
+}
+
+/// Scenario 4 at each concurrency level.
+pub fn run(
+    launch: &Launch,
+    dir: &Path,
+    creds: &Creds,
+    levels: &[usize],
+    size: u64,
+    base: Option<&Baseline>,
+) -> Result<Vec<Concurrent>> {
+    let target = Target::start(launch, dir)?;
+    creds.register(&target.addr, &target.key)?;
+    let src = target.local.join("src.bin");
+    sys::make_file(&src, size)?;
+    let mut first = creds.login(&target.addr, &target.key)?;
+    first.put(&src, SHARED, &PutOptions { resume: false }, &mut NoProgress).context("uploading the shared file")?;
+    drop(first);
+    let mut out = Vec::new();
+    for &n in levels {
+        for dir in [Dir::Get, Dir::Put] {
+            let cpu = CpuMeter::start(target.pid);
+            let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", &AtomicBool::new(false));
+            let server_cpu_s = cpu.stop();
+            let mut took: Vec<f64> = b.ends.iter().flatten().map(|e| e.duration_since(b.start).as_secs_f64()).collect();
+            took.sort_by(f64::total_cmp);
+            let failures = b.ends.iter().filter(|e| e.is_none()).count();
+            let total_s = took.last().copied().unwrap_or(0.0);
+            let ok = (n - failures) as u64;
+            let aggregate = sys::mib_per_s(ok * size, total_s);
+            eprintln!("  {n} x {}: {total_s:.2} s, {aggregate:.0} MiB/s aggregate", dir.name());
+            out.push(Concurrent {
+                direction: dir.name().to_owned(),
+                clients: n,
+                size_bytes: size,
+                total_s,
+                aggregate_mib_s: aggregate,
+                per_transfer_p50_s: sys::percentile(&took, 50.0),
+                per_transfer_max_s: total_s,
+                failures,
+                server_cpu_s,
+                ratio_copy: ratio(aggregate, base.map(|b| b.copy_median_mib_s)),
+                ratio_full: ratio(aggregate, base.map(|b| b.full_median_mib_s)),
+            });
+        }
+    }
+    target.stop();
+    Ok(out)
+}

@@ -1,0 +1,94 @@
+//! Scenario 6: how long a `dir` takes, from one logged-in client, while N
+//! large transfers run (half GETs, half PUTs; a single one is a GET). The
+//! probe sends a `dir` of its home, waits for the whole reply, sleeps the
+//! probe interval, and repeats for as long as the transfers run.
+//!
+//! On a 2-core machine the transfer clients (which hash every byte) compete
+//! with the server for the CPU, so a sample includes any time the probe
+//! thread waited to be scheduled; the load-free level shows that floor.
+
+use crate::concurrent::{Dir, batch};
+use crate::creds::Creds;
+use crate::report::Latency;
+use crate::sys;
+use crate::target::{Launch, Target};
+use anyhow::{Context, Result};
+use mioftp_client::{NoProgress, PutOptions};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const LOAD: &str = "load.bin";
+
+/// Probe samples taken without load.
+const IDLE_SAMPLES: usize = 200;
+
+pub fn run(
+    launch: &Launch,
+    dir: &Path,
+    creds: &Creds,
+    loads: &[usize],
+    size: u64,
+    interval: Duration,
+) -> Result<Vec<Latency>> {
+    let target = Target::start(launch, dir)?;
+    creds.register(&target.addr, &target.key)?;
+    let src = target.local.join("src.bin");
+    sys::make_file(&src, size)?;
+    let mut probe = creds.login(&target.addr, &target.key)?;
+    probe.put(&src, LOAD, &PutOptions { resume: false }, &mut NoProgress).context("uploading the load file")?;
+    let mut out = Vec::new();
+    for &n in loads {
+        let mut samples = Vec::new();
+        let (mut total_s, mut failures) = (0.0, 0);
+        if n == 0 {
+            for _ in 0..IDLE_SAMPLES {
+                samples.push(time_dir(&mut probe)?);
+                std::thread::sleep(interval);
+            }
+        } else {
+            let dirs: Vec<Dir> = (0..n).map(|i| if i % 2 == 0 { Dir::Get } else { Dir::Put }).collect();
+            let started = AtomicBool::new(false);
+            let b = std::thread::scope(|s| -> Result<_> {
+                let load = s.spawn(|| batch(&target, creds, &dirs, &src, LOAD, "lat", &started));
+                while !started.load(Ordering::SeqCst) && !load.is_finished() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                while !load.is_finished() {
+                    samples.push(time_dir(&mut probe)?);
+                    std::thread::sleep(interval);
+                }
+                load.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))
+            })?;
+            total_s = b.ends.iter().flatten().map(|e| e.duration_since(b.start).as_secs_f64()).fold(0.0, f64::max);
+            failures = b.ends.iter().filter(|e| e.is_none()).count();
+        }
+        samples.sort_by(f64::total_cmp);
+        let fig = Latency {
+            transfers: n,
+            size_bytes: size,
+            samples: samples.len(),
+            p50_ms: sys::percentile(&samples, 50.0),
+            p99_ms: sys::percentile(&samples, 99.0),
+            max_ms: samples.last().copied().unwrap_or(0.0),
+            load_total_s: total_s,
+            load_aggregate_mib_s: sys::mib_per_s((n - failures) as u64 * size, total_s),
+            failures,
+        };
+        eprintln!(
+            "  {n} transfers: dir p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
+            fig.p50_ms, fig.p99_ms, fig.max_ms, fig.samples
+        );
+        out.push(fig);
+    }
+    drop(probe);
+    target.stop();
+    Ok(out)
+}
+
+/// One `dir` round trip, in milliseconds.
+fn time_dir(probe: &mut mioftp_client::Client) -> Result<f64> {
+    let t = Instant::now();
+    probe.dir(None).context("dir")?;
+    Ok(t.elapsed().as_secs_f64() * 1000.0)
+}
