@@ -29,6 +29,8 @@ pub struct Target {
     /// The server's pid, for RSS and CPU time (the wrapper's child is found
     /// when a wrapper is used).
     pub pid: Option<u32>,
+    /// The data root (only for a server we started).
+    pub root: Option<PathBuf>,
     /// Client-side files (sources, downloads, baseline outputs).
     pub local: PathBuf,
     child: Option<Child>,
@@ -47,7 +49,7 @@ impl Target {
         std::fs::create_dir(&local)?;
         match launch {
             Launch::External { addr, key, pid } => {
-                Ok(Target { addr: addr.clone(), key: key.clone(), pid: *pid, local, child: None, _dir: dir })
+                Ok(Target { addr: addr.clone(), key: key.clone(), pid: *pid, root: None, local, child: None, _dir: dir })
             }
             Launch::Spawn { bin, wrapper, extra } => {
                 let root = dir.path().join("root");
@@ -69,6 +71,7 @@ impl Target {
                     addr: addr.clone(),
                     key: Vec::new(),
                     pid: Some(child.id()),
+                    root: Some(root.clone()),
                     local,
                     child: Some(child),
                     _dir: dir,
@@ -102,6 +105,11 @@ impl Target {
         }
         self.key = mioftp::keys::read_key(&root.join("server.key")).context("reading the server's key")?;
         Ok(())
+    }
+
+    /// The home folder of `user` on a server we started.
+    pub fn home(&self, user: &str) -> Option<PathBuf> {
+        self.root.as_ref().map(|r| r.join("home").join(user))
     }
 
     /// Stops a server we started: SIGTERM (graceful), then SIGKILL.

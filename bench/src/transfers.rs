@@ -42,6 +42,14 @@ pub fn run(
     let fs_type = sys::fs_type(&target.local);
     let src = target.local.join("src.bin");
     sys::make_file(&src, spec.size)?;
+    // GET alone: on a server we started, the file is put straight into the
+    // home (before any login, so the usage scan counts it), which keeps a
+    // profile of the server free of the upload; otherwise it is uploaded.
+    let mut must_upload = spec.get && !spec.put;
+    if let (true, Some(home)) = (must_upload, target.home(&creds.user)) {
+        std::fs::copy(&src, home.join(REMOTE)).context("placing the GET file")?;
+        must_upload = false;
+    }
     let idle = match spec.idle {
         0 => None,
         n => {
@@ -56,7 +64,7 @@ pub fn run(
     let (mut put, mut get) = (Vec::new(), Vec::new());
     let (mut put_cpu, mut get_cpu) = (Vec::new(), Vec::new());
     let got = target.local.join("get.out");
-    if spec.get && !spec.put {
+    if must_upload {
         client.put(&src, REMOTE, &PutOptions { resume: false }, &mut NoProgress).context("uploading the GET file")?;
     }
     for rep in 0..spec.repeat {
