@@ -36,16 +36,28 @@ pub fn memory(pid: u32) -> Result<Memory> {
     })
 }
 
-/// User plus system CPU seconds `pid` has used so far (all its threads).
+/// CPU seconds `pid` has used so far, all threads: nanosecond run time from
+/// `/proc/<pid>/task/*/schedstat`, or user + system ticks (10 ms
+/// resolution) from `/proc/<pid>/stat` where schedstat is missing.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces; the fields after its
-    // closing parenthesis are plain. utime and stime are fields 14 and 15.
-    let after = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
+    let from_schedstat = || -> Option<f64> {
+        let mut ns: u64 = 0;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        (ns > 0).then_some(ns as f64 / 1e9)
+    };
+    from_schedstat().or_else(|| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) may contain spaces; the fields after its
+        // closing parenthesis are plain. utime and stime are fields 14 and 15.
+        let after = &text[text.rfind(')')? + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
+    })
 }
 
 /// CPU time of a process between two readings (`None` without a pid).

@@ -48,9 +48,15 @@ impl Target {
         let local = dir.path().join("local");
         std::fs::create_dir(&local)?;
         match launch {
-            Launch::External { addr, key, pid } => {
-                Ok(Target { addr: addr.clone(), key: key.clone(), pid: *pid, root: None, local, child: None, _dir: dir })
-            }
+            Launch::External { addr, key, pid } => Ok(Target {
+                addr: addr.clone(),
+                key: key.clone(),
+                pid: *pid,
+                root: None,
+                local,
+                child: None,
+                _dir: dir,
+            }),
             Launch::Spawn { bin, wrapper, extra } => {
                 let root = dir.path().join("root");
                 let addr = free_port()?;
