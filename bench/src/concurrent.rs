@@ -118,8 +118,10 @@ pub fn run(
     for &n in levels {
         for dir in [Dir::Get, Dir::Put] {
             let cpu = CpuMeter::start(target.pid);
+            let own = CpuMeter::start(Some(std::process::id()));
             let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", &AtomicBool::new(false));
             let server_cpu_s = cpu.stop();
+            let client_cpu_s = own.stop();
             let mut took: Vec<f64> = b.ends.iter().flatten().map(|e| e.duration_since(b.start).as_secs_f64()).collect();
             took.sort_by(f64::total_cmp);
             let failures = b.ends.iter().filter(|e| e.is_none()).count();
@@ -137,6 +139,7 @@ pub fn run(
                 per_transfer_max_s: total_s,
                 failures,
                 server_cpu_s,
+                client_cpu_s,
                 ratio_copy: ratio(aggregate, base.map(|b| b.copy_median_mib_s)),
                 ratio_full: ratio(aggregate, base.map(|b| b.full_median_mib_s)),
             });

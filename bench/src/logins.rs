@@ -19,6 +19,7 @@ pub fn run(launch: &Launch, dir: &Path, creds: &Creds, count: usize) -> Result<L
     let mut clients = Vec::with_capacity(count);
     let mut each = Vec::with_capacity(count);
     let cpu = CpuMeter::start(target.pid);
+    let own = CpuMeter::start(Some(std::process::id()));
     let t0 = Instant::now();
     for i in 0..count {
         let t = Instant::now();
@@ -27,6 +28,7 @@ pub fn run(launch: &Launch, dir: &Path, creds: &Creds, count: usize) -> Result<L
     }
     let total_s = t0.elapsed().as_secs_f64();
     let server_cpu = cpu.stop();
+    let client_cpu = own.stop();
     drop(clients);
     target.stop();
     each.sort_by(f64::total_cmp);
@@ -38,5 +40,6 @@ pub fn run(launch: &Launch, dir: &Path, creds: &Creds, count: usize) -> Result<L
         p99_ms: sys::percentile(&each, 99.0),
         max_ms: each.last().copied().unwrap_or(0.0),
         server_cpu_ms_per_login: server_cpu.map(|s| s * 1000.0 / count as f64),
+        client_cpu_ms_per_login: client_cpu.map(|s| s * 1000.0 / count as f64),
     })
 }

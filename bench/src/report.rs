@@ -35,6 +35,8 @@ pub struct Transfer {
     pub median_mb_s: f64,
     /// Server CPU seconds (user + system) per repetition.
     pub server_cpu_s: Vec<f64>,
+    /// This benchmark's own CPU seconds (the client side) per repetition.
+    pub client_cpu_s: Vec<f64>,
     /// Bytes the server moves per CPU-second: its own ceiling, whatever the client costs.
     pub server_mib_per_cpu_s: Option<f64>,
     pub ratio_copy: Option<f64>,
@@ -51,6 +53,7 @@ pub struct Logins {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub server_cpu_ms_per_login: Option<f64>,
+    pub client_cpu_ms_per_login: Option<f64>,
 }
 
 /// N concurrent transfers of one file each (scenario 4).
@@ -65,6 +68,8 @@ pub struct Concurrent {
     pub per_transfer_max_s: f64,
     pub failures: usize,
     pub server_cpu_s: Option<f64>,
+    /// This benchmark's own CPU seconds (the client threads).
+    pub client_cpu_s: Option<f64>,
     pub ratio_copy: Option<f64>,
     pub ratio_full: Option<f64>,
 }

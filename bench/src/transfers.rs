@@ -63,6 +63,8 @@ pub fn run(
     let (mut copy, mut full) = (Vec::new(), Vec::new());
     let (mut put, mut get) = (Vec::new(), Vec::new());
     let (mut put_cpu, mut get_cpu) = (Vec::new(), Vec::new());
+    let (mut put_own, mut get_own) = (Vec::new(), Vec::new());
+    let me = Some(std::process::id());
     let got = target.local.join("get.out");
     if must_upload {
         client.put(&src, REMOTE, &PutOptions { resume: false }, &mut NoProgress).context("uploading the GET file")?;
@@ -75,17 +77,21 @@ pub fn run(
         }
         if spec.put {
             let cpu = CpuMeter::start(target.pid);
+            let own = CpuMeter::start(me);
             let t0 = Instant::now();
             client.put(&src, REMOTE, &PutOptions { resume: false }, &mut NoProgress).context("PUT")?;
             put.push(sys::mib_per_s(spec.size, t0.elapsed().as_secs_f64()));
             put_cpu.extend(cpu.stop());
+            put_own.extend(own.stop());
         }
         if spec.get {
             let cpu = CpuMeter::start(target.pid);
+            let own = CpuMeter::start(me);
             let t0 = Instant::now();
             client.get(REMOTE, &got, &GetOptions { resume: false }, &mut NoProgress).context("GET")?;
             get.push(sys::mib_per_s(spec.size, t0.elapsed().as_secs_f64()));
             get_cpu.extend(cpu.stop());
+            get_own.extend(own.stop());
             std::fs::remove_file(&got)?;
         }
         eprintln!(
@@ -112,7 +118,7 @@ pub fn run(
     });
     let judge = base.as_ref().or(known);
     let scenario = if spec.idle > 0 { "idle" } else { "single" };
-    let figure = |direction: &str, runs: Vec<f64>, cpu: Vec<f64>| {
+    let figure = |direction: &str, runs: Vec<f64>, cpu: Vec<f64>, own: Vec<f64>| {
         let median = sys::median(&runs);
         let cpu_median = sys::median(&cpu);
         Transfer {
@@ -127,16 +133,17 @@ pub fn run(
             mib_s: runs,
             server_mib_per_cpu_s: (cpu_median > 0.0).then(|| spec.size as f64 / 1048576.0 / cpu_median),
             server_cpu_s: cpu,
+            client_cpu_s: own,
             ratio_copy: ratio(median, judge.map(|b| b.copy_median_mib_s)),
             ratio_full: ratio(median, judge.map(|b| b.full_median_mib_s)),
         }
     };
     let mut figures = Vec::new();
     if spec.put {
-        figures.push(figure("put", put, put_cpu));
+        figures.push(figure("put", put, put_cpu, put_own));
     }
     if spec.get {
-        figures.push(figure("get", get, get_cpu));
+        figures.push(figure("get", get, get_cpu, get_own));
     }
     Ok((base, figures))
 }
