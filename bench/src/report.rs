@@ -4,7 +4,7 @@
 //! ftpbench computes it despite labelling it "MB/sec"; JSON also carries
 //! decimal MB/s where a comparison with published figures needs it.
 
-use crate::sys::{Machine, Memory};
+use crate::sys::{self, Machine, Memory};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -162,9 +162,11 @@ pub fn table(r: &Results) -> String {
         };
         rows.push([what, num(t.median_mib_s), "MiB/s".into(), opt(t.ratio_copy), opt(t.ratio_full), target]);
         if let Some(c) = t.server_mib_per_cpu_s {
+            let own = sys::median(&t.client_cpu_s);
+            let client = if own > 0.0 { num(t.size_bytes as f64 / 1048576.0 / own) } else { "-".into() };
             rows.push([
-                "  server MiB per CPU-second".into(),
-                num(c),
+                "  MiB per CPU-second: server / client".into(),
+                format!("{} / {client}", num(c)),
                 "MiB/cpu-s".into(),
                 "-".into(),
                 "-".into(),
