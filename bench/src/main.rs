@@ -74,6 +74,11 @@ fn run(args: &cli::Args) -> Result<()> {
     let mut r = Results {
         tool: format!("mioftp-bench {}", env!("CARGO_PKG_VERSION")),
         unix_time: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        server_bin: match &launch {
+            Launch::Spawn { bin, .. } => Some(bin.display().to_string()),
+            Launch::External { .. } => None,
+        },
+        git_commit: git_commit(),
         machine: sys::Machine::read(),
         settings: serde_json::to_value(&s)?,
         baselines: Vec::new(),
@@ -180,6 +185,17 @@ fn run(args: &cli::Args) -> Result<()> {
     }
     anyhow::ensure!(failed == 0, "{failed} scenario(s) failed (see the notes)");
     Ok(())
+}
+
+/// The commit of the source tree this benchmark was built from, if git can tell.
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    (out.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
 }
 
 /// `target/` beside this binary: on the disk the project is built on.

@@ -104,6 +104,9 @@ pub struct Latency {
 pub struct Results {
     pub tool: String,
     pub unix_time: u64,
+    /// The server binary started, and the commit of the tree it was built from (best effort).
+    pub server_bin: Option<String>,
+    pub git_commit: Option<String>,
     pub machine: Machine,
     pub settings: serde_json::Value,
     pub baselines: Vec<Baseline>,
