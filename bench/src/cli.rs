@@ -63,6 +63,9 @@ pub struct Args {
     /// Concurrency levels for the concurrent scenario [default: 1,10,100,300; quick: 1,10,50].
     #[arg(long, value_delimiter = ',')]
     pub clients: Vec<usize>,
+    /// Directions for the concurrent scenario, in order: get, put.
+    #[arg(long, value_delimiter = ',', default_value = "get,put")]
+    pub concurrent_dirs: Vec<String>,
     /// File size for the concurrent scenario [default: 10MiB].
     #[arg(long, value_parser = parse_size)]
     pub concurrent_size: Option<u64>,
@@ -127,6 +130,7 @@ pub struct Settings {
     pub idle_clients: usize,
     pub clients: Vec<usize>,
     pub concurrent_size: u64,
+    pub concurrent_dirs: Vec<String>,
     pub memory_levels: Vec<usize>,
     pub load: Vec<usize>,
     pub load_size: u64,
@@ -155,6 +159,11 @@ impl Settings {
                 bail!("unknown scenario {s:?} (known: {})", SCENARIOS.join(","));
             }
         }
+        for d in &a.concurrent_dirs {
+            if d != "get" && d != "put" {
+                bail!("unknown --concurrent-dirs {d:?} (get or put)");
+            }
+        }
         for f in &a.fs {
             if f != "tmpfs" && f != "disk" {
                 bail!("unknown --fs {f:?} (tmpfs or disk)");
@@ -172,6 +181,7 @@ impl Settings {
             idle_clients: a.idle_clients.unwrap_or(if q { 100 } else { 300 }),
             clients: list(&a.clients, &[1, 10, 100, 300], &[1, 10, 50]),
             concurrent_size: a.concurrent_size.unwrap_or(10 << 20),
+            concurrent_dirs: a.concurrent_dirs.clone(),
             memory_levels: list(&a.memory_levels, &[0, 1000, 10_000], &[0, 1000]),
             load: list(&a.load, &[0, 10, 50], &[0, 10]),
             load_size: a.load_size.unwrap_or(if q { 16 << 20 } else { 100 << 20 }),

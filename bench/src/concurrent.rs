@@ -104,6 +104,7 @@ pub fn run(
     dir: &Path,
     creds: &Creds,
     levels: &[usize],
+    dirs: &[Dir],
     size: u64,
     base: Option<&Baseline>,
 ) -> Result<Vec<Concurrent>> {
@@ -116,7 +117,7 @@ pub fn run(
     drop(first);
     let mut out = Vec::new();
     for &n in levels {
-        for dir in [Dir::Get, Dir::Put] {
+        for &dir in dirs {
             let cpu = CpuMeter::start(target.pid);
             let own = CpuMeter::start(Some(std::process::id()));
             let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", &AtomicBool::new(false));

@@ -145,7 +145,13 @@ fn run(args: &cli::Args) -> Result<()> {
     if s.wants("concurrent") {
         attempt("concurrent transfers", &mut r, &mut |r| {
             let known = r.baseline(tmpfs_label).cloned();
-            r.concurrent = concurrent::run(&launch, &tmpfs, &creds, &s.clients, s.concurrent_size, known.as_ref())?;
+            let dirs: Vec<concurrent::Dir> = s
+                .concurrent_dirs
+                .iter()
+                .map(|d| if d == "put" { concurrent::Dir::Put } else { concurrent::Dir::Get })
+                .collect();
+            r.concurrent =
+                concurrent::run(&launch, &tmpfs, &creds, &s.clients, &dirs, s.concurrent_size, known.as_ref())?;
             Ok(())
         });
     }
