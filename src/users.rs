@@ -43,7 +43,7 @@ impl UserState {
 
     /// Bytes still free, counting reservations; `None` if unlimited.
     pub fn free(&self) -> Option<u64> {
-        self.limit.map(|l| l.saturating_sub(self.used + self.reserved))
+        self.limit.map(|l| l.saturating_sub(self.used.saturating_add(self.reserved)))
     }
 
     /// Records bytes added to (or removed from) the home.
@@ -60,6 +60,8 @@ impl UserState {
 #[derive(Default)]
 pub struct Users {
     map: HashMap<String, UserState>,
+    /// Users whose scan is running, so a loop turn never walks every user.
+    scanning: Vec<String>,
 }
 
 impl Users {
@@ -96,6 +98,7 @@ impl Users {
                 uploads: HashSet::new(),
             },
         );
+        self.scanning.push(user.to_owned());
         Ok(home)
     }
 
@@ -104,6 +107,9 @@ impl Users {
         if let Some(state) = self.map.get_mut(user) {
             state.sessions = state.sessions.saturating_sub(1);
             if state.sessions == 0 {
+                if state.scan.is_some() {
+                    self.scanning.retain(|u| u != user);
+                }
                 self.map.remove(user);
             }
         }
@@ -117,40 +123,81 @@ impl Users {
         self.map.get_mut(user)
     }
 
-    /// Whether any usage scan is still running.
+    /// Whether any usage scan is still running. O(1).
     pub fn scanning(&self) -> bool {
-        self.map.values().any(|s| s.scan.is_some())
+        !self.scanning.is_empty()
     }
 
-    /// Advances the running scans by at most `budget` entries in total.
-    /// Returns whether any scan finished (waiting sessions may continue).
+    /// Advances the running scans by at most `budget` entries in total,
+    /// shared among them. Returns whether any scan finished (waiting sessions
+    /// may continue). Costs O(running scans), never O(users).
     pub fn tick(&mut self, budget: usize) -> bool {
-        let mut left = budget;
+        let share = (budget / self.scanning.len().max(1)).max(1);
         let mut finished = false;
-        for (user, state) in self.map.iter_mut() {
-            let Some(scan) = state.scan.as_mut() else { continue };
-            if left == 0 {
-                break;
-            }
-            let step = left.min(budget / 2).max(1);
-            left = left.saturating_sub(step);
-            match scan.step(step) {
-                Ok(None) => {}
+        let map = &mut self.map;
+        self.scanning.retain(|user| {
+            let Some(state) = map.get_mut(user) else { return false };
+            let Some(scan) = state.scan.as_mut() else { return false };
+            let result = scan.step(share);
+            let done = match result {
+                Ok(None) => false,
                 Ok(Some(total)) => {
                     log::debug!("usage of {user}: {total} bytes");
                     state.used = total;
-                    state.scan = None;
-                    finished = true;
+                    true
                 }
                 Err(e) => {
                     // An unreadable corner of the home must not lock the user
-                    // out; count what could be read and say so.
+                    // out of their files; say so loudly instead.
                     log::error!("usage scan of {user} failed: {e}; its usage may be undercounted");
-                    state.scan = None;
-                    finished = true;
+                    true
                 }
+            };
+            if done {
+                state.scan = None;
+                finished = true;
+            }
+            !done
+        });
+        finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session() {
+        let root = tempfile::tempdir().unwrap();
+        for (user, files) in [("a", 50), ("b", 3)] {
+            let dir = root.path().join(user);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..files {
+                std::fs::write(dir.join(format!("f{i}")), [0u8; 10]).unwrap();
             }
         }
-        finished
+        let mut users = Users::default();
+        let age = Duration::from_secs(3600);
+        users.attach(root.path(), "a", Some(1000), age).unwrap();
+        users.attach(root.path(), "b", None, age).unwrap();
+        users.attach(root.path(), "b", None, age).unwrap();
+        assert!(users.scanning());
+        assert!(!users.get("a").unwrap().ready());
+        let mut turns = 0;
+        while users.scanning() {
+            users.tick(8);
+            turns += 1;
+            assert!(turns < 100, "scans never finish");
+        }
+        assert!(turns > 1, "a budget of 8 entries cannot finish 53 files in one turn");
+        assert_eq!(users.get("a").unwrap().used, 500);
+        assert_eq!(users.get("a").unwrap().free(), Some(500));
+        assert_eq!(users.get("b").unwrap().used, 30);
+        assert_eq!(users.get("b").unwrap().free(), None);
+        users.detach("b");
+        assert!(users.get("b").is_some(), "one session of b remains");
+        users.detach("b");
+        assert!(users.get("b").is_none());
     }
 }

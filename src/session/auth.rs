@@ -151,12 +151,8 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
         return refuse(s, svc, WireError::new(ErrorCode::InvalidUsername, m));
     }
     if let Some(wait) = svc.throttle.check(&user, s.peer.ip(), now) {
-        let err = WireError::new(
-            ErrorCode::TooManyAttempts,
-            format!("too many failed logins for this account or address; retry after {} s", wait.as_secs().max(1)),
-        );
         // Recorded as `rejected` (see Session::audit), in a form fail2ban matches.
-        return refuse(s, svc, err);
+        return refuse(s, svc, throttled(wait));
     }
     if !scram::valid_nonce(client_nonce) {
         return refuse(
@@ -201,6 +197,13 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists, quota }));
 }
 
+fn throttled(wait: std::time::Duration) -> WireError {
+    WireError::new(
+        ErrorCode::TooManyAttempts,
+        format!("too many failed logins for this account or address; retry after {} s", wait.as_secs().max(1)),
+    )
+}
+
 /// `login_proof`: SCRAM client-final. Verifies the proof and answers with
 /// the ServerSignature so the client can check the server in turn.
 pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &mut Services) {
@@ -216,6 +219,13 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
             return s.send_error(&err);
         }
     };
+    // Checked again here: logins started before a lock (many connections at
+    // once) must not each get a guess after it.
+    if let Some(wait) = svc.throttle.check(&pending.user, s.peer.ip(), now) {
+        let err = throttled(wait);
+        s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
+        return s.send_error(&err);
+    }
     let proof = scram::unb64(proof_b64).unwrap_or_default();
     let valid = scram::verify_client_proof(&pending.stored_key, &pending.auth_message, &proof);
     if !(valid && pending.exists) {

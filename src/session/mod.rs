@@ -175,6 +175,7 @@ impl Session {
     pub fn produce(&mut self, now: Instant, svc: &mut Services) -> Option<usize> {
         let Some(mut producer) = self.producer.take() else { return Some(0) };
         self.last_activity = now;
+        self.compact_output();
         let (done, work) = match &mut producer {
             Producer::Get(job) => match job.step(self, now, svc) {
                 download::Step::Working(n) => (false, n),
@@ -245,11 +246,23 @@ impl Session {
         }
         if self.out_pos == self.out.len() {
             self.out_pos = 0;
-            if self.out.capacity() > 4096 {
+            if self.out.capacity() > 4096 && self.producer.is_none() {
+                // Idle connections hold no output memory; a download keeps its
+                // buffer instead of reallocating it for every chunk.
                 self.out = Vec::new();
             } else {
                 self.out.clear();
             }
+        }
+    }
+
+    /// Moves unsent output to the front of the buffer, so a producer that
+    /// appends while some output is still pending reuses the space instead of
+    /// growing the buffer without bound.
+    fn compact_output(&mut self) {
+        if self.out_pos > 0 {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
         }
     }
 
@@ -331,7 +344,12 @@ impl Session {
             State::Authed(_) => "idle timeout",
             _ => "handshake and login timeout",
         };
-        self.fail(ErrorCode::Timeout, format!("{what}: closing the connection"));
+        // A download's header is out and its body is not all queued: a
+        // frame now would be read as file bytes. The close alone tells the
+        // client that the body ended early.
+        if !matches!(self.producer, Some(Producer::Get(_))) {
+            self.fail(ErrorCode::Timeout, format!("{what}: closing the connection"));
+        }
         self.closing = true;
     }
 
@@ -365,6 +383,9 @@ impl Session {
     }
 
     fn on_frame(&mut self, frame: Frame, now: Instant, svc: &mut Services) {
+        if let State::Handshake { challenge } = self.state {
+            return self.on_handshake_frame(frame, &challenge, svc);
+        }
         let is_put_data = frame.header.get("op").and_then(|v| v.as_str()) == Some("put_data");
         if frame.body_len > 0 && !(is_put_data && self.user().is_some()) {
             // Only put_data takes a body; drop any other body unread-into-
@@ -391,21 +412,32 @@ impl Session {
                 return;
             }
         };
-        if let State::Handshake { challenge } = self.state {
-            match request {
-                Request::Auth { hmac } => auth::check_key(self, &challenge, &hmac, svc),
-                other => {
-                    let msg = format!("\"{}\" before the connection check; send \"auth\" first", other.op());
-                    self.fail(ErrorCode::HandshakeRequired, msg);
-                    self.closing = true;
-                }
-            }
-            return;
-        }
         if let Request::PutData = request {
+            if self.user().is_none() {
+                return self.fail(ErrorCode::NotLoggedIn, "put_data needs a logged-in session");
+            }
             return upload::put_data(self, body_len, now, svc);
         }
         self.dispatch(request, now, svc);
+    }
+
+    /// Before the connection check only a well-formed `auth` is accepted;
+    /// anything else (another op, a malformed request, a body) gets
+    /// `handshake_required` and the connection is closed.
+    fn on_handshake_frame(&mut self, frame: Frame, challenge: &[u8; 32], svc: &mut Services) {
+        let op = frame.header.get("op").and_then(|v| v.as_str()).map(truncate);
+        let request = (frame.body_len == 0).then(|| Request::from_header(frame.header));
+        match request {
+            Some(Ok(Request::Auth { hmac })) => auth::check_key(self, challenge, &hmac, svc),
+            _ => {
+                let what = op.map_or_else(|| "a request".to_owned(), |op| format!("\"{op}\""));
+                self.fail(
+                    ErrorCode::HandshakeRequired,
+                    format!("{what} before the connection check; send \"auth\" first"),
+                );
+                self.closing = true;
+            }
+        }
     }
 
     fn dispatch(&mut self, request: Request, now: Instant, svc: &mut Services) {

@@ -330,3 +330,31 @@ fn eof_inside_a_frame_is_reported_not_treated_as_clean() {
     assert_eq!(code(&h.one()), "bad_frame");
     assert!(h.session.is_finished());
 }
+
+#[test]
+fn a_slowly_drained_download_keeps_its_output_buffer_bounded() {
+    let mut h = Harness::checked();
+    h.register("kim", "pencil-pencil");
+    h.login("kim", "pencil-pencil");
+    let size = 8 * 1024 * 1024;
+    std::fs::write(h.dir.path().join("home/kim/big"), vec![7u8; size]).unwrap();
+    let start = h.request(json!({"op": "get", "path": "big"}));
+    assert_eq!(start["size"], size);
+    let mut sent = 0usize;
+    let mut peak = 0usize;
+    let mut turns = 0;
+    while h.session.wants_to_produce() || !h.session.output().is_empty() {
+        if h.session.wants_to_produce() {
+            h.session.produce(h.now, &mut h.svc).unwrap();
+        }
+        peak = peak.max(h.session.out.capacity());
+        // The peer drains only part of what is pending each time.
+        let n = (h.session.output().len() / 2).max(1);
+        h.session.advance_output(n, h.now);
+        sent += n;
+        turns += 1;
+        assert!(turns < 1_000_000);
+    }
+    assert!(sent > size, "the whole body and trailer went out");
+    assert!(peak <= 1024 * 1024, "output buffer grew to {peak} bytes for an {size}-byte file");
+}

@@ -20,6 +20,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The largest `length` a `put` may declare: a body's `size` cannot exceed it.
+const MAX_LENGTH: u64 = i64::MAX as u64;
+
 /// A checkpoint is written after this many bytes, so a crash costs at most
 /// this much re-sending.
 const CHECKPOINT_EVERY: u64 = 64 * 1024 * 1024;
@@ -116,6 +119,12 @@ fn begin(
     now: Instant,
     svc: &mut Services,
 ) -> Result<Upload, WireError> {
+    if length > MAX_LENGTH {
+        return Err(fail(
+            ErrorCode::BadRequest,
+            format!("length {length} is larger than any file can be ({MAX_LENGTH})"),
+        ));
+    }
     if target.is_root() {
         return Err(fail(ErrorCode::IsADirectory, "/ is your home folder, not a file"));
     }
@@ -146,7 +155,7 @@ fn begin(
             ));
         }
     }
-    user.reserved += needed;
+    user.reserved = user.reserved.saturating_add(needed);
     user.uploads.insert(target.clone());
     Ok(Upload {
         user: a.user.clone(),
