@@ -119,7 +119,7 @@ pub fn run(
     for &n in levels {
         for &dir in dirs {
             let cpu = CpuMeter::start(target.pid);
-            let own = CpuMeter::start(Some(std::process::id()));
+            let own = CpuMeter::own();
             let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", &AtomicBool::new(false));
             let server_cpu_s = cpu.stop();
             let client_cpu_s = own.stop();

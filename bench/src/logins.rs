@@ -19,7 +19,7 @@ pub fn run(launch: &Launch, dir: &Path, creds: &Creds, count: usize) -> Result<L
     let mut clients = Vec::with_capacity(count);
     let mut each = Vec::with_capacity(count);
     let cpu = CpuMeter::start(target.pid);
-    let own = CpuMeter::start(Some(std::process::id()));
+    let own = CpuMeter::own();
     let t0 = Instant::now();
     for i in 0..count {
         let t = Instant::now();

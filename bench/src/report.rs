@@ -222,8 +222,10 @@ pub fn table(r: &Results) -> String {
             opt(c.ratio_copy),
             opt(c.ratio_full),
             format!(
-                "{:.2} s total{}",
+                "{:.2} s; CPU s server {} client {}{}",
                 c.total_s,
+                c.server_cpu_s.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}")),
+                c.client_cpu_s.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}")),
                 if c.failures > 0 { format!(", {} FAILED", c.failures) } else { String::new() }
             ),
         ]);

@@ -36,9 +36,10 @@ pub fn memory(pid: u32) -> Result<Memory> {
     })
 }
 
-/// CPU seconds `pid` has used so far, all threads: nanosecond run time from
-/// `/proc/<pid>/task/*/schedstat`, or user + system ticks (10 ms
-/// resolution) from `/proc/<pid>/stat` where schedstat is missing.
+/// CPU seconds the live threads of `pid` have used so far: nanosecond run
+/// time from `/proc/<pid>/task/*/schedstat` (falling back to
+/// [`whole_cpu_seconds`] where schedstat is missing). Threads that have
+/// exited are not counted: use it for the single-threaded server.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let from_schedstat = || -> Option<f64> {
         let mut ns: u64 = 0;
@@ -48,30 +49,45 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
         }
         (ns > 0).then_some(ns as f64 / 1e9)
     };
-    from_schedstat().or_else(|| {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name (field 2) may contain spaces; the fields after its
-        // closing parenthesis are plain. utime and stime are fields 14 and 15.
-        let after = &text[text.rfind(')')? + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
-    })
+    from_schedstat().or_else(|| whole_cpu_seconds(pid))
+}
+
+/// User plus system CPU seconds of `pid`, including threads that have
+/// exited, from `/proc/<pid>/stat` (clock ticks: 10 ms resolution). Used for
+/// this benchmark's own process, whose transfer threads end before the
+/// reading.
+pub fn whole_cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; the fields after its
+    // closing parenthesis are plain. utime and stime are fields 14 and 15.
+    let after = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
 /// CPU time of a process between two readings (`None` without a pid).
 pub struct CpuMeter {
     pid: Option<u32>,
+    read: fn(u32) -> Option<f64>,
     start: Option<f64>,
 }
 
 impl CpuMeter {
+    /// The server's live threads, to the nanosecond.
     pub fn start(pid: Option<u32>) -> CpuMeter {
-        CpuMeter { pid, start: pid.and_then(cpu_seconds) }
+        CpuMeter { pid, read: cpu_seconds, start: pid.and_then(cpu_seconds) }
     }
+
+    /// This process, exited threads included.
+    pub fn own() -> CpuMeter {
+        let pid = std::process::id();
+        CpuMeter { pid: Some(pid), read: whole_cpu_seconds, start: whole_cpu_seconds(pid) }
+    }
+
     pub fn stop(&self) -> Option<f64> {
-        Some(cpu_seconds(self.pid?)? - self.start?)
+        Some((self.read)(self.pid?)? - self.start?)
     }
 }
 

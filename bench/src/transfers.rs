@@ -64,7 +64,6 @@ pub fn run(
     let (mut put, mut get) = (Vec::new(), Vec::new());
     let (mut put_cpu, mut get_cpu) = (Vec::new(), Vec::new());
     let (mut put_own, mut get_own) = (Vec::new(), Vec::new());
-    let me = Some(std::process::id());
     let got = target.local.join("get.out");
     if must_upload {
         client.put(&src, REMOTE, &PutOptions { resume: false }, &mut NoProgress).context("uploading the GET file")?;
@@ -77,7 +76,7 @@ pub fn run(
         }
         if spec.put {
             let cpu = CpuMeter::start(target.pid);
-            let own = CpuMeter::start(me);
+            let own = CpuMeter::own();
             let t0 = Instant::now();
             client.put(&src, REMOTE, &PutOptions { resume: false }, &mut NoProgress).context("PUT")?;
             put.push(sys::mib_per_s(spec.size, t0.elapsed().as_secs_f64()));
@@ -86,7 +85,7 @@ pub fn run(
         }
         if spec.get {
             let cpu = CpuMeter::start(target.pid);
-            let own = CpuMeter::start(me);
+            let own = CpuMeter::own();
             let t0 = Instant::now();
             client.get(REMOTE, &got, &GetOptions { resume: false }, &mut NoProgress).context("GET")?;
             get.push(sys::mib_per_s(spec.size, t0.elapsed().as_secs_f64()));
