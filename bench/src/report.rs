@@ -18,6 +18,9 @@ pub struct Baseline {
     pub full_mib_s: Vec<f64>,
     pub copy_median_mib_s: f64,
     pub full_median_mib_s: f64,
+    /// CPU seconds (both threads) per repetition.
+    pub copy_cpu_s: Vec<f64>,
+    pub full_cpu_s: Vec<f64>,
 }
 
 /// A single PUT or GET on one connection (scenarios 1 and 3).
@@ -151,6 +154,15 @@ pub fn table(r: &Results) -> String {
             "1.00x".into(),
             String::new(),
         ]);
+        let gib = b.size_bytes as f64 / (1u64 << 30) as f64;
+        rows.push([
+            "  CPU per GiB: copy / full (both threads)".into(),
+            format!("{:.2} / {:.2}", sys::median(&b.copy_cpu_s) / gib, sys::median(&b.full_cpu_s) / gib),
+            "CPU-s/GiB".into(),
+            "-".into(),
+            "-".into(),
+            String::new(),
+        ]);
     }
     for t in &r.transfers {
         let what = if t.scenario == "idle" {
@@ -164,13 +176,13 @@ pub fn table(r: &Results) -> String {
             String::new()
         };
         rows.push([what, num(t.median_mib_s), "MiB/s".into(), opt(t.ratio_copy), opt(t.ratio_full), target]);
-        if let Some(c) = t.server_mib_per_cpu_s {
-            let own = sys::median(&t.client_cpu_s);
-            let client = if own > 0.0 { num(t.size_bytes as f64 / 1048576.0 / own) } else { "-".into() };
+        let gib = t.size_bytes as f64 / (1u64 << 30) as f64;
+        let (server, client) = (sys::median(&t.server_cpu_s), sys::median(&t.client_cpu_s));
+        if server > 0.0 || client > 0.0 {
             rows.push([
-                "  MiB per CPU-second: server / client".into(),
-                format!("{} / {client}", num(c)),
-                "MiB/cpu-s".into(),
+                "  CPU per GiB: server + client".into(),
+                format!("{:.2} + {:.2}", server / gib, client / gib),
+                "CPU-s/GiB".into(),
                 "-".into(),
                 "-".into(),
                 String::new(),

@@ -61,6 +61,7 @@ pub fn run(
     let mut client = creds.login(&target.addr, &target.key)?;
     let measure_baselines = known.is_none();
     let (mut copy, mut full) = (Vec::new(), Vec::new());
+    let (mut copy_cpu, mut full_cpu) = (Vec::new(), Vec::new());
     let (mut put, mut get) = (Vec::new(), Vec::new());
     let (mut put_cpu, mut get_cpu) = (Vec::new(), Vec::new());
     let (mut put_own, mut get_own) = (Vec::new(), Vec::new());
@@ -71,8 +72,12 @@ pub fn run(
     for rep in 0..spec.repeat {
         if measure_baselines {
             let scratch = target.local.join("baseline.out");
+            let own = CpuMeter::own();
             copy.push(sys::mib_per_s(spec.size, baseline::run(Kind::Copy, &src, &scratch)?));
+            copy_cpu.extend(own.stop());
+            let own = CpuMeter::own();
             full.push(sys::mib_per_s(spec.size, baseline::run(Kind::Full, &src, &scratch)?));
+            full_cpu.extend(own.stop());
         }
         if spec.put {
             let cpu = CpuMeter::start(target.pid);
@@ -114,6 +119,8 @@ pub fn run(
         full_median_mib_s: sys::median(&full),
         copy_mib_s: copy,
         full_mib_s: full,
+        copy_cpu_s: copy_cpu,
+        full_cpu_s: full_cpu,
     });
     let judge = base.as_ref().or(known);
     let scenario = if spec.idle > 0 { "idle" } else { "single" };
