@@ -224,5 +224,10 @@ fn describe_fs(r: &mut Results, s: &Settings, external: bool) {
     }
     if external {
         r.notes.push("external server: its data root's filesystem is unknown; client files were on tmpfs".into());
+        if s.wants("memory") {
+            r.notes.push(
+                "external server: memory growth is measured against what it already held (its connection table never shrinks); start a fresh server for this figure".into(),
+            );
+        }
     }
 }

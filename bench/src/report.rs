@@ -170,7 +170,7 @@ pub fn table(r: &Results) -> String {
         } else {
             format!("{} {} ({})", t.direction.to_uppercase(), size(t.size_bytes), t.fs)
         };
-        let target = if t.scenario == "single" && t.fs_type == "tmpfs" {
+        let target = if t.scenario == "single" && t.fs == "tmpfs" {
             verdict(t.ratio_full.map(|x| x >= 0.8), ">=0.8x full")
         } else {
             String::new()
