@@ -14,6 +14,7 @@
 //! - [`keys`]: the pre-shared key and the server's private secret.
 //! - [`home`]: confinement of virtual paths to a user's home; file operations.
 //! - [`partial`]: hidden partial uploads with resumable hash checkpoints.
+//! - [`digest_cache`]: a file's SHA-256 kept in an xattr, so downloads can use sendfile.
 //! - [`users`]: per-user shared state: home handle, usage and quota, uploads.
 //! - [`services`]: the server-wide state sessions act on.
 //! - [`throttle`]: brute-force throttling of logins by user and address.
@@ -23,6 +24,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod digest_cache;
 pub mod home;
 pub mod keys;
 pub mod partial;

@@ -125,7 +125,10 @@ pub fn checkpoint(home: &Dir, id: &str, path: &VPath, length: u64, offset: u64, 
 /// Makes a verified upload durable under its final name: fsync the data,
 /// rename it over the target in one step, drop the checkpoint, fsync the
 /// target's directory so the rename survives a crash.
-pub fn commit(home: &Dir, partial: &Partial, target: &VPath) -> io::Result<()> {
+/// The verified digest is remembered on the file (see `crate::digest_cache`)
+/// so downloads can send it without hashing it again.
+pub fn commit(home: &Dir, partial: &Partial, target: &VPath, sha256: &str) -> io::Result<()> {
+    crate::digest_cache::store(&partial.file, sha256);
     partial.file.sync_all()?;
     home.rename(data_name(&partial.id), home, target.rel())?;
     let _ = home.remove_file(meta_name(&partial.id));
@@ -231,7 +234,7 @@ mod tests {
         assert_eq!(again.partial.hasher.clone().finalize(), Sha256::digest(data));
 
         home.create_dir_all("a").unwrap();
-        commit(&home, &again.partial, &path).unwrap();
+        commit(&home, &again.partial, &path, &hex::encode(Sha256::digest(data))).unwrap();
         assert_eq!(home.read("a/b.bin").unwrap(), data);
         assert!(!home.exists(meta_name(&again.partial.id)));
         assert!(!home.exists(data_name(&again.partial.id)));

@@ -30,15 +30,17 @@ pub struct UserState {
     /// The quota in bytes; `None` is unlimited.
     pub limit: Option<u64>,
     scan: Option<UsageScan>,
+    /// Why the last scan failed; usage is unknown until a new scan succeeds.
+    pub scan_error: Option<String>,
     sessions: usize,
     /// Target paths with an upload in progress (for `busy`).
     pub uploads: HashSet<VPath>,
 }
 
 impl UserState {
-    /// Whether usage is known (the first scan has finished).
+    /// Whether usage is known (a scan has finished without error).
     pub fn ready(&self) -> bool {
-        self.scan.is_none()
+        self.scan.is_none() && self.scan_error.is_none()
     }
 
     /// Bytes still free, counting reservations; `None` if unlimited.
@@ -94,6 +96,7 @@ impl Users {
                 reserved: 0,
                 limit,
                 scan: Some(scan),
+                scan_error: None,
                 sessions: 1,
                 uploads: HashSet::new(),
             },
@@ -123,6 +126,18 @@ impl Users {
         self.map.get_mut(user)
     }
 
+    /// Starts a fresh scan for a user whose last one failed.
+    pub fn restart_scan(&mut self, user: &str) -> io::Result<()> {
+        let Some(state) = self.map.get_mut(user) else { return Ok(()) };
+        if state.scan.is_some() {
+            return Ok(());
+        }
+        state.scan = Some(state.home.usage_scan()?);
+        state.scan_error = None;
+        self.scanning.push(user.to_owned());
+        Ok(())
+    }
+
     /// Whether any usage scan is still running. O(1).
     pub fn scanning(&self) -> bool {
         !self.scanning.is_empty()
@@ -147,9 +162,11 @@ impl Users {
                     true
                 }
                 Err(e) => {
-                    // An unreadable corner of the home must not lock the user
-                    // out of their files; say so loudly instead.
-                    log::error!("usage scan of {user} failed: {e}; its usage may be undercounted");
+                    // Usage stays unknown (never guessed low, which would void
+                    // the quota); requests that need it get an error, and the
+                    // next one starts a new scan.
+                    log::error!("usage scan of {user} failed: {e}");
+                    state.scan_error = Some(e.to_string());
                     true
                 }
             };

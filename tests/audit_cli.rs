@@ -377,17 +377,20 @@ fn the_fail2ban_filter_matches_failed_and_throttled_logins_and_nothing_else() {
     // Lines as the server writes them, through its own writer.
     let dir = tempfile::tempdir().unwrap();
     let mut log = AuditLog::open(dir.path()).unwrap();
-    let rec = |p: &str, user, event, outcome| Record::new(peer(p), 1, user, event, outcome).failed("some_code", "x");
+    let rec = |p: &str, user, event, outcome, reason| Record::new(peer(p), 1, user, event, outcome).failed(reason, "x");
     let forged = "x\",\"event\":\"login\",\"outcome\":\"fail";
     for record in [
-        rec("203.0.113.7:57162", Some("alice"), "login", Outcome::Fail),
-        rec("[2001:db8::7]:5000", Some("bob"), "login", Outcome::Fail),
-        rec("198.51.100.3:1", Some("alice"), "login", Outcome::Rejected),
-        rec("192.0.2.1:1", None, "login", Outcome::Fail),
+        rec("203.0.113.7:57162", Some("alice"), "login", Outcome::Fail, "auth_failed"),
+        rec("[2001:db8::7]:5000", Some("bob"), "login", Outcome::Fail, "auth_failed"),
+        rec("198.51.100.3:1", Some("alice"), "login", Outcome::Rejected, "too_many_attempts"),
+        rec("192.0.2.1:1", None, "login", Outcome::Fail, "auth_failed"),
         Record::new(peer("10.0.0.5:1"), 1, Some("alice"), "login", Outcome::Ok),
         Record::new(peer("10.0.0.6:1"), 1, Some(forged), "login", Outcome::Ok),
-        rec("10.0.0.7:1", Some("carol"), "register", Outcome::Fail),
-        rec("10.0.0.8:1", None, "handshake", Outcome::Fail),
+        rec("10.0.0.7:1", Some("carol"), "register", Outcome::Fail, "auth_failed"),
+        rec("10.0.0.8:1", None, "handshake", Outcome::Fail, "handshake_failed"),
+        // Failed logins that are not password guesses do not count.
+        rec("10.0.0.9:1", Some("dave"), "login", Outcome::Fail, "abandoned"),
+        rec("10.0.0.10:1", Some("erin"), "login", Outcome::Fail, "internal"),
     ] {
         log.record(Log::Accounts, record);
     }
@@ -396,7 +399,18 @@ fn the_fail2ban_filter_matches_failed_and_throttled_logins_and_nothing_else() {
         text.lines().map(|l| re.captures(l).map(|c| c.name("host").unwrap().as_str())).collect();
     assert_eq!(
         hosts,
-        [Some("203.0.113.7"), Some("2001:db8::7"), Some("198.51.100.3"), Some("192.0.2.1"), None, None, None, None]
+        [
+            Some("203.0.113.7"),
+            Some("2001:db8::7"),
+            Some("198.51.100.3"),
+            Some("192.0.2.1"),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None
+        ]
     );
 
     // And the fixture's hand-written lines.

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::io::Write;
 
 /// Waits (bounded) until `log` has `n` records.
 fn wait_records(server: &TestServer, log: &str, n: usize) -> Vec<Value> {
@@ -196,4 +197,41 @@ fn a_download_during_an_upload_of_the_same_path_gets_the_old_file() {
     let start = down.call(json!({"op": "get", "path": "doc"}));
     assert_eq!(start["size"], 10);
     assert_eq!(read_body(&mut down, 10), b"NEW-VERSIO");
+}
+
+#[test]
+fn downloads_use_the_digest_remembered_at_upload_and_notice_changes() {
+    let server = TestServer::start();
+    let mut raw = login_raw(&server, "jo");
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
+    assert_eq!(put_raw(&mut raw, "f.bin", &data)["ok"], true);
+    let path = server.path("home/jo/f.bin");
+    let file = std::fs::File::open(&path).unwrap();
+    let mut buf = [0u8; 128];
+    let cached = rustix::fs::fgetxattr(&file, "user.mioftp.sha256", &mut buf[..]);
+    let digest = hex::encode(Sha256::digest(&data));
+    if let Ok(n) = cached {
+        assert!(std::str::from_utf8(&buf[..n]).unwrap().ends_with(&digest), "the upload's digest is remembered");
+    }
+    // Served from the cache (sendfile), whole and resumed.
+    let start = raw.call(json!({"op": "get", "path": "f.bin"}));
+    assert_eq!(read_body(&mut raw, data.len()), data);
+    assert_eq!(raw.recv()["sha256"], digest);
+    let etag = start["etag"].as_str().unwrap().to_owned();
+    let resumed = raw.call(json!({"op": "get", "path": "f.bin", "offset": 500_000, "if_match": etag}));
+    assert_eq!(resumed["offset"], 500_000);
+    assert_eq!(read_body(&mut raw, 200_000), &data[500_000..]);
+    assert_eq!(raw.recv()["sha256"], digest);
+
+    // Someone changes the file behind the server's back: the old digest is
+    // not trusted; the new one is computed while sending.
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"tail").unwrap();
+    let mut changed = data.clone();
+    changed.extend_from_slice(b"tail");
+    raw.call(json!({"op": "get", "path": "f.bin"}));
+    assert_eq!(read_body(&mut raw, changed.len()), changed);
+    assert_eq!(raw.recv()["sha256"], hex::encode(Sha256::digest(&changed)));
+    let downs = server.log("download_file.log");
+    assert!(downs.iter().all(|r| r["outcome"] == "complete"), "{downs:?}");
+    assert_eq!(downs[1]["bytes"], 200_000);
 }

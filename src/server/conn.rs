@@ -46,6 +46,8 @@ pub struct Conn {
     pub queued: bool,
     /// Whether the key is in the server's list of sessions waiting for a usage scan.
     pub waiting: bool,
+    /// The loop turn in which the connection was last driven.
+    pub driven_turn: u64,
 }
 
 impl Conn {
@@ -64,13 +66,15 @@ impl Conn {
             timer: None,
             queued: false,
             waiting: false,
+            driven_turn: 0,
         }
     }
 
     /// The interest this connection's state calls for.
     pub fn wanted_interest(&self) -> Interest {
         let read = self.session.wants_input() && !self.eof;
-        let write = !self.session.output().is_empty() || self.session.wants_to_produce();
+        let write =
+            !self.session.output().is_empty() || self.session.wants_to_produce() || self.session.file_range().is_some();
         match (read, write) {
             (_, true) if read => Interest::READABLE | Interest::WRITABLE,
             (false, true) => Interest::WRITABLE,
@@ -88,7 +92,7 @@ impl Conn {
             // 0. Let a download or listing add output, only while the socket
             //    has been taking it (so a stalled reader costs no file reads).
             if self.can_write && self.session.wants_to_produce() {
-                match self.session.produce(now, svc) {
+                match self.session.produce(now, svc, budget.left()) {
                     Some(work) => budget.charge(work.max(1)),
                     // The body can no longer be completed: closing is the
                     // only way to tell the peer it is short.
@@ -116,6 +120,31 @@ impl Conn {
                     }
                 }
             }
+            // 1b. A download with a known digest: the body goes from the
+            //     page cache to the socket with sendfile, never read here.
+            while self.can_write && !budget.spent() {
+                let Some((file, pos, left)) = self.session.file_range() else { break };
+                let mut offset = pos;
+                let count = (left.min(budget.left() as u64) as usize).max(1);
+                match rustix::fs::sendfile(&self.stream, file, Some(&mut offset), count) {
+                    Ok(0) => {
+                        self.session.file_truncated(now, svc);
+                        return Pumped::Close(CloseReason::Done);
+                    }
+                    Ok(n) => {
+                        self.session.advance_file(n, now);
+                        budget.charge(n);
+                        progressed = true;
+                    }
+                    // The socket is full; wait for a WRITABLE edge.
+                    Err(e) if e == rustix::io::Errno::AGAIN => self.can_write = false,
+                    Err(e) if e == rustix::io::Errno::INTR => {}
+                    Err(e) => {
+                        log::debug!("session {}: sendfile: {e}", self.session.id());
+                        return Pumped::Close(CloseReason::PeerClosed);
+                    }
+                }
+            }
             if self.session.is_finished() {
                 let reason = if self.eof { CloseReason::PeerClosed } else { CloseReason::Done };
                 return Pumped::Close(reason);
@@ -132,7 +161,9 @@ impl Conn {
 
             // 3. Read more, only while the session will take it.
             if self.session.wants_input() && self.can_read && !self.eof && !self.retry_input {
-                match self.stream.read(scratch) {
+                // Read no more than the turn allows (but not absurdly little).
+                let take = budget.left().clamp(16 * 1024, scratch.len());
+                match self.stream.read(&mut scratch[..take]) {
                     Ok(0) => {
                         // EOF. Buffered whole frames are still answered; an
                         // unfinished one is reported by the session.

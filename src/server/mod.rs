@@ -33,8 +33,14 @@ const RESERVED_FDS: u64 = 64;
 
 /// Bytes read from one socket per `read(2)`; shared by all connections.
 const SCRATCH_LEN: usize = 256 * 1024;
-/// Bytes one connection may move per turn before yielding to the others.
-const TURN_BUDGET: usize = 1024 * 1024;
+/// Bytes all busy connections together should move in one loop turn. A
+/// turn's length is what a new request waits, so this bounds latency: at
+/// about 1 GiB/s of hashing and copying, 2 MiB is about 2 ms.
+const TURN_BYTES: usize = 2 * 1024 * 1024;
+/// Per-connection share of a turn, whatever the number of busy connections:
+/// large enough that syscalls stay few per MiB, small enough to share.
+const MIN_BUDGET: usize = 64 * 1024;
+const MAX_BUDGET: usize = 1024 * 1024;
 /// How long to stop accepting after the process runs out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -43,20 +49,19 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub struct Budget(usize);
 
 impl Budget {
-    pub fn new() -> Budget {
-        Budget(TURN_BUDGET)
+    /// The allowance when `busy` connections share a turn.
+    pub fn for_turn(busy: usize) -> Budget {
+        Budget((TURN_BYTES / busy.max(1)).clamp(MIN_BUDGET, MAX_BUDGET))
+    }
+    /// Bytes left.
+    pub fn left(&self) -> usize {
+        self.0
     }
     pub fn charge(&mut self, n: usize) {
         self.0 = self.0.saturating_sub(n);
     }
     pub fn spent(&self) -> bool {
         self.0 == 0
-    }
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Budget::new()
     }
 }
 
@@ -128,6 +133,13 @@ pub struct Server {
     signals: Option<signal_hook_mio::v1_0::Signals>,
     /// Set when shutdown began: in-flight transfers may run until then.
     grace_deadline: Option<Instant>,
+    /// A descriptor held in reserve, released to answer a client when the
+    /// process runs out (the "EMFILE trick").
+    spare_fd: Option<std::fs::File>,
+    /// The loop turn, counted, so no connection is driven twice in one.
+    turn: u64,
+    /// Each connection's byte allowance this turn.
+    turn_budget: usize,
 }
 
 impl Server {
@@ -158,6 +170,9 @@ impl Server {
             max_connections,
             signals: None,
             grace_deadline: None,
+            spare_fd: std::fs::File::open("/dev/null").ok(),
+            turn: 0,
+            turn_budget: MAX_BUDGET,
         })
     }
 
@@ -221,6 +236,9 @@ impl Server {
                 return Err(e);
             }
             let now = Instant::now();
+            self.turn += 1;
+            // Connections still busy from the last turn share this one.
+            self.turn_budget = Budget::for_turn(self.ready.len()).left();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
@@ -234,6 +252,15 @@ impl Server {
                         }
                         if event.is_writable() || event.is_write_closed() || event.is_error() {
                             conn.can_write = true;
+                        }
+                        if conn.session.is_bulk() {
+                            // Transfers go after the short requests of this
+                            // turn, so a `dir` is not stuck behind them.
+                            if !conn.queued {
+                                conn.queued = true;
+                                self.ready.push_back(key);
+                            }
+                            continue;
                         }
                         self.drive(key, now);
                     }
@@ -306,10 +333,30 @@ impl Server {
                 Ok((stream, peer)) => self.admit(stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_out_of_descriptors(&e) && self.spare_fd.is_some() => {
+                    // Out of descriptors. Linux says so before it even looks
+                    // at the queue, so give back the spare descriptor and try
+                    // once more: a waiting client is accepted just to be told
+                    // we are busy (instead of hanging in the kernel's queue);
+                    // an empty queue ends the loop. Then take the spare back.
+                    self.spare_fd = None;
+                    let queued = match listener.accept() {
+                        Ok((mut stream, peer)) => {
+                            log::warn!("out of file descriptors; refusing {peer} with server_busy");
+                            refuse_busy(&mut stream, "the server is out of resources; try again later");
+                            true
+                        }
+                        Err(_) => false,
+                    };
+                    self.spare_fd = std::fs::File::open("/dev/null").ok();
+                    if !queued {
+                        return;
+                    }
+                }
                 Err(e) => {
-                    // EMFILE/ENFILE and the like: the pending connection stays
-                    // queued in the kernel. Pause accepting briefly instead of
-                    // spinning; the paused deadline retries it.
+                    // Still failing (or no spare): the pending connection
+                    // stays queued in the kernel. Pause accepting briefly
+                    // instead of spinning; the paused deadline retries it.
                     log::warn!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
                     return;
@@ -359,7 +406,8 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let mut budget = Budget::new();
+        conn.driven_turn = self.turn;
+        let mut budget = Budget(self.turn_budget);
         match conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget) {
             Pumped::Close(reason) => return self.close(key, reason, now),
             Pumped::Again if !conn.queued => {
@@ -396,10 +444,14 @@ impl Server {
             };
             // The key may have been closed (and even reused) meanwhile;
             // driving a connection with nothing to do is harmless.
-            if let Some(conn) = self.conns.get_mut(key) {
-                conn.queued = false;
-                self.drive(key, now);
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            if conn.driven_turn == self.turn {
+                // Already had its share this turn: next turn.
+                self.ready.push_back(key);
+                continue;
             }
+            conn.queued = false;
+            self.drive(key, now);
         }
     }
 
@@ -431,7 +483,7 @@ impl Server {
             conn.session.on_timeout(now, &mut self.svc);
             // One best-effort flush of the timeout notice, then close: a peer
             // that is not reading must not keep the connection alive.
-            let mut budget = Budget::new();
+            let mut budget = Budget(MAX_BUDGET);
             conn.can_write = true;
             let _ = conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget);
             self.close(key, CloseReason::Timeout, now);
@@ -489,12 +541,21 @@ fn connection_cap(configured: usize) -> usize {
         }
     }
     let soft = getrlimit(Resource::Nofile).current;
-    let fits = soft.map_or(usize::MAX, |s| s.saturating_sub(RESERVED_FDS) as usize);
+    // One descriptor per connection, and a reserve for what sessions open
+    // beside their sockets (homes, files in transfer, usage scans): an
+    // eighth of the limit, at least RESERVED_FDS. Past it, opens fail with a
+    // clear error to that client and accepts answer `server_busy`.
+    let fits = soft.map_or(usize::MAX, |s| s.saturating_sub(RESERVED_FDS.max(s / 8)) as usize);
     let cap = configured.min(fits);
     if cap < configured {
         log::warn!("RLIMIT_NOFILE {soft:?} allows only {cap} connections (asked for {configured})");
     }
     cap
+}
+
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE (process) and ENFILE (system) on Linux.
+    matches!(e.raw_os_error(), Some(24) | Some(23))
 }
 
 /// Best-effort error frame to a connection we will not serve, then drop it.

@@ -162,18 +162,23 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
         );
     }
     let mut quota = None;
-    let creds = match svc.accounts.load(&user) {
-        Ok(Some(account)) => {
-            quota = account.quota;
-            account.credentials().or_else(|| {
-                log::error!("account record for {user} is damaged; treating as unknown");
-                None
-            })
+    let creds = match svc.accounts.load(&user).map(|a| a.map(|a| (a.quota, a.credentials()))) {
+        Ok(Some((q, Some(creds)))) => {
+            quota = q;
+            Some(creds)
         }
         Ok(None) => None,
-        Err(e) => {
-            log::error!("loading account {user}: {e}; treating as unknown");
-            None
+        // A record that cannot be read (out of descriptors, I/O error,
+        // damaged) is the server's problem, not a wrong password: it must not
+        // count toward the throttle or look like a guess to fail2ban.
+        failed => {
+            let why = match failed {
+                Err(e) => e.to_string(),
+                _ => "damaged record".to_owned(),
+            };
+            log::error!("loading account {user}: {why}");
+            let err = WireError::new(ErrorCode::Internal, "the account store could not be read; try again later");
+            return refuse(s, svc, err);
         }
     };
     let exists = creds.is_some();

@@ -2,13 +2,22 @@
 //! streams the body only while the connection's output has room, then sends
 //! a trailer with the SHA-256 of the whole file.
 //!
-//! On a resumed download the server first hashes the bytes the client
-//! already holds (without sending them), a bounded chunk per turn, so the
-//! trailer's digest always covers the whole file.
+//! Two ways to send the body:
+//! - **Cached digest** (`crate::digest_cache`: the file's SHA-256 is known
+//!   and its size and mtime are unchanged): the body goes with `sendfile(2)`
+//!   straight from the page cache to the socket, and nothing is read or
+//!   hashed in user space, not even for a resumed download.
+//! - **Hash while sending**: each chunk is read into the output buffer and
+//!   hashed on the way. On a resumed download the server first hashes the
+//!   bytes the client already holds (without sending them), a bounded chunk
+//!   per turn, so the trailer's digest always covers the whole file. When the
+//!   whole file was hashed and it did not change meanwhile, the digest is
+//!   remembered for next time.
 
 use super::files::{is_policy, resolve, wire};
 use super::{Session, State};
 use crate::audit::{Log, Outcome, Record};
+use crate::digest_cache::{self, Stamp};
 use crate::protocol::messages::{GetEnd, GetStart};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
@@ -17,8 +26,10 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
-/// Bytes read from the file per step.
+/// Most bytes read from the file per step (the driver may ask for fewer,
+/// to keep its loop turns short when many transfers share them).
 const CHUNK: usize = 256 * 1024;
+const MIN_CHUNK: usize = 16 * 1024;
 
 /// A download in progress.
 pub(super) struct Download {
@@ -27,10 +38,18 @@ pub(super) struct Download {
     length: u64,
     /// Where the body starts.
     offset: u64,
-    /// Next byte to read (hash-only while below `offset`).
+    /// Next byte to read (hash-only while below `offset`) or send.
     pos: u64,
-    hasher: Sha256,
+    mode: Mode,
     started: Instant,
+}
+
+enum Mode {
+    /// Read, hash and send through the output buffer; `Stamp` is the file
+    /// as opened, to decide at the end whether the digest may be cached.
+    Hash(Sha256, Option<Stamp>),
+    /// The digest is known: the body goes out with sendfile.
+    Cached(String),
 }
 
 impl Download {
@@ -70,7 +89,13 @@ pub(super) fn get(
     let start = if offset > 0 && offset <= length && if_match.as_deref() == Some(etag.as_str()) { offset } else { 0 };
     let shown = target.map(|t| t.to_string()).unwrap_or_default();
     s.send_ok(&GetStart { path: shown.clone(), length, offset: start, etag, mtime: meta.mtime, size: length - start });
-    let job = Download { path: shown, file, length, offset: start, pos: 0, hasher: Sha256::default(), started: now };
+    let mode = match digest_cache::load(&file) {
+        Some(sha256) => Mode::Cached(sha256),
+        None => Mode::Hash(Sha256::default(), Stamp::of(&file)),
+    };
+    // With a known digest there is nothing to hash below the resume point.
+    let pos = if matches!(mode, Mode::Cached(_)) { start } else { 0 };
+    let job = Download { path: shown, file, length, offset: start, pos, mode, started: now };
     s.producer = Some(super::Producer::Get(job));
 }
 
@@ -87,20 +112,25 @@ pub(super) enum Step {
 impl Download {
     /// Reads the next chunk: hash-only below the resume offset, otherwise
     /// straight into the session's output buffer.
-    pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services) -> Step {
+    pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services, max_bytes: usize) -> Step {
+        let chunk = max_bytes.clamp(MIN_CHUNK, CHUNK) as u64;
+        let Mode::Hash(hasher, _) = &mut self.mode else {
+            // sendfile moved the body (see `file_range`); only the trailer is left.
+            return self.finish(s, now, svc, 0);
+        };
         if self.pos < self.offset {
-            let want = (self.offset - self.pos).min(CHUNK as u64) as usize;
+            let want = (self.offset - self.pos).min(chunk) as usize;
             let mut buf = vec![0u8; want];
             return match read_full(&self.file, &mut buf, self.pos) {
                 Ok(()) => {
-                    self.hasher.update(&buf);
+                    hasher.update(&buf);
                     self.pos += want as u64;
                     Step::Working(want)
                 }
                 Err(e) => self.broken(s, &e, now, svc),
             };
         }
-        let want = (self.length - self.pos).min(CHUNK as u64) as usize;
+        let want = (self.length - self.pos).min(chunk) as usize;
         if want > 0 {
             let out = &mut s.out;
             let at = out.len();
@@ -109,16 +139,58 @@ impl Download {
                 out.truncate(at);
                 return self.broken(s, &e, now, svc);
             }
-            self.hasher.update(&out[at..]);
+            hasher.update(&out[at..]);
             self.pos += want as u64;
         }
         if self.pos < self.length {
             return Step::Working(want);
         }
-        let sha256 = hex::encode(self.hasher.clone().finalize());
+        self.finish(s, now, svc, want)
+    }
+
+    /// The whole body is out: record it, queue the trailer, and remember the
+    /// digest if this download computed it from an unchanged file.
+    fn finish(&mut self, s: &mut Session, now: Instant, svc: &mut Services, work: usize) -> Step {
+        let sha256 = match &self.mode {
+            Mode::Cached(sha) => sha.clone(),
+            Mode::Hash(hasher, opened) => {
+                let sha = hex::encode(hasher.clone().finalize());
+                if opened.is_some() && Stamp::of(&self.file) == *opened {
+                    digest_cache::store(&self.file, &sha);
+                }
+                sha
+            }
+        };
         self.record(s, svc, now, Outcome::Complete, None, Some(&sha256));
         s.send_ok(&GetEnd { trailer: true, length: self.length, sha256 });
-        Step::Done(want)
+        Step::Done(work)
+    }
+
+    /// The part of the file sendfile should send next, when the digest is
+    /// known and the body is not all sent.
+    pub(super) fn file_range(&self) -> Option<(&File, u64, u64)> {
+        match self.mode {
+            Mode::Cached(_) if self.pos < self.length => Some((&self.file, self.pos, self.length - self.pos)),
+            _ => None,
+        }
+    }
+
+    /// `n` body bytes went out with sendfile.
+    pub(super) fn advance(&mut self, n: u64) {
+        self.pos = (self.pos + n).min(self.length);
+    }
+
+    /// Whether `step` has anything to do now: always while hashing, and for
+    /// a sendfile download only once the body is all out (the trailer).
+    pub(super) fn wants_step(&self) -> bool {
+        !matches!(self.mode, Mode::Cached(_)) || self.pos == self.length
+    }
+
+    /// sendfile found the file shorter than announced: the body cannot be
+    /// completed, so the connection must close.
+    pub(super) fn truncated(&mut self, s: &Session, now: Instant, svc: &mut Services) {
+        let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank while being sent");
+        self.broken(s, &e, now, svc);
     }
 
     fn broken(&mut self, s: &Session, e: &std::io::Error, now: Instant, svc: &mut Services) -> Step {

@@ -106,6 +106,8 @@ pub struct Session {
     deferred: Option<Request>,
     /// The server is shutting down: end after the current transfer.
     shutting_down: bool,
+    /// A deferred request is being retried.
+    resuming: bool,
 }
 
 impl Session {
@@ -127,6 +129,7 @@ impl Session {
             producer: None,
             deferred: None,
             shutting_down: false,
+            resuming: false,
         };
         s.send(&Notice::Hello(auth::hello(&challenge, svc)));
         Ok(s)
@@ -157,6 +160,12 @@ impl Session {
             && self.pending_output() < OUT_HIGH_WATER
     }
 
+    /// Whether a transfer (or a listing) is under way: bulk work that the
+    /// driver schedules after short requests.
+    pub fn is_bulk(&self) -> bool {
+        self.producer.is_some() || self.upload.as_ref().is_some_and(|u| u.is_receiving())
+    }
+
     /// Whether a request waits for the user's usage scan.
     pub fn is_waiting(&self) -> bool {
         self.deferred.is_some()
@@ -165,19 +174,50 @@ impl Session {
     /// Whether output is generated on demand (a download or listing) and
     /// there is room for more.
     pub fn wants_to_produce(&self) -> bool {
-        self.producer.is_some() && !self.closing && self.pending_output() < OUT_LOW_WATER
+        let has_work = match &self.producer {
+            Some(Producer::Get(job)) => job.wants_step(),
+            Some(Producer::Dir(_)) => true,
+            None => false,
+        };
+        has_work && !self.closing && self.pending_output() < OUT_LOW_WATER
+    }
+
+    /// A file range to send with sendfile(2), once the output buffer is
+    /// empty: the body of a download whose digest is already known.
+    pub fn file_range(&self) -> Option<(&std::fs::File, u64, u64)> {
+        match &self.producer {
+            Some(Producer::Get(job)) if self.pending_output() == 0 && !self.closing => job.file_range(),
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of [`Session::file_range`] were sent.
+    pub fn advance_file(&mut self, n: usize, now: Instant) {
+        if let Some(Producer::Get(job)) = &mut self.producer {
+            job.advance(n as u64);
+            self.last_activity = now;
+        }
+    }
+
+    /// sendfile hit the end of a file that shrank: the body cannot be
+    /// completed, so the session ends (the close tells the peer).
+    pub fn file_truncated(&mut self, now: Instant, svc: &mut Services) {
+        if let Some(Producer::Get(mut job)) = self.producer.take() {
+            job.truncated(self, now, svc);
+        }
+        self.closing = true;
     }
 
     /// Generates more output from the current producer. Returns the bytes of
     /// work done (file bytes read, or an estimate for a listing), for the
     /// driver's per-turn budget; `None` if the connection must be closed
     /// because a body cannot be completed.
-    pub fn produce(&mut self, now: Instant, svc: &mut Services) -> Option<usize> {
+    pub fn produce(&mut self, now: Instant, svc: &mut Services, max_bytes: usize) -> Option<usize> {
         let Some(mut producer) = self.producer.take() else { return Some(0) };
         self.last_activity = now;
         self.compact_output();
         let (done, work) = match &mut producer {
-            Producer::Get(job) => match job.step(self, now, svc) {
+            Producer::Get(job) => match job.step(self, now, svc, max_bytes) {
                 download::Step::Working(n) => (false, n),
                 download::Step::Done(n) => (true, n),
                 download::Step::Broken => {
@@ -214,7 +254,9 @@ impl Session {
     /// Retries a deferred request (after a usage scan finished).
     pub fn resume(&mut self, now: Instant, svc: &mut Services) {
         if let Some(req) = self.deferred.take() {
+            self.resuming = true;
             self.dispatch(req, now, svc);
+            self.resuming = false;
         }
     }
 
@@ -473,8 +515,20 @@ impl Session {
             return self.fail(ErrorCode::NotLoggedIn, format!("\"{}\" needs a logged-in session", request.op()));
         };
         let needs_usage = !matches!(request, Request::Pwd | Request::Cd { .. } | Request::Get { .. });
-        if needs_usage && !svc.users.get(user).is_some_and(|u| u.ready()) {
-            // The usage scan is still running; the driver resumes us.
+        let usage = svc.users.get(user).map(|u| (u.ready(), u.scan_error.clone()));
+        if needs_usage && !usage.as_ref().is_some_and(|(ready, _)| *ready) {
+            if let Some((_, Some(why))) = usage {
+                let user = user.to_owned();
+                // The last scan failed. A new request starts another; one that
+                // already waited for the failed scan gets the error.
+                let restarted =
+                    if self.resuming { Err(why) } else { svc.users.restart_scan(&user).map_err(|e| e.to_string()) };
+                if let Err(why) = restarted {
+                    let msg = format!("your usage could not be computed ({why}); try again");
+                    return self.fail(ErrorCode::Internal, msg);
+                }
+            }
+            // The usage scan is running; the driver resumes us when it ends.
             self.deferred = Some(request);
             return;
         }

@@ -345,7 +345,7 @@ fn a_slowly_drained_download_keeps_its_output_buffer_bounded() {
     let mut turns = 0;
     while h.session.wants_to_produce() || !h.session.output().is_empty() {
         if h.session.wants_to_produce() {
-            h.session.produce(h.now, &mut h.svc).unwrap();
+            h.session.produce(h.now, &mut h.svc, 256 * 1024).unwrap();
         }
         peak = peak.max(h.session.out.capacity());
         // The peer drains only part of what is pending each time.

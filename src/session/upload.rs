@@ -289,7 +289,7 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
     }
     let replaced = up.home.check_upload_target(&up.target);
     let committed = replaced.map_err(|e| wire(&e)).and_then(|old| {
-        partial::commit(up.home.dir(), &up.partial, &up.target).map_err(|e| {
+        partial::commit(up.home.dir(), &up.partial, &up.target, &ours).map_err(|e| {
             log::error!("committing upload {}: {e}", up.target);
             io_error(&e)
         })?;

@@ -313,3 +313,325 @@ pub fn scram_login(raw: &mut Raw, user: &str) {
     let done = raw.call(json!({"op": "login_proof", "proof": scram::b64(&keys.proof(&ex.auth_message()))}));
     assert_eq!(done["ok"], true, "{done}");
 }
+
+// ---- Helpers for the hardening tests (tests/hostile.rs, tests/crash.rs, tests/operations.rs) ----
+
+/// A frame whose header is exactly `header` (any bytes, not necessarily
+/// JSON), with its true length as the prefix.
+pub fn raw_frame(header: &[u8]) -> Vec<u8> {
+    let mut out = (header.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(header);
+    out
+}
+
+/// The encoded frame of a JSON header.
+pub fn frame_of(v: &Value) -> Vec<u8> {
+    frame::encode_to_vec(v).expect("encodable test frame")
+}
+
+/// The hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What a bounded read of a raw socket saw.
+#[derive(Debug, PartialEq)]
+pub enum Seen {
+    Frame(Value),
+    /// EOF or a reset: the server closed the connection.
+    Closed,
+    /// Nothing arrived within the time given.
+    Nothing,
+}
+
+impl Raw {
+    /// Writes `bytes`, tolerating a server that already closed the
+    /// connection. Returns whether everything was written.
+    pub fn send_lossy(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
+    /// Reads frames until a reply (`ok`), skipping notices.
+    pub fn recv_reply(&mut self) -> Value {
+        loop {
+            let v = self.recv();
+            if v.get("ok").is_some() {
+                return v;
+            }
+        }
+    }
+
+    /// Reads exactly `n` body bytes.
+    pub fn read_body(&mut self, n: usize) -> Vec<u8> {
+        let mut body = vec![0u8; n];
+        self.stream.read_exact(&mut body).expect("a body from the server");
+        body
+    }
+
+    /// Reads one frame, a close, or nothing within `within`. A frame that
+    /// starts arriving is read whole (under the usual `IO_TIMEOUT`).
+    pub fn recv_within(&mut self, within: Duration) -> Seen {
+        self.stream.set_read_timeout(Some(within)).unwrap();
+        let mut first = [0u8; 1];
+        let got = self.stream.read(&mut first);
+        self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        match got {
+            Ok(0) => Seen::Closed,
+            Ok(_) => {
+                let mut rest = [0u8; 3];
+                self.stream.read_exact(&mut rest).expect("the rest of a length prefix");
+                let prefix = [first[0], rest[0], rest[1], rest[2]];
+                let len = frame::header_len(prefix).expect("server frame length");
+                let mut header = vec![0u8; len];
+                self.stream.read_exact(&mut header).expect("frame header");
+                Seen::Frame(Value::Object(frame::parse_header(&header).expect("server frame").header))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Seen::Closed,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Seen::Nothing
+            }
+            Err(e) => panic!("reading a frame: {e}"),
+        }
+    }
+
+    /// Asserts that the next frame is a failure with `code`, and that the
+    /// server then closes without sending anything else.
+    pub fn expect_fatal(&mut self, code_wanted: &str) {
+        let reply = self.recv();
+        assert_eq!(code(&reply), code_wanted, "{reply}");
+        assert_eq!(self.recv_within(IO_TIMEOUT), Seen::Closed, "nothing may follow a fatal error");
+    }
+
+    /// A whole `dir` listing (all its frames); returns the entry names and
+    /// the final frame.
+    pub fn dir_listing(&mut self, path: &str) -> (Vec<String>, Value) {
+        self.send(json!({"op": "dir", "path": path}));
+        self.read_listing()
+    }
+
+    /// Reads the frames of one listing already requested.
+    pub fn read_listing(&mut self) -> (Vec<String>, Value) {
+        let mut names = Vec::new();
+        loop {
+            let f = self.recv_reply();
+            assert_eq!(f["ok"], true, "{f}");
+            for e in f["entries"].as_array().expect("entries") {
+                names.push(e["name"].as_str().expect("name").to_owned());
+            }
+            if f["more"] == false {
+                return (names, f);
+            }
+        }
+    }
+}
+
+/// Every file, directory and link under `root`, except the paths in `skip`,
+/// with file contents: to prove that nothing else changed.
+pub fn tree_snapshot(root: &std::path::Path, skip: &[PathBuf]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if skip.iter().any(|s| path.starts_with(s)) {
+                continue;
+            }
+            let key = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            if meta.file_type().is_symlink() {
+                out.insert(key + " ->", std::fs::read_link(&path).unwrap().to_string_lossy().as_bytes().to_vec());
+            } else if meta.is_dir() {
+                out.insert(key + "/", Vec::new());
+                stack.push(path);
+            } else {
+                out.insert(key, std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// The user-visible files of a home (relative paths, sorted), leaving out the
+/// server's hidden `.mioftp` bookkeeping.
+pub fn visible_files(home: &std::path::Path) -> Vec<String> {
+    let mut out: Vec<String> = tree_snapshot(home, &[home.join(".mioftp")]).into_keys().collect();
+    out.sort();
+    out
+}
+
+/// Starts a new in-process server on this server's data root (after
+/// stopping this one), e.g. to resume after a fault went away.
+impl TestServer {
+    pub fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        if let Some(s) = self.server.take() {
+            s.stop().expect("server loop ended cleanly");
+        }
+        let mut cfg = Config::new(self.root.path());
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.min_iterations = TEST_ITERATIONS;
+        tweak(&mut cfg);
+        let server = Server::bind(cfg).expect("bind").spawn().expect("spawn");
+        TestServer { addr: server.addr, root: self.root, key: self.key, server: Some(server) }
+    }
+}
+
+/// Polls `cond` every few milliseconds until it holds or `within` passes;
+/// returns whether it held.
+pub fn poll_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The real `mioftpd` binary serving a data root on a free loopback port.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    pub root: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `mioftpd --root ROOT --listen 127.0.0.1:PORT --min-iterations
+    /// 1000` plus `extra` flags, on a port that was free a moment ago; if
+    /// another process took it meanwhile, tries again with another. Returns
+    /// once the server answers with a hello.
+    pub fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
+        Daemon::start_limited(root, None, extra)
+    }
+
+    /// Like [`Daemon::start`], with RLIMIT_NOFILE (soft and hard) set to
+    /// `nofile` in the child before it runs the server.
+    pub fn start_limited(root: &std::path::Path, nofile: Option<u64>, extra: &[&str]) -> Daemon {
+        for _attempt in 0..10 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let stderr = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(root.parent().unwrap_or(root).join(format!("{}.stderr", root_name(root))))
+                .expect("daemon stderr file");
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mioftpd"));
+            if let Some(limit) = nofile {
+                use std::os::unix::process::CommandExt;
+                let rlimit = rustix::process::Rlimit { current: Some(limit), maximum: Some(limit) };
+                // SAFETY: runs in the child between fork and exec, where only
+                // async-signal-safe calls are allowed; setrlimit is one system
+                // call on a value prepared before the fork, allocating nothing.
+                unsafe {
+                    command.pre_exec(move || {
+                        rustix::process::setrlimit(rustix::process::Resource::Nofile, rlimit)
+                            .map_err(std::io::Error::from)
+                    });
+                }
+            }
+            let mut child = command
+                .arg("--root")
+                .arg(root)
+                .arg("--listen")
+                .arg(addr.to_string())
+                .args(["--min-iterations", &TEST_ITERATIONS.to_string()])
+                .args(extra)
+                .env_remove("MIOFTPD_ROOT")
+                .env_remove("MIOFTPD_LISTEN")
+                .env_remove("MIOFTPD_KEY_FILE")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("spawn mioftpd");
+            let deadline = std::time::Instant::now() + IO_TIMEOUT;
+            loop {
+                if let Some(status) = child.try_wait().expect("try_wait") {
+                    // Most likely the port was taken between our probe and its bind.
+                    eprintln!("mioftpd exited at start ({status}); trying another port");
+                    break;
+                }
+                if let Ok(mut s) = TcpStream::connect(addr) {
+                    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    let mut prefix = [0u8; 4];
+                    if s.read_exact(&mut prefix).is_ok() {
+                        return Daemon { child, addr, root: root.to_path_buf() };
+                    }
+                }
+                assert!(std::time::Instant::now() < deadline, "mioftpd did not start listening on {addr}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("could not start mioftpd on a free port");
+    }
+
+    pub fn addr_str(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The pre-shared key the server created in its root.
+    pub fn key(&self) -> Vec<u8> {
+        std::fs::read(self.root.join("server.key")).expect("server.key")
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.addr_str(), &self.key()).expect("connect and pass the check")
+    }
+
+    /// A raw socket that passed the connection check.
+    pub fn raw_checked(&self) -> Raw {
+        let mut raw = Raw::connect(self.addr);
+        let hello = raw.recv();
+        assert_eq!(hello["notice"], "hello", "{hello}");
+        let challenge = scram::unb64(hello["challenge"].as_str().unwrap()).unwrap();
+        let mac = scram::hmac(&self.key(), &challenge);
+        assert_eq!(raw.call(json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));
+        raw
+    }
+
+    /// Sends a signal to the server process.
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        rustix::process::kill_process(rustix::process::Pid::from_child(&self.child), signal).expect("kill(2)");
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits (bounded) for the process to exit; panics if it does not.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "mioftpd did not exit within {within:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The records of one audit log (a torn line is an error here).
+    pub fn log(&self, name: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.root.join("logs").join(name)).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("whole JSON line")).collect()
+    }
+}
+
+fn root_name(root: &std::path::Path) -> String {
+    root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "root".into())
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
