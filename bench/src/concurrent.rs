@@ -11,10 +11,15 @@ use anyhow::{Context, Result};
 use mioftp_client::{GetOptions, NoProgress, PutOptions};
 use std::path::Path;
 use std::sync::Barrier;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 const SHARED: &str = "shared.bin";
+
+/// Phases of a [`batch`], for an observer on another thread.
+pub const RUNNING: u8 = 1;
+pub const ENDED: u8 = 2;
+pub const CLEANUP: u8 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dir {
@@ -39,8 +44,11 @@ pub struct Batch {
 }
 
 /// Runs one transfer per entry of `dirs` at once against `target` (GETs
-/// fetch `remote`; PUTs send `src` to `<tag>-<i>.bin`). `started` is set
-/// when the barrier opens.
+/// fetch `remote`; PUTs send `src` to `<tag>-<i>.bin`). For an observer on
+/// another thread, `phase` goes to [`RUNNING`] when the barrier opens and to
+/// [`ENDED`] when the last transfer has ended; the clean-up (deleting the
+/// files, which costs the server real time for large ones) then waits until
+/// the observer sets [`CLEANUP`], so it never overlaps what it measures.
 pub fn batch(
     target: &Target,
     creds: &Creds,
@@ -48,7 +56,7 @@ pub fn batch(
     src: &Path,
     remote: &str,
     tag: &str,
-    started: &AtomicBool,
+    phase: Option<&AtomicU8>,
 ) -> Batch {
     let n = dirs.len();
     let go = Barrier::new(n + 1);
@@ -72,6 +80,9 @@ pub fn batch(
                     });
                     let end = Instant::now();
                     done.wait();
+                    while phase.is_some_and(|p| p.load(Ordering::SeqCst) < CLEANUP) {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
                     // Clean-up, once every transfer of the batch has ended.
                     let _ = std::fs::remove_file(&local);
                     match result {
@@ -91,8 +102,13 @@ pub fn batch(
             .collect();
         go.wait();
         let start = Instant::now();
-        started.store(true, Ordering::SeqCst);
+        if let Some(p) = phase {
+            p.store(RUNNING, Ordering::SeqCst);
+        }
         done.wait();
+        if let Some(p) = phase {
+            p.store(ENDED, Ordering::SeqCst);
+        }
         let ends = handles.into_iter().map(|h| h.join().ok().flatten()).collect();
         Batch { start, ends }
     })
@@ -120,7 +136,7 @@ pub fn run(
         for &dir in dirs {
             let cpu = CpuMeter::start(target.pid);
             let own = CpuMeter::own();
-            let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", &AtomicBool::new(false));
+            let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", None);
             let server_cpu_s = cpu.stop();
             let client_cpu_s = own.stop();
             let mut took: Vec<f64> = b.ends.iter().flatten().map(|e| e.duration_since(b.start).as_secs_f64()).collect();

@@ -7,7 +7,7 @@
 //! with the server for the CPU, so a sample includes any time the probe
 //! thread waited to be scheduled; the load-free level shows that floor.
 
-use crate::concurrent::{Dir, batch};
+use crate::concurrent::{CLEANUP, Dir, ENDED, RUNNING, batch};
 use crate::creds::Creds;
 use crate::report::Latency;
 use crate::sys;
@@ -15,7 +15,7 @@ use crate::target::{Launch, Target};
 use anyhow::{Context, Result};
 use mioftp_client::{NoProgress, PutOptions};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 const LOAD: &str = "load.bin";
@@ -48,21 +48,31 @@ pub fn run(
             }
         } else {
             let dirs: Vec<Dir> = (0..n).map(|i| if i % 2 == 0 { Dir::Get } else { Dir::Put }).collect();
-            let started = AtomicBool::new(false);
+            let phase = AtomicU8::new(0);
             let b = std::thread::scope(|s| -> Result<_> {
-                let load = s.spawn(|| batch(&target, creds, &dirs, &src, LOAD, "lat", &started));
-                while !started.load(Ordering::SeqCst) && !load.is_finished() {
+                let load = s.spawn(|| batch(&target, creds, &dirs, &src, LOAD, "lat", Some(&phase)));
+                while phase.load(Ordering::SeqCst) < RUNNING && !load.is_finished() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                while !load.is_finished() {
-                    samples.push(time_dir(&mut probe)?);
+                // Probe while transfers run, not during the clean-up after
+                // them (deleting the files is not the load being measured).
+                while phase.load(Ordering::SeqCst) < ENDED && !load.is_finished() {
+                    match time_dir(&mut probe) {
+                        Ok(ms) => samples.push(ms),
+                        Err(e) => {
+                            phase.store(CLEANUP, Ordering::SeqCst);
+                            return Err(e);
+                        }
+                    }
                     std::thread::sleep(interval);
                 }
+                phase.store(CLEANUP, Ordering::SeqCst);
                 load.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))
             })?;
             total_s = b.ends.iter().flatten().map(|e| e.duration_since(b.start).as_secs_f64()).fold(0.0, f64::max);
             failures = b.ends.iter().filter(|e| e.is_none()).count();
         }
+        let in_order = samples.clone();
         samples.sort_by(f64::total_cmp);
         let fig = Latency {
             transfers: n,
@@ -74,6 +84,7 @@ pub fn run(
             load_total_s: total_s,
             load_aggregate_mib_s: sys::mib_per_s((n - failures) as u64 * size, total_s),
             failures,
+            samples_ms: in_order,
         };
         eprintln!(
             "  {n} transfers: dir p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",

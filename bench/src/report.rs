@@ -101,6 +101,8 @@ pub struct Latency {
     pub load_total_s: f64,
     pub load_aggregate_mib_s: f64,
     pub failures: usize,
+    /// Every probe, in milliseconds, in the order taken (shows where the tail falls).
+    pub samples_ms: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
