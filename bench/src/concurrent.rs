@@ -36,11 +36,36 @@ impl Dir {
     }
 }
 
-/// One batch of `n` simultaneous transfers; returns each transfer's end (or
-/// failure) and the common start.
+/// One batch of simultaneous transfers: when each began (right after the
+/// barrier, on its own thread) and ended (`None` if it failed).
 pub struct Batch {
-    pub start: Instant,
-    pub ends: Vec<Option<Instant>>,
+    pub runs: Vec<(Instant, Option<Instant>)>,
+}
+
+impl Batch {
+    /// From the first transfer's start to the last one's end, in seconds.
+    /// (Taken from the transfer threads themselves: the coordinating thread
+    /// may be scheduled late, after fast transfers have already finished.)
+    pub fn total_s(&self) -> f64 {
+        let first = self.runs.iter().map(|r| r.0).min();
+        let last = self.runs.iter().filter_map(|r| r.1).max();
+        match (first, last) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
+            _ => 0.0,
+        }
+    }
+
+    /// Each successful transfer's own duration, in seconds, sorted.
+    pub fn durations(&self) -> Vec<f64> {
+        let mut d: Vec<f64> =
+            self.runs.iter().filter_map(|(s, e)| e.map(|e| e.saturating_duration_since(*s).as_secs_f64())).collect();
+        d.sort_by(f64::total_cmp);
+        d
+    }
+
+    pub fn failures(&self) -> usize {
+        self.runs.iter().filter(|r| r.1.is_none()).count()
+    }
 }
 
 /// Runs one transfer per entry of `dirs` at once against `target` (GETs
@@ -71,6 +96,7 @@ pub fn batch(
                     let put_name = format!("{tag}-{i}.bin");
                     let client = creds.login(&target.addr, &target.key);
                     go.wait();
+                    let began = Instant::now();
                     let result = client.and_then(|mut c| {
                         match dir {
                             Dir::Get => drop(c.get(remote, &local, &GetOptions { resume: false }, &mut NoProgress)?),
@@ -90,18 +116,17 @@ pub fn batch(
                             if dir == Dir::Put {
                                 let _ = c.rm(&put_name);
                             }
-                            Some(end)
+                            (began, Some(end))
                         }
                         Err(e) => {
                             eprintln!("  transfer failed: {e:#}");
-                            None
+                            (began, None)
                         }
                     }
                 })
             })
             .collect();
         go.wait();
-        let start = Instant::now();
         if let Some(p) = phase {
             p.store(RUNNING, Ordering::SeqCst);
         }
@@ -109,8 +134,9 @@ pub fn batch(
         if let Some(p) = phase {
             p.store(ENDED, Ordering::SeqCst);
         }
-        let ends = handles.into_iter().map(|h| h.join().ok().flatten()).collect();
-        Batch { start, ends }
+        let now = Instant::now();
+        let runs = handles.into_iter().map(|h| h.join().unwrap_or((now, None))).collect();
+        Batch { runs }
     })
 }
 
@@ -139,10 +165,9 @@ pub fn run(
             let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", None);
             let server_cpu_s = cpu.stop();
             let client_cpu_s = own.stop();
-            let mut took: Vec<f64> = b.ends.iter().flatten().map(|e| e.duration_since(b.start).as_secs_f64()).collect();
-            took.sort_by(f64::total_cmp);
-            let failures = b.ends.iter().filter(|e| e.is_none()).count();
-            let total_s = took.last().copied().unwrap_or(0.0);
+            let took = b.durations();
+            let failures = b.failures();
+            let total_s = b.total_s();
             let ok = (n - failures) as u64;
             let aggregate = sys::mib_per_s(ok * size, total_s);
             eprintln!("  {n} x {}: {total_s:.2} s, {aggregate:.0} MiB/s aggregate", dir.name());
@@ -153,7 +178,7 @@ pub fn run(
                 total_s,
                 aggregate_mib_s: aggregate,
                 per_transfer_p50_s: sys::percentile(&took, 50.0),
-                per_transfer_max_s: total_s,
+                per_transfer_max_s: took.last().copied().unwrap_or(0.0),
                 failures,
                 server_cpu_s,
                 client_cpu_s,

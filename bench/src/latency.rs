@@ -69,8 +69,8 @@ pub fn run(
                 phase.store(CLEANUP, Ordering::SeqCst);
                 load.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))
             })?;
-            total_s = b.ends.iter().flatten().map(|e| e.duration_since(b.start).as_secs_f64()).fold(0.0, f64::max);
-            failures = b.ends.iter().filter(|e| e.is_none()).count();
+            total_s = b.total_s();
+            failures = b.failures();
         }
         let in_order = samples.clone();
         samples.sort_by(f64::total_cmp);

@@ -70,8 +70,9 @@ pub struct Concurrent {
     pub per_transfer_p50_s: f64,
     pub per_transfer_max_s: f64,
     pub failures: usize,
+    /// Server CPU seconds over the whole batch (logins, transfers, clean-up).
     pub server_cpu_s: Option<f64>,
-    /// This benchmark's own CPU seconds (the client threads).
+    /// This benchmark's own CPU seconds over the whole batch (the client threads).
     pub client_cpu_s: Option<f64>,
     pub ratio_copy: Option<f64>,
     pub ratio_full: Option<f64>,
