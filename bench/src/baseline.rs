@@ -1,0 +1,87 @@
+//! Baselines measured in the same run as the transfers they judge, on the same
+//! bytes and the same filesystem, with two plain blocking threads and no
+//! protocol at all:
+//!
+//! - **copy**: the sender reads the file and writes it to a loopback socket;
+//!   the receiver reads and discards. The ceiling of any transfer here.
+//! - **copy+sha256+write**: the least work the mioftp protocol itself asks
+//!   for. The sender reads, hashes and sends (the client hashes what it
+//!   uploads; the server hashes what it serves); the receiver receives,
+//!   hashes, writes the bytes to a file on the same filesystem and fsyncs it
+//!   (nothing is acknowledged before it is durable).
+//!
+//! Both use 256 KiB buffers, like the client and the server.
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Instant;
+
+const BUF: usize = 256 * 1024;
+
+/// Which baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Copy,
+    Full,
+}
+
+/// Sends `src` over loopback and returns the seconds from connect to the
+/// receiver's last byte (and, for [`Kind::Full`], its fsync). `dst` is the
+/// receiver's output file for [`Kind::Full`]; it is removed afterwards.
+pub fn run(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let hashing = kind == Kind::Full;
+    let src_owned = src.to_owned();
+    let started = Instant::now();
+    let sender = std::thread::spawn(move || -> Result<[u8; 32]> {
+        let mut file = File::open(&src_owned).with_context(|| format!("opening {}", src_owned.display()))?;
+        let mut sock = TcpStream::connect(addr)?;
+        sock.set_nodelay(true)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; BUF];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if hashing {
+                hasher.update(&buf[..n]);
+            }
+            sock.write_all(&buf[..n])?;
+        }
+        Ok(hasher.finalize().into())
+    });
+    let (mut sock, _) = listener.accept()?;
+    let mut out =
+        if hashing { Some(File::create(dst).with_context(|| format!("creating {}", dst.display()))?) } else { None };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(f) = out.as_mut() {
+            hasher.update(&buf[..n]);
+            f.write_all(&buf[..n])?;
+        }
+    }
+    if let Some(f) = out.take() {
+        f.sync_all()?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let sent = sender.join().map_err(|_| anyhow::anyhow!("baseline sender panicked"))??;
+    if hashing {
+        let got: [u8; 32] = hasher.finalize().into();
+        anyhow::ensure!(got == sent, "baseline digests differ");
+        std::fs::remove_file(dst)?;
+    }
+    Ok(secs)
+}
