@@ -34,12 +34,14 @@ const RESERVED_FDS: u64 = 64;
 /// Bytes read from one socket per `read(2)`; shared by all connections.
 const SCRATCH_LEN: usize = 256 * 1024;
 /// Bytes all busy connections together should move in one loop turn. A
-/// turn's length is what a new request waits, so this bounds latency: at
-/// about 1 GiB/s of hashing and copying, 2 MiB is about 2 ms.
-const TURN_BYTES: usize = 2 * 1024 * 1024;
+/// turn's length is what a new request waits, so this bounds latency. Tuned
+/// with mioftp-bench (docs/BENCHMARKS.md, optimisation log): at 50 transfers,
+/// 2 MiB gave a `dir` p99 of 11-12 ms, 512 KiB 5-7 ms, 256 KiB 3.7-4.7 ms,
+/// for about 10 % less aggregate throughput at 100 concurrent transfers.
+const TURN_BYTES: usize = 256 * 1024;
 /// Per-connection share of a turn, whatever the number of busy connections:
-/// large enough that syscalls stay few per MiB, small enough to share.
-const MIN_BUDGET: usize = 64 * 1024;
+/// a floor so syscalls stay few per MiB, a ceiling so one transfer shares.
+const MIN_BUDGET: usize = 16 * 1024;
 const MAX_BUDGET: usize = 1024 * 1024;
 /// How long to stop accepting after the process runs out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
