@@ -7,18 +7,19 @@
 //! Driving a connection is bounded by a byte budget, so one busy peer cannot
 //! starve the others. There is one way out for a connection, [`Server::close`].
 
+mod admission;
 mod conn;
 mod timers;
 
 use crate::config::Config;
 use crate::services::Services;
-use crate::session::{CloseReason, Session};
+use crate::session::CloseReason;
 use conn::{Conn, Pumped};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,8 +29,6 @@ use timers::Timers;
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
-/// Descriptors kept free for logs, homes, files being transferred and accept.
-const RESERVED_FDS: u64 = 64;
 
 /// Bytes read from one socket per `read(2)`; shared by all connections.
 const SCRATCH_LEN: usize = 256 * 1024;
@@ -43,8 +42,6 @@ const TURN_BYTES: usize = 256 * 1024;
 /// a floor so syscalls stay few per MiB, a ceiling so one transfer shares.
 const MIN_BUDGET: usize = 16 * 1024;
 const MAX_BUDGET: usize = 1024 * 1024;
-/// How long to stop accepting after the process runs out of descriptors.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A per-turn byte allowance for one connection.
 #[derive(Debug)]
@@ -149,7 +146,7 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         let listen = config.listen;
         let svc = Services::open(config)?;
-        let max_connections = connection_cap(svc.config.max_connections);
+        let max_connections = admission::connection_cap(svc.config.max_connections);
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(listen)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -325,84 +322,6 @@ impl Server {
         next.map(|t| t.saturating_duration_since(now))
     }
 
-    fn accept(&mut self, now: Instant) {
-        if self.accept_paused_until.is_some() {
-            return;
-        }
-        loop {
-            let Some(listener) = self.listener.as_ref() else { return };
-            match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer, now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_out_of_descriptors(&e) && self.spare_fd.is_some() => {
-                    // Out of descriptors. Linux says so before it even looks
-                    // at the queue, so give back the spare descriptor and try
-                    // once more: a waiting client is accepted just to be told
-                    // we are busy (instead of hanging in the kernel's queue);
-                    // an empty queue ends the loop. Then take the spare back.
-                    self.spare_fd = None;
-                    let queued = match listener.accept() {
-                        Ok((mut stream, peer)) => {
-                            log::warn!("out of file descriptors; refusing {peer} with server_busy");
-                            refuse_busy(&mut stream, "the server is out of resources; try again later");
-                            true
-                        }
-                        Err(_) => false,
-                    };
-                    self.spare_fd = std::fs::File::open("/dev/null").ok();
-                    if !queued {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    // Still failing (or no spare): the pending connection
-                    // stays queued in the kernel. Pause accepting briefly
-                    // instead of spinning; the paused deadline retries it.
-                    log::warn!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
-                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        if self.conns.len() >= self.max_connections {
-            refuse_busy(&mut stream, "the server is at its connection limit; try again later");
-            return;
-        }
-        let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
-        let per_ip = self.svc.config.max_per_ip;
-        if per_ip > 0 && from_ip >= per_ip {
-            refuse_busy(
-                &mut stream,
-                &format!("too many connections from your address (limit {per_ip}); try again later"),
-            );
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        let id = self.next_session;
-        self.next_session += 1;
-        let session = match Session::new(id, peer, now, &self.svc) {
-            Ok(s) => s,
-            Err(e) => {
-                log::error!("cannot start a session: {e}");
-                return;
-            }
-        };
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
-            log::error!("cannot register a connection: {e}");
-            return;
-        }
-        entry.insert(Conn::new(stream, session));
-        *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
-        log::debug!("session {id}: connected from {peer}");
-        self.drive(key, now);
-    }
-
     /// Moves one connection forward, then files it: ready list, interest, timer.
     fn drive(&mut self, key: usize, now: Instant) {
         let Some(conn) = self.conns.get_mut(key) else {
@@ -525,49 +444,5 @@ impl Server {
         }
         self.svc.audit.sync();
         log::info!("server stopped");
-    }
-}
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the
-/// connection cap that fits in it (each connection is one descriptor; a few
-/// are kept for logs, homes and files being transferred).
-fn connection_cap(configured: usize) -> usize {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    if let Some(hard) = limit.maximum {
-        if limit.current.is_some_and(|soft| soft < hard) {
-            limit.current = Some(hard);
-            if let Err(e) = setrlimit(Resource::Nofile, limit) {
-                log::warn!("could not raise RLIMIT_NOFILE to {hard}: {e}");
-            }
-        }
-    }
-    let soft = getrlimit(Resource::Nofile).current;
-    // One descriptor per connection, and a reserve for what sessions open
-    // beside their sockets (homes, files in transfer, usage scans): an
-    // eighth of the limit, at least RESERVED_FDS. Past it, opens fail with a
-    // clear error to that client and accepts answer `server_busy`.
-    let fits = soft.map_or(usize::MAX, |s| s.saturating_sub(RESERVED_FDS.max(s / 8)) as usize);
-    let cap = configured.min(fits);
-    if cap < configured {
-        log::warn!("RLIMIT_NOFILE {soft:?} allows only {cap} connections (asked for {configured})");
-    }
-    cap
-}
-
-fn is_out_of_descriptors(e: &io::Error) -> bool {
-    // EMFILE (process) and ENFILE (system) on Linux.
-    matches!(e.raw_os_error(), Some(24) | Some(23))
-}
-
-/// Best-effort error frame to a connection we will not serve, then drop it.
-fn refuse_busy(stream: &mut TcpStream, message: &str) {
-    use crate::protocol::messages::ErrReply;
-    use crate::protocol::{ErrorCode, WireError, frame};
-    let err = WireError::new(ErrorCode::ServerBusy, message);
-    if let Ok(bytes) = frame::encode_to_vec(&ErrReply::new(&err)) {
-        // A fresh socket's send buffer takes a small frame; if not, the peer
-        // just sees the close.
-        let _ = stream.write(&bytes);
     }
 }
