@@ -1,22 +1,8 @@
 //! The `mioftp` binary, non-interactively, against a real in-process server.
 
-use mioftp::config::Config;
-use mioftp::server::{RunningServer, Server};
+mod common;
+use common::{Fixture, start_server as start};
 use std::process::{Command, Output, Stdio};
-
-struct Fixture {
-    root: tempfile::TempDir,
-    server: RunningServer,
-}
-
-fn start() -> Fixture {
-    let root = tempfile::tempdir().unwrap();
-    let mut cfg = Config::new(root.path());
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.min_iterations = 1000;
-    let server = Server::bind(cfg).unwrap().spawn().unwrap();
-    Fixture { root, server }
-}
 
 impl Fixture {
     fn mioftp(&self, args: &[&str], password: Option<&str>) -> Output {

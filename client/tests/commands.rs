@@ -3,8 +3,8 @@
 //! failure stops it, naming the line), `dir --json`, the listing table, and
 //! put/get round trips with their summary lines.
 
-use mioftp::config::Config;
-use mioftp::server::{RunningServer, Server};
+mod common;
+use common::{Fixture, start_server};
 use mioftp_client::Client;
 use serde_json::Value;
 use std::io::Write;
@@ -13,22 +13,13 @@ use std::process::{Command, Output, Stdio};
 
 const PASSWORD: &str = "pencil-pencil";
 
-struct Fixture {
-    root: tempfile::TempDir,
-    server: RunningServer,
-}
-
 /// A server with one registered user, `alice`.
 fn start() -> Fixture {
-    let root = tempfile::tempdir().unwrap();
-    let mut cfg = Config::new(root.path());
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.min_iterations = 1000;
-    let server = Server::bind(cfg).unwrap().spawn().unwrap();
-    let key = std::fs::read(root.path().join("server.key")).unwrap();
-    let mut c = Client::connect(&server.addr.to_string(), &key).unwrap();
+    let f = start_server();
+    let key = std::fs::read(f.root.path().join("server.key")).unwrap();
+    let mut c = Client::connect(&f.server.addr.to_string(), &key).unwrap();
     c.register("alice", PASSWORD).unwrap();
-    Fixture { root, server }
+    f
 }
 
 impl Fixture {
