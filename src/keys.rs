@@ -7,36 +7,11 @@
 //! Both are created at first start: 32 random bytes, mode 0600, fsynced.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Bytes in a generated key.
-pub const KEY_LEN: usize = 32;
-/// The shortest key file accepted.
-pub const MIN_KEY_LEN: usize = 16;
-
-/// Reads a key file, whose exact bytes are the key.
-pub fn read_key(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
-    let mode = file.metadata()?.permissions().mode();
-    if mode & 0o077 != 0 {
-        log::warn!(
-            "key file {} is readable by group or others (mode {:o}); chmod 600 it",
-            path.display(),
-            mode & 0o777
-        );
-    }
-    let mut key = Vec::new();
-    Read::take(&mut file, 4096).read_to_end(&mut key)?;
-    if key.len() < MIN_KEY_LEN {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("key file {} holds {} bytes; at least {MIN_KEY_LEN} are needed", path.display(), key.len()),
-        ));
-    }
-    Ok(key)
-}
+pub use mioftp_proto::keyfile::{KEY_LEN, MIN_KEY_LEN, read_key};
 
 /// Reads the key at `path`, creating it with fresh random bytes if absent.
 /// Returns the key and whether it was created now.
@@ -66,6 +41,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_key_is_created_once_with_mode_0600_and_then_reused() {
@@ -79,13 +55,5 @@ mod tests {
         let (k2, created) = load_or_create(&path).unwrap();
         assert!(!created);
         assert_eq!(k1, k2);
-    }
-
-    #[test]
-    fn a_short_key_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k");
-        std::fs::write(&path, b"short").unwrap();
-        assert_eq!(read_key(&path).unwrap_err().kind(), io::ErrorKind::InvalidData);
     }
 }

@@ -2,7 +2,8 @@
 //! protocol library its client shares.
 //!
 //! Module map:
-//! - [`protocol`]: pure wire protocol (frames, messages, error codes, SCRAM).
+//! - [`protocol`]: the `mioftp-proto` crate, re-exported: frames, messages,
+//!   error codes, SCRAM and the key-file format (pure; shared with the client).
 //! - [`session`]: the pure per-connection state machine; bytes in, bytes out,
 //!   time passed in as an argument.
 //! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
@@ -28,7 +29,9 @@ pub mod digest_cache;
 pub mod home;
 pub mod keys;
 pub mod partial;
-pub mod protocol;
+/// The wire protocol lives in its own crate, `mioftp-proto`, shared with the
+/// client; `crate::protocol` names it inside the server.
+pub use mioftp_proto as protocol;
 pub mod review;
 pub mod server;
 pub mod services;

@@ -5,9 +5,9 @@
 //! server's share plus a few client HMACs.
 
 use anyhow::{Context, Result};
-use mioftp::protocol::ErrorCode;
-use mioftp::protocol::scram::{self, ClientKeys, Key};
 use mioftp_client::Client;
+use mioftp_proto::ErrorCode;
+use mioftp_proto::scram::{self, ClientKeys, Key};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 

@@ -57,7 +57,8 @@ fn run(args: &cli::Args) -> Result<()> {
     let launch = match &args.addr {
         Some(addr) => {
             let key_file = args.key_file.as_deref().context("--addr needs --key-file")?;
-            let key = mioftp::keys::read_key(key_file).with_context(|| format!("reading {}", key_file.display()))?;
+            let key =
+                mioftp_proto::keyfile::read_key(key_file).with_context(|| format!("reading {}", key_file.display()))?;
             Launch::External { addr: addr.clone(), key, pid: args.server_pid }
         }
         None => Launch::Spawn {

@@ -109,7 +109,7 @@ impl Target {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.key = mioftp::keys::read_key(&root.join("server.key")).context("reading the server's key")?;
+        self.key = mioftp_proto::keyfile::read_key(&root.join("server.key")).context("reading the server's key")?;
         Ok(())
     }
 

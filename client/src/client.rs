@@ -3,12 +3,12 @@
 
 use crate::connection::Connection;
 use crate::error::{ClientError, Result};
-use mioftp::protocol::messages::ServerFrame;
-use mioftp::protocol::messages::{
+use mioftp_proto::messages::ServerFrame;
+use mioftp_proto::messages::{
     Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, Notice, PROTOCOL_VERSION, Registered,
 };
-use mioftp::protocol::scram::{self, ClientKeys, Exchange, Key};
-use mioftp::protocol::{Request, check_username};
+use mioftp_proto::scram::{self, ClientKeys, Exchange, Key};
+use mioftp_proto::{Request, check_username};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 

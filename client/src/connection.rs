@@ -1,10 +1,10 @@
 //! A blocking, framed connection: send a request header, read server frames.
-//! Frame parsing is the server crate's own (`mioftp::protocol::frame`).
+//! Frame parsing is the server crate's own (`mioftp_proto::frame`).
 
 use crate::error::{ClientError, Result};
-use mioftp::protocol::frame::{self, Frame, LEN_PREFIX};
-use mioftp::protocol::messages::{self, Notice, ServerFrame};
-use mioftp::protocol::{Header, Request};
+use mioftp_proto::frame::{self, Frame, LEN_PREFIX};
+use mioftp_proto::messages::{self, Notice, ServerFrame};
+use mioftp_proto::{Header, Request};
 use serde::{Serialize, de::DeserializeOwned};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::TcpStream;

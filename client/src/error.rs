@@ -7,7 +7,7 @@
 //! failures (lost socket, protocol violation, a transfer abandoned half-way)
 //! leave the byte stream in an unknown state: see [`ClientError::is_fatal`].
 
-use mioftp::protocol::{ErrorCode, WireError};
+use mioftp_proto::{ErrorCode, WireError};
 use std::io;
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 
 use crate::client::Client;
 use crate::error::{ClientError, Result};
-use mioftp::protocol::Request;
-use mioftp::protocol::messages::{self, Cwd, DirChunk, DirEntry, DirSummary, EntryKind, Made, QuotaInfo, Removed};
+use mioftp_proto::Request;
+use mioftp_proto::messages::{self, Cwd, DirChunk, DirEntry, DirSummary, EntryKind, Made, QuotaInfo, Removed};
 use serde::Serialize;
 
 /// Most `dir` frames the client reads for one listing before giving up on a

@@ -2,7 +2,7 @@
 //! units, times in the local time zone, transfer summaries on one line.
 
 use bytesize::ByteSize;
-use mioftp::protocol::messages::{DirEntry, EntryKind, QuotaInfo};
+use mioftp_proto::messages::{DirEntry, EntryKind, QuotaInfo};
 use std::time::Duration;
 
 /// A byte count for people: `0 B`, `1.5 KiB`, `3.0 GiB`.

@@ -4,8 +4,8 @@
 use crate::format;
 use crate::shell::{Flow, Shell};
 use crate::words::Spec;
-use mioftp::protocol::messages::{DirEntry, EntryKind};
 use mioftp_client::{ClientError, Result, files::sort_entries};
+use mioftp_proto::messages::{DirEntry, EntryKind};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 

@@ -4,8 +4,8 @@
 use crate::format;
 use crate::shell::{Flow, Shell};
 use crate::words::Spec;
-use mioftp::protocol::messages::QuotaInfo;
 use mioftp_client::{ClientError, Result};
+use mioftp_proto::messages::QuotaInfo;
 
 pub const PWD: Spec = Spec { usage: "pwd", flags: &[], min: 0, max: 0 };
 pub const CD: Spec = Spec { usage: "cd PATH", flags: &[], min: 1, max: 1 };

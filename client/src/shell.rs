@@ -209,7 +209,7 @@ fn ask_user(args: &Args) -> Result<String> {
 
 fn register_flow(client: &mut Client, args: &Args) -> Result<()> {
     let user = ask_user(args)?;
-    mioftp::protocol::check_username(&user).map_err(ClientError::Usage)?;
+    mioftp_proto::check_username(&user).map_err(ClientError::Usage)?;
     let password = input::new_password(args, client)?;
     println!("Deriving keys ({} PBKDF2 iterations)...", client.hello().min_iterations);
     client.register(&user, &password)?;

@@ -19,7 +19,7 @@
 //!   never anything related to the declared body.
 
 use crate::alloc;
-use mioftp::protocol::frame::{self, EncodeError, FrameError, LEN_PREFIX, MAX_HEADER_LEN};
+use mioftp_proto::frame::{self, EncodeError, FrameError, LEN_PREFIX, MAX_HEADER_LEN};
 use serde_json::Value;
 
 /// Bytes `decode` may allocate per header byte. serde_json's tree costs far

@@ -12,9 +12,9 @@
 //!   whole file is sent (`offset` 0) the trailer's SHA-256 and length match
 //!   the body that came before it.
 
-use mioftp::protocol::ErrorCode;
-use mioftp::protocol::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
-use mioftp::protocol::scram;
+use mioftp_proto::ErrorCode;
+use mioftp_proto::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
+use mioftp_proto::scram;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;

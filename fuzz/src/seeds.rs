@@ -5,7 +5,7 @@
 
 use crate::script::{Op, Prologue, Req, Script, Str, Upload};
 use crate::session::{CLIENT_NONCE, path, user};
-use mioftp::protocol::frame::{MAX_HEADER_LEN, encode_to_vec};
+use mioftp_proto::frame::{MAX_HEADER_LEN, encode_to_vec};
 use serde_json::{Value, json};
 
 fn f(v: Value) -> Vec<u8> {

@@ -34,8 +34,8 @@
 use crate::output::{OutputCheck, hex};
 use crate::script::{Op, PATHS, Req, Script, Str, USERS, Upload};
 use mioftp::config::Config;
-use mioftp::protocol::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
-use mioftp::protocol::scram::{self, ClientKeys, Exchange};
+use mioftp_proto::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
+use mioftp_proto::scram::{self, ClientKeys, Exchange};
 use mioftp::services::Services;
 use mioftp::session::{CloseReason, OUT_HIGH_WATER, Session};
 use serde_json::{Value, json};
@@ -234,7 +234,7 @@ impl World {
                 continue;
             }
             let user = name.strip_suffix(".json").unwrap_or_else(|| panic!("unexpected accounts/{name}"));
-            assert!(mioftp::protocol::check_username(user).is_ok(), "account for an invalid name {user:?}");
+            assert!(mioftp_proto::check_username(user).is_ok(), "account for an invalid name {user:?}");
             users.push(user.to_owned());
         }
         assert!(!self.svc.users.scanning(), "a usage scan outlived its sessions");

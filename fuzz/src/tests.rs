@@ -7,7 +7,7 @@ use crate::output::OutputCheck;
 use crate::script::Script;
 use crate::session::{self, Start};
 use crate::{frame_decode, seeds};
-use mioftp::protocol::frame::encode_to_vec;
+use mioftp_proto::frame::encode_to_vec;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -150,7 +150,7 @@ fn requests_wait_for_the_usage_scan_and_then_run() {
 #[test]
 fn the_output_check_refuses_what_a_client_could_not_read() {
     let hello =
-        encode_to_vec(&json!({"notice": "hello", "challenge": mioftp::protocol::scram::b64(&[0; 32])})).unwrap();
+        encode_to_vec(&json!({"notice": "hello", "challenge": mioftp_proto::scram::b64(&[0; 32])})).unwrap();
     let bad: [&[u8]; 4] = [
         &encode_to_vec(&json!({"ok": true})).unwrap(),
         &encode_to_vec(&json!({"neither": 1})).unwrap(),

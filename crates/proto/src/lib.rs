@@ -1,9 +1,12 @@
-//! The mioftp wire protocol, pure: frames, messages, error codes and SCRAM
-//! arithmetic. No sockets, no files, no clocks: the server's session machine
-//! and the client both build on this module, so there is one copy of it.
+//! `mioftp-proto`: the mioftp wire protocol, pure: frames, messages, error
+//! codes, SCRAM arithmetic and the key-file format. No sockets, no event
+//! loop, no clocks: the server's session machine, the client, the benchmark
+//! and the fuzz targets all build on this crate, so there is one copy of it,
+//! and a client links nothing of the server.
 
 pub mod error;
 pub mod frame;
+pub mod keyfile;
 pub mod messages;
 pub mod scram;
 
