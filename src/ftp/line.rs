@@ -1,0 +1,408 @@
+//! The FTP control-channel line decoder, sans-IO: bytes go in, in any split,
+//! and complete command lines come out, one at a time.
+//!
+//! The control connection is a Telnet NVT stream (RFC 959 §4.1.1, RFC 854):
+//! lines end in CRLF (a bare LF is accepted too, as every real server does),
+//! and Telnet commands (`IAC x`) may appear anywhere. The decoder strips them:
+//! `IAC IAC` is a data byte 0xFF, option negotiation (`IAC WILL/WONT/DO/DONT
+//! opt`) and subnegotiation (`IAC SB .. IAC SE`) are dropped, and an
+//! `IAC IP` or `IAC DM` (the "interrupt, then synch" that RFC 959 asks a
+//! client to send before an urgent ABOR) raises the urgent flag, which the
+//! session reads with [`LineDecoder::take_urgent`].
+//!
+//! Bounds: a line may hold at most [`MAX_LINE`] bytes including its line
+//! end. A longer line is reported once, as [`LineError::TooLong`], as soon as
+//! the limit is crossed; the rest of it is skipped without being buffered,
+//! and decoding resumes after its LF. So memory per connection is bounded by
+//! [`MAX_LINE`] whatever a peer sends.
+//!
+//! Like the native frame decoder, running out of bytes is not an error: the
+//! decoder keeps the partial line and waits for more.
+
+/// Longest control line, in bytes, counting its CRLF (after Telnet commands are removed).
+pub const MAX_LINE: usize = 2048;
+
+/// Telnet "interpret as command".
+const IAC: u8 = 255;
+const DONT: u8 = 254;
+const DO: u8 = 253;
+const WONT: u8 = 252;
+const WILL: u8 = 251;
+const SB: u8 = 250;
+/// Data mark: the "synch" after an interrupt.
+const DM: u8 = 242;
+/// Interrupt process.
+const IP: u8 = 244;
+const SE: u8 = 240;
+
+/// Why a line cannot be used. The session answers both with 500 (over-long)
+/// or 501 (not UTF-8) and carries on with the next line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineError {
+    /// The line passed [`MAX_LINE`] bytes. Reported once, when the limit is
+    /// crossed; the rest of the line up to its LF is skipped.
+    TooLong,
+    /// The line is complete but is not valid UTF-8 (RFC 2640 makes UTF-8 the
+    /// pathname encoding; we accept nothing else).
+    NotUtf8,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineError::TooLong => write!(f, "command line too long (limit {MAX_LINE} bytes)"),
+            LineError::NotUtf8 => f.write_str("command line is not valid UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for LineError {}
+
+/// Where the Telnet scanner is between two bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Telnet {
+    Data,
+    /// After an IAC.
+    Iac,
+    /// After IAC WILL/WONT/DO/DONT: the next byte is the option code.
+    Option,
+    /// Inside IAC SB ... : skip until IAC SE.
+    Sub,
+    /// Inside a subnegotiation, after an IAC.
+    SubIac,
+}
+
+/// The decoder of one control connection. See the module documentation.
+#[derive(Debug)]
+pub struct LineDecoder {
+    /// The current line, Telnet commands removed, without its LF (a CR
+    /// before the LF is still here and is dropped when the LF arrives).
+    buf: Vec<u8>,
+    /// Skipping the rest of an over-long line, up to and including its LF.
+    skipping: bool,
+    telnet: Telnet,
+    /// An IAC IP or IAC DM was seen and not yet taken.
+    urgent: bool,
+    /// The last Telnet command was IP: a lone DM byte right after it is the
+    /// synch whose IAC the kernel took out of band (see `feed_byte`).
+    after_ip: bool,
+}
+
+impl Default for LineDecoder {
+    fn default() -> Self {
+        LineDecoder::new()
+    }
+}
+
+impl LineDecoder {
+    pub fn new() -> Self {
+        LineDecoder { buf: Vec::new(), skipping: false, telnet: Telnet::Data, urgent: false, after_ip: false }
+    }
+
+    /// Decodes from `input` until one line is complete or the bytes run out.
+    ///
+    /// Returns how many bytes of `input` were consumed and, if a line ended
+    /// (or one became too long), the line. With `None`, every byte was
+    /// consumed and the decoder waits for more; with `Some`, the caller
+    /// calls again with `&input[consumed..]` when it is ready for the next
+    /// command. So a session that is busy (waiting for a login check, say)
+    /// can leave later commands unread in its own buffer.
+    pub fn decode(&mut self, input: &[u8]) -> (usize, Option<Result<String, LineError>>) {
+        for (i, &b) in input.iter().enumerate() {
+            if let Some(done) = self.feed_byte(b) {
+                return (i + 1, Some(done));
+            }
+        }
+        (input.len(), None)
+    }
+
+    /// Whether an IAC IP or IAC DM arrived since the last call, clearing the flag.
+    /// The session uses it to treat the next ABOR as urgent (RFC 959 §4.1.3).
+    pub fn take_urgent(&mut self) -> bool {
+        std::mem::take(&mut self.urgent)
+    }
+
+    /// Bytes of a partial line held (at most [`MAX_LINE`] - 1).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn feed_byte(&mut self, b: u8) -> Option<Result<String, LineError>> {
+        match self.telnet {
+            Telnet::Data => {
+                if b == IAC {
+                    self.telnet = Telnet::Iac;
+                    return None;
+                }
+                // Without SO_OOBINLINE, Linux removes the one urgent byte of
+                // a `send(IAC IP IAC, MSG_OOB)` from the stream, so the synch
+                // arrives as a lone DM byte after IAC IP. Take it as the DM.
+                if b == DM && self.after_ip && self.buf.is_empty() {
+                    self.after_ip = false;
+                    self.urgent = true;
+                    return None;
+                }
+                self.after_ip = false;
+                self.data(b)
+            }
+            Telnet::Iac => {
+                self.telnet = Telnet::Data;
+                self.after_ip = false;
+                match b {
+                    IAC => return self.data(IAC),
+                    WILL | WONT | DO | DONT => self.telnet = Telnet::Option,
+                    SB => self.telnet = Telnet::Sub,
+                    IP => {
+                        self.urgent = true;
+                        self.after_ip = true;
+                    }
+                    DM => self.urgent = true,
+                    // NOP, BRK, AO, AYT, EC, EL, GA, a stray SE: nothing to do.
+                    _ => {}
+                }
+                None
+            }
+            Telnet::Option => {
+                // We neither accept nor refuse options: RFC 959 servers may
+                // ignore negotiation, and answering would put Telnet bytes
+                // among our replies.
+                self.telnet = Telnet::Data;
+                None
+            }
+            Telnet::Sub => {
+                if b == IAC {
+                    self.telnet = Telnet::SubIac;
+                }
+                None
+            }
+            Telnet::SubIac => {
+                self.telnet = if b == SE { Telnet::Data } else { Telnet::Sub };
+                None
+            }
+        }
+    }
+
+    /// One data byte (Telnet commands already removed).
+    fn data(&mut self, b: u8) -> Option<Result<String, LineError>> {
+        if b == b'\n' {
+            if std::mem::take(&mut self.skipping) {
+                // The end of an over-long line, already reported.
+                return None;
+            }
+            let mut line = std::mem::take(&mut self.buf);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Some(String::from_utf8(line).map_err(|_| LineError::NotUtf8));
+        }
+        if self.skipping {
+            return None;
+        }
+        // The LF still to come counts too: a full buffer here means the line
+        // can no longer end within MAX_LINE bytes.
+        if self.buf.len() + 1 >= MAX_LINE {
+            self.buf = Vec::new();
+            self.skipping = true;
+            return Some(Err(LineError::TooLong));
+        }
+        self.buf.push(b);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Out = Vec<Result<String, LineError>>;
+
+    /// Feeds `chunks` in order, collecting every event.
+    fn run(dec: &mut LineDecoder, chunks: &[&[u8]]) -> Out {
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let mut rest = *chunk;
+            loop {
+                let (n, ev) = dec.decode(rest);
+                assert!(n <= rest.len());
+                rest = &rest[n..];
+                match ev {
+                    Some(ev) => out.push(ev),
+                    None => {
+                        assert!(rest.is_empty(), "None must mean every byte was consumed");
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn whole(input: &[u8]) -> Out {
+        run(&mut LineDecoder::new(), &[input])
+    }
+
+    /// Decoding in one piece, at every split into two, and byte at a time all agree.
+    fn check_all_splits(input: &[u8], expected: &Out) {
+        assert_eq!(&whole(input), expected, "whole input");
+        for cut in 0..=input.len() {
+            let got = run(&mut LineDecoder::new(), &[&input[..cut], &input[cut..]]);
+            assert_eq!(&got, expected, "split at {cut}");
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(&run(&mut LineDecoder::new(), &bytes), expected, "byte at a time");
+    }
+
+    fn ok(s: &str) -> Result<String, LineError> {
+        Ok(s.to_owned())
+    }
+
+    #[test]
+    fn crlf_and_bare_lf_lines_at_every_split() {
+        check_all_splits(b"USER alice\r\nPASS x y\r\nNOOP\n", &vec![ok("USER alice"), ok("PASS x y"), ok("NOOP")]);
+    }
+
+    #[test]
+    fn several_lines_in_one_feed_come_out_one_per_call() {
+        let mut dec = LineDecoder::new();
+        let input = b"PWD\r\nSYST\r\nQUIT\r\n";
+        let (n, ev) = dec.decode(input);
+        assert_eq!((n, ev), (5, Some(ok("PWD"))));
+        let (m, ev) = dec.decode(&input[n..]);
+        assert_eq!((m, ev), (6, Some(ok("SYST"))));
+    }
+
+    #[test]
+    fn a_partial_line_waits_for_more() {
+        let mut dec = LineDecoder::new();
+        assert_eq!(dec.decode(b"RETR fi"), (7, None));
+        assert_eq!(dec.buffered(), 7);
+        assert_eq!(dec.decode(b"le\r"), (3, None));
+        assert_eq!(dec.decode(b"\n"), (1, Some(ok("RETR file"))));
+        assert_eq!(dec.buffered(), 0);
+    }
+
+    #[test]
+    fn empty_lines_are_lines() {
+        check_all_splits(b"\r\n\n", &vec![ok(""), ok("")]);
+    }
+
+    #[test]
+    fn only_the_cr_right_before_lf_is_dropped() {
+        check_all_splits(b"A\rB\r\r\n", &vec![ok("A\rB\r")]);
+    }
+
+    #[test]
+    fn telnet_commands_are_stripped_at_every_split() {
+        // IAC IAC is a data 0xFF; here it sits in a non-UTF-8 line on purpose.
+        let input = [
+            b"NO".as_slice(),
+            &[IAC, WILL, 1], // option negotiation
+            b"O",
+            &[IAC, 241], // NOP
+            b"P\r\n",
+            &[IAC, SB, 24, 1, 2, IAC, IAC, 3, IAC, SE], // subnegotiation, with a doubled IAC inside
+            b"A",
+            &[IAC, IAC],
+            b"\r\n",
+        ]
+        .concat();
+        check_all_splits(&input, &vec![ok("NOOP"), Err(LineError::NotUtf8)]);
+    }
+
+    #[test]
+    fn doubled_iac_is_a_data_byte() {
+        let mut dec = LineDecoder::new();
+        let (_, ev) = dec.decode(&[b'X', IAC, IAC, b'\n']);
+        assert_eq!(ev, Some(Err(LineError::NotUtf8)));
+        // Proved on the buffer directly: the byte kept is 0xFF.
+        let mut dec = LineDecoder::new();
+        dec.decode(&[IAC, IAC]);
+        assert_eq!(dec.buf, vec![0xFF]);
+    }
+
+    #[test]
+    fn iac_ip_dm_sets_the_urgent_flag_once() {
+        let input = [&[IAC, IP, IAC, DM][..], b"ABOR\r\n"].concat();
+        for cut in 0..=input.len() {
+            let mut dec = LineDecoder::new();
+            let out = run(&mut dec, &[&input[..cut], &input[cut..]]);
+            assert_eq!(out, vec![ok("ABOR")], "split at {cut}");
+            assert!(dec.take_urgent(), "split at {cut}");
+            assert!(!dec.take_urgent(), "the flag clears when taken");
+        }
+    }
+
+    #[test]
+    fn a_plain_line_does_not_set_urgent() {
+        let mut dec = LineDecoder::new();
+        run(&mut dec, &[b"ABOR\r\n"]);
+        assert!(!dec.take_urgent());
+    }
+
+    #[test]
+    fn a_dm_whose_iac_went_out_of_band_is_taken_as_the_synch() {
+        // `send(IAC IP IAC, MSG_OOB)` without SO_OOBINLINE: the last IAC is
+        // removed from the stream, leaving IAC IP DM.
+        let input = [&[IAC, IP, DM][..], b"ABOR\r\n"].concat();
+        let mut dec = LineDecoder::new();
+        assert_eq!(run(&mut dec, &[&input]), vec![ok("ABOR")]);
+        assert!(dec.take_urgent());
+        // A DM byte anywhere else is just data (and not UTF-8).
+        assert_eq!(whole(&[b'A', DM, b'\n']), vec![Err(LineError::NotUtf8)]);
+    }
+
+    #[test]
+    fn non_utf8_is_an_error_and_the_next_line_is_fine() {
+        check_all_splits(b"CWD \xc3\x28\r\nPWD\r\n", &vec![Err(LineError::NotUtf8), ok("PWD")]);
+        check_all_splits("CWD d\u{e9}j\u{e0}\r\n".as_bytes(), &vec![ok("CWD d\u{e9}j\u{e0}")]);
+    }
+
+    #[test]
+    fn the_longest_line_fits_and_one_more_byte_does_not() {
+        let longest = format!("STOR {}\r\n", "a".repeat(MAX_LINE - 7));
+        assert_eq!(longest.len(), MAX_LINE);
+        assert_eq!(whole(longest.as_bytes()), vec![Ok(longest.trim_end().to_owned())]);
+        // A bare LF ending leaves room for one more byte of content.
+        let bare = format!("STOR {}\n", "a".repeat(MAX_LINE - 6));
+        assert_eq!(bare.len(), MAX_LINE);
+        assert_eq!(whole(bare.as_bytes()).len(), 1);
+        assert!(whole(bare.as_bytes())[0].is_ok());
+        let over = format!("STOR {}\r\n", "a".repeat(MAX_LINE - 6));
+        assert_eq!(whole(over.as_bytes()), vec![Err(LineError::TooLong)]);
+    }
+
+    #[test]
+    fn an_over_long_line_is_reported_once_then_skipped_unbuffered() {
+        let mut input = vec![b'x'; 100 * 1024];
+        input.extend_from_slice(b"\r\nNOOP\r\n");
+        let expected = vec![Err(LineError::TooLong), ok("NOOP")];
+        assert_eq!(whole(&input), expected);
+        // Byte at a time, the buffer never grows past the limit.
+        let mut dec = LineDecoder::new();
+        let mut out = Vec::new();
+        for b in &input {
+            let (n, ev) = dec.decode(std::slice::from_ref(b));
+            assert_eq!(n, 1);
+            assert!(dec.buffered() < MAX_LINE);
+            out.extend(ev);
+        }
+        assert_eq!(out, expected);
+        // At every split of a smaller over-long sample.
+        let mut small = vec![b'y'; MAX_LINE + 10];
+        small.extend_from_slice(b"\nPWD\n");
+        check_all_splits(&small, &vec![Err(LineError::TooLong), ok("PWD")]);
+    }
+
+    #[test]
+    fn the_error_comes_when_the_limit_is_crossed_not_at_the_line_end() {
+        let mut dec = LineDecoder::new();
+        let (n, ev) = dec.decode(&vec![b'z'; MAX_LINE + 500]);
+        assert_eq!(ev, Some(Err(LineError::TooLong)));
+        // The byte that crossed the limit is the one that reported it.
+        assert_eq!(n, MAX_LINE);
+        // The rest, and more, is swallowed silently up to the LF.
+        assert_eq!(dec.decode(&vec![b'z'; 10_000]), (10_000, None));
+        assert_eq!(dec.buffered(), 0);
+        assert_eq!(dec.decode(b"\nQUIT\n"), (6, Some(ok("QUIT"))));
+    }
+}
