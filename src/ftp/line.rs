@@ -19,6 +19,8 @@
 //! Like the native frame decoder, running out of bytes is not an error: the
 //! decoder keeps the partial line and waits for more.
 
+use super::reply::Reply;
+
 /// Longest control line, in bytes, counting its CRLF (after Telnet commands are removed).
 pub const MAX_LINE: usize = 2048;
 
@@ -57,6 +59,16 @@ impl std::fmt::Display for LineError {
 }
 
 impl std::error::Error for LineError {}
+
+impl LineError {
+    /// The reply: 500 for an over-long line, 501 for one that is not UTF-8.
+    pub fn reply(self) -> Reply {
+        match self {
+            LineError::TooLong => Reply::new(500, "Command line too long."),
+            LineError::NotUtf8 => Reply::new(501, "Command line is not valid UTF-8."),
+        }
+    }
+}
 
 /// Where the Telnet scanner is between two bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +266,12 @@ mod tests {
 
     fn ok(s: &str) -> Result<String, LineError> {
         Ok(s.to_owned())
+    }
+
+    #[test]
+    fn errors_have_their_replies() {
+        assert_eq!(LineError::TooLong.reply().to_bytes(), b"500 Command line too long.\r\n");
+        assert_eq!(LineError::NotUtf8.reply().code, 501);
     }
 
     #[test]

@@ -144,31 +144,31 @@ pub fn error_reply(code: ErrorCode) -> (u16, &'static str) {
         // whether the account exists.
         InvalidUsername => (530, "Login incorrect."),
         WeakKdf => (530, "Login incorrect."),
-        UserExists => (550, "Requested action not taken: account already exists."),
+        UserExists => (550, "Account already exists."),
         AuthFailed => (530, "Login incorrect."),
-        PathInvalid => (553, "Requested action not taken: file name not allowed."),
-        PathEscape => (550, "Requested action not taken: permission denied."),
-        NotFound => (550, "Requested action not taken: no such file or directory."),
-        NotADirectory => (550, "Requested action not taken: not a directory."),
-        IsADirectory => (550, "Requested action not taken: is a directory."),
-        Exists => (550, "Requested action not taken: file exists."),
-        NotEmpty => (550, "Requested action not taken: directory not empty."),
-        QuotaExceeded => (552, "Requested file action aborted: exceeded storage allocation (quota)."),
-        Busy => (450, "Requested file action not taken: an upload to this path is in progress."),
+        PathInvalid => (553, "File name not allowed."),
+        PathEscape => (550, "Permission denied: the path leaves the home."),
+        NotFound => (550, "No such file or directory."),
+        NotADirectory => (550, "Not a directory."),
+        IsADirectory => (550, "Is a directory."),
+        Exists => (550, "File exists."),
+        NotEmpty => (550, "Directory not empty."),
+        QuotaExceeded => (552, "Quota exceeded."),
+        Busy => (450, "File busy: an upload to this path is in progress."),
         // The REST offset does not match the partial upload held.
-        SizeMismatch => (554, "Requested action not taken: invalid REST parameter."),
-        DigestMismatch => (451, "Requested action aborted: digest mismatch, nothing stored."),
-        NoSpace => (452, "Requested action not taken: insufficient storage space in system."),
+        SizeMismatch => (554, "Invalid REST offset: it does not match the partial upload."),
+        DigestMismatch => (451, "Digest mismatch; nothing was stored."),
+        NoSpace => (452, "Insufficient storage space on the server."),
         TooManyAttempts => (530, "Too many failed logins; try again later."),
         Timeout => (421, "Timeout; closing control connection."),
         ServerBusy => (421, "Too many connections; try again later."),
-        Internal => (451, "Requested action aborted: local error in processing."),
+        Internal => (451, "Local error in processing."),
     }
 }
 
 /// [`error_reply`] as a [`Reply`], with an optional detail appended
 /// (a path, or the quota numbers), for example
-/// `552 Requested file action aborted: exceeded storage allocation (quota). 10 MB of 10 MB used`.
+/// `552 Quota exceeded. 10 MB of 10 MB used`.
 pub fn error(code: ErrorCode, detail: Option<&str>) -> Reply {
     let (n, text) = error_reply(code);
     match detail {
@@ -288,10 +288,7 @@ mod tests {
 
     #[test]
     fn error_appends_a_detail() {
-        assert_eq!(
-            s(&error(ErrorCode::NotFound, Some("/x"))),
-            "550 Requested action not taken: no such file or directory. /x\r\n"
-        );
+        assert_eq!(s(&error(ErrorCode::NotFound, Some("/x"))), "550 No such file or directory. /x\r\n");
         assert_eq!(s(&error(ErrorCode::Timeout, None)), "421 Timeout; closing control connection.\r\n");
         assert!(error(ErrorCode::Timeout, None).closes_connection());
         assert!(!error(ErrorCode::Busy, Some("")).is_positive());
