@@ -98,6 +98,8 @@ pub struct LineDecoder {
     /// The last Telnet command was IP: a lone DM byte right after it is the
     /// synch whose IAC the kernel took out of band (see `feed_byte`).
     after_ip: bool,
+    /// Bytes inside the current subnegotiation.
+    sub_len: usize,
 }
 
 impl Default for LineDecoder {
@@ -108,7 +110,14 @@ impl Default for LineDecoder {
 
 impl LineDecoder {
     pub fn new() -> Self {
-        LineDecoder { buf: Vec::new(), skipping: false, telnet: Telnet::Data, urgent: false, after_ip: false }
+        LineDecoder {
+            buf: Vec::new(),
+            skipping: false,
+            telnet: Telnet::Data,
+            urgent: false,
+            after_ip: false,
+            sub_len: 0,
+        }
     }
 
     /// Decodes from `input` until one line is complete or the bytes run out.
@@ -163,7 +172,10 @@ impl LineDecoder {
                 match b {
                     IAC => return self.data(IAC),
                     WILL | WONT | DO | DONT => self.telnet = Telnet::Option,
-                    SB => self.telnet = Telnet::Sub,
+                    SB => {
+                        self.telnet = Telnet::Sub;
+                        self.sub_len = 0;
+                    }
                     IP => {
                         self.urgent = true;
                         self.after_ip = true;
@@ -181,14 +193,22 @@ impl LineDecoder {
                 self.telnet = Telnet::Data;
                 None
             }
-            Telnet::Sub => {
-                if b == IAC {
-                    self.telnet = Telnet::SubIac;
+            Telnet::Sub | Telnet::SubIac => {
+                // A subnegotiation is never buffered, but it counts toward
+                // the line's length: one that never ends must not keep the
+                // decoder from reporting anything forever.
+                self.sub_len += 1;
+                if self.sub_len >= MAX_LINE {
+                    self.telnet = Telnet::Data;
+                    self.buf = Vec::new();
+                    self.skipping = true;
+                    return Some(Err(LineError::TooLong));
                 }
-                None
-            }
-            Telnet::SubIac => {
-                self.telnet = if b == SE { Telnet::Data } else { Telnet::Sub };
+                self.telnet = match (self.telnet, b) {
+                    (Telnet::SubIac, SE) => Telnet::Data,
+                    (Telnet::Sub, IAC) => Telnet::SubIac,
+                    _ => Telnet::Sub,
+                };
                 None
             }
         }
@@ -409,6 +429,16 @@ mod tests {
         let mut small = vec![b'y'; MAX_LINE + 10];
         small.extend_from_slice(b"\nPWD\n");
         check_all_splits(&small, &vec![Err(LineError::TooLong), ok("PWD")]);
+    }
+
+    #[test]
+    fn an_endless_subnegotiation_is_cut_like_an_over_long_line() {
+        let mut input = vec![IAC, SB];
+        input.extend(std::iter::repeat_n(b'q', 3 * MAX_LINE));
+        input.extend_from_slice(b"\r\nNOOP\r\n");
+        assert_eq!(whole(&input), vec![Err(LineError::TooLong), ok("NOOP")]);
+        // A short one, with a doubled IAC inside, is simply dropped.
+        assert_eq!(whole(&[&[IAC, SB, 1, IAC, IAC, 2, IAC, SE][..], b"PWD\n"].concat()), vec![ok("PWD")]);
     }
 
     #[test]
