@@ -8,6 +8,8 @@
 //!   time passed in as an argument.
 //! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
 //!   connections, timers, ready list.
+//! - [`ftp`]: the FTP front end's pure core: control lines, commands,
+//!   replies, data addresses and listings (RFC 959, 2428, 3659).
 //! - [`home`]: a user's home folder: virtual paths confined to it (through
 //!   cap-std), and the bounded file operations, listings and usage scans.
 //! - [`accounts`]: the account store (`accounts/<user>.json`), atomic writes.
@@ -26,6 +28,7 @@ pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod digest_cache;
+pub mod ftp;
 pub mod home;
 pub mod keys;
 pub mod partial;
