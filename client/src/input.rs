@@ -1,8 +1,9 @@
 //! Reading passwords and lines: hidden prompts on a terminal, or the
-//! environment / stdin for scripts. Passwords are never echoed or logged.
+//! environment / stdin for scripts. Passwords are never echoed, logged or
+//! put in the line editor's history (they never go through it).
 
 use crate::cli::Args;
-use mioftp_client::{Client, ClientError, Result};
+use mioftp_client::{ClientError, Result};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Environment variable holding the password for scripts.
@@ -20,11 +21,14 @@ pub fn password(args: &Args, prompt: &str) -> Result<String> {
 }
 
 /// A new password for registration: typed twice when prompted, once from the
-/// environment or stdin. Checked against the server's length policy.
-pub fn new_password(args: &Args, client: &Client) -> Result<String> {
+/// environment or stdin. `min_len` is the server's policy, when known (it
+/// is checked again before registering).
+pub fn new_password(args: &Args, min_len: Option<u32>) -> Result<String> {
     let from_script = std::env::var_os(PASSWORD_ENV).is_some() || args.password_stdin;
     let first = password(args, "New password: ")?;
-    client.check_password(&first)?;
+    if let Some(min) = min_len {
+        mioftp_client::client::check_password(min, &first)?;
+    }
     if !from_script {
         let again = hidden("Repeat password: ")?;
         if again != first {
@@ -55,9 +59,14 @@ pub fn stdin_line() -> Result<Option<String>> {
     Ok(Some(line))
 }
 
-/// Prints a prompt and reads one line.
+/// Prints a prompt and reads one line. At the end of input (Ctrl-D) the
+/// line is ended, so the shell's next prompt starts on a line of its own.
 pub fn prompt_line(prompt: &str) -> Result<Option<String>> {
     print!("{prompt}");
     std::io::stdout().flush()?;
-    stdin_line()
+    let line = stdin_line()?;
+    if line.is_none() {
+        println!();
+    }
+    Ok(line)
 }

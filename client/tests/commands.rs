@@ -162,7 +162,7 @@ fn a_failed_get_is_one_line_and_leaves_no_file() {
 
     let out = f.run(&["put"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("usage: put [--no-resume] LOCAL [REMOTE]"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("usage: put [-p] [--no-resume] LOCAL [REMOTE]"), "{}", text(&out.stderr));
 }
 
 #[test]
