@@ -75,5 +75,4 @@ mod tests {
         assert_eq!(duration(3_720_000), "1h02m");
         assert!(duration(u64::MAX).ends_with('m'));
     }
-
 }
