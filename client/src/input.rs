@@ -11,7 +11,7 @@ pub const PASSWORD_ENV: &str = "MIOFTP_PASSWORD";
 
 /// The password for a login.
 pub fn password(args: &Args, prompt: &str) -> Result<String> {
-    if let Ok(p) = std::env::var(PASSWORD_ENV) {
+    if let Some(p) = from_env() {
         return Ok(p);
     }
     if args.password_stdin {
@@ -24,7 +24,7 @@ pub fn password(args: &Args, prompt: &str) -> Result<String> {
 /// environment or stdin. `min_len` is the server's policy, when known (it
 /// is checked again before registering).
 pub fn new_password(args: &Args, min_len: Option<u32>) -> Result<String> {
-    let from_script = std::env::var_os(PASSWORD_ENV).is_some() || args.password_stdin;
+    let from_script = from_env().is_some() || args.password_stdin;
     let first = password(args, "New password: ")?;
     if let Some(min) = min_len {
         mioftp_client::client::check_password(min, &first)?;
@@ -36,6 +36,11 @@ pub fn new_password(args: &Args, min_len: Option<u32>) -> Result<String> {
         }
     }
     Ok(first)
+}
+
+/// `MIOFTP_PASSWORD`, unless unset or empty (`MIOFTP_PASSWORD=` clears it).
+fn from_env() -> Option<String> {
+    std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty())
 }
 
 /// A hidden prompt on the terminal.

@@ -49,6 +49,9 @@ impl Client {
         self.replace_hello(hello);
         self.forget_login();
         let LoginKeys { user, salt, iterations, keys } = kept;
+        // Until the login below succeeds, there are no keys to try again with:
+        // a refused login must not be repeated with the same keys.
+        self.login_keys = None;
         self.login_keys_with(&user, |server_salt, server_iterations| {
             if server_salt == salt.as_slice() && server_iterations == iterations {
                 Ok(keys)

@@ -45,7 +45,14 @@ impl Shell {
 
     /// Logs in again on a new connection, saying so on stderr.
     pub fn reconnect(&mut self, why: &str) -> Result<()> {
-        let back = self.client.reconnect()?;
+        // A refused re-login (account removed, disabled or changed, or
+        // throttled) ends the session: it is not a refusal of the command.
+        let back = self.client.reconnect().map_err(|e| match e {
+            e @ (ClientError::Server(_) | ClientError::Usage(_)) => {
+                ClientError::Aborted(format!("{why}, and logging in again failed: {e}"))
+            }
+            other => other,
+        })?;
         let user = self.client.user().unwrap_or("?");
         if back.cwd_restored {
             eprintln!("mioftp: {why}; reconnected as {user} in {}", back.cwd);

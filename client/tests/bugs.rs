@@ -90,6 +90,27 @@ fn bug1_the_next_command_after_an_idle_drop_reconnects_in_the_same_folder() {
     assert_eq!(logins, 2, "one login, one re-login without the password");
 }
 
+/// Bug 1: a refused re-login is not retried with the same keys.
+#[test]
+fn bug1_a_refused_relogin_forgets_the_keys() {
+    let f = start_server();
+    register_alice(&f);
+    let mut c = Client::connect(&f.addr(), &std::fs::read(f.key_path()).unwrap()).unwrap();
+    c.login("alice", PASSWORD).unwrap();
+    assert!(c.can_reconnect());
+    c.conn.stream().shutdown(std::net::Shutdown::Both).unwrap();
+    c.reconnect().expect("the same account logs in again");
+    assert_eq!(c.user(), Some("alice"));
+    // The account goes away (the server then answers with another salt);
+    // the reconnect fails, and is not tried again with the same keys.
+    std::fs::remove_file(f.root.path().join("accounts/alice.json")).unwrap();
+    c.conn.stream().shutdown(std::net::Shutdown::Both).unwrap();
+    let err = c.reconnect().unwrap_err();
+    assert!(err.to_string().contains("log in again with its password"), "{err}");
+    assert!(!c.can_reconnect());
+    assert!(c.reconnect().is_err());
+}
+
 /// Bug 3: a scripted `register` logged in afterwards and failed (status 1)
 /// when logins from the address were throttled.
 #[test]
