@@ -37,8 +37,12 @@ pub fn run(client: Client) -> Result<()> {
                 continue;
             }
         };
-        interrupts.arm(shell.client.conn.cancel_handle().ok());
-        let result = shell.run(&words);
+        // Revived before arming, so Ctrl-C cuts the connection the command
+        // will really use.
+        let result = shell.revive().and_then(|()| {
+            interrupts.arm(shell.client.conn.cancel_handle().ok());
+            shell.run(&words)
+        });
         let cancelled = interrupts.disarm();
         match result {
             Ok(Flow::Continue) => {}

@@ -37,10 +37,17 @@ impl Shell {
         let Some(cmd) = commands::find(name) else {
             return Err(unknown(name));
         };
+        self.revive()?;
+        (cmd.run)(self, args)
+    }
+
+    /// Reconnects first if the server closed the connection while we were
+    /// idle; otherwise does nothing (a non-blocking check of the socket).
+    pub fn revive(&mut self) -> Result<()> {
         if self.client.can_reconnect() && self.client.peer_closed() {
             self.reconnect("the server had closed the connection")?;
         }
-        (cmd.run)(self, args)
+        Ok(())
     }
 
     /// Logs in again on a new connection, saying so on stderr.

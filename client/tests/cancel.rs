@@ -33,10 +33,8 @@ impl Progress for CutAtFirstBytes {
 fn hold_upload(f: &Fixture, path: &str) -> Client {
     let mut other = client(f);
     other.login("alice", PASSWORD).unwrap();
-    let _: serde_json::Value = other
-        .conn
-        .call(&mioftp_proto::Request::Put { path: path.to_owned(), length: 10, resume: true })
-        .unwrap();
+    let _: serde_json::Value =
+        other.conn.call(&mioftp_proto::Request::Put { path: path.to_owned(), length: 10, resume: true }).unwrap();
     other
 }
 
