@@ -90,6 +90,12 @@ pub struct Record<'a> {
     pub sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// Filled in by [`AuditLog::write`]: this server run's random id.
+    pub boot: String,
+    /// Filled in by [`AuditLog::write`]: the record's place in the run's
+    /// write order, one counter for all four logs. `(boot, seq)` is unique
+    /// across restarts and files, and orders records with the same `ts`.
+    pub seq: u64,
 }
 
 impl<'a> Record<'a> {
@@ -119,6 +125,10 @@ pub struct AuditLog {
     dir: PathBuf,
     files: [File; 4],
     line: Vec<u8>,
+    /// Random per process run (16 hex digits), written in every record.
+    boot: String,
+    /// The last sequence number written, shared by the four files.
+    seq: u64,
 }
 
 impl AuditLog {
@@ -131,7 +141,14 @@ impl AuditLog {
             open_log(&dir.join(Log::Uploads.file_name()))?,
             open_log(&dir.join(Log::Downloads.file_name()))?,
         ];
-        Ok(AuditLog { dir: dir.to_owned(), files, line: Vec::with_capacity(512) })
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).map_err(io::Error::other)?;
+        Ok(AuditLog { dir: dir.to_owned(), files, line: Vec::with_capacity(512), boot: hex::encode(id), seq: 0 })
+    }
+
+    /// This run's boot id, as written in each record's `boot`.
+    pub fn boot(&self) -> &str {
+        &self.boot
     }
 
     /// Re-opens all four files by name (after logrotate moved them). Records
@@ -147,6 +164,9 @@ impl AuditLog {
     /// Appends `record` to `log` as one line in one write, stamping `ts` now.
     pub fn write(&mut self, log: Log, record: &mut Record<'_>) -> io::Result<()> {
         record.ts = format_ts(SystemTime::now());
+        self.seq += 1;
+        record.seq = self.seq;
+        record.boot.clone_from(&self.boot);
         self.line.clear();
         serde_json::to_writer(&mut self.line, record)?;
         self.line.push(b'\n');
@@ -215,6 +235,23 @@ mod tests {
         let ts = lines[0]["ts"].as_str().unwrap();
         assert_eq!(ts.len(), "2026-01-01T00:00:00.000Z".len(), "{ts}");
         assert!(ts.ends_with('Z'));
+    }
+
+    #[test]
+    fn every_record_carries_the_boot_id_and_one_sequence_shared_by_the_four_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = AuditLog::open(dir.path()).unwrap();
+        log.record(Log::Commands, Record::new(peer(), 1, Some("u"), "pwd", Outcome::Ok));
+        log.record(Log::Accounts, Record::new(peer(), 1, Some("u"), "logout", Outcome::Ok));
+        let read = |name: &str| -> serde_json::Value {
+            serde_json::from_str(std::fs::read_to_string(dir.path().join(name)).unwrap().trim()).unwrap()
+        };
+        let (pwd, logout) = (read("shell_command.log"), read("register_login_accounts.log"));
+        assert_eq!((pwd["seq"].as_u64(), logout["seq"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(pwd["boot"], logout["boot"]);
+        assert_eq!(pwd["boot"].as_str().unwrap().len(), 16);
+        let again = AuditLog::open(dir.path()).unwrap();
+        assert_ne!(again.boot(), log.boot(), "a new run, a new boot id");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct Config {
     pub max_per_ip: usize,
     /// Failed logins (per user, and per address) allowed within the window.
     pub login_policy: crate::throttle::Policy,
+    /// `check_user` queries (whether a name is free) allowed per address
+    /// within the window; every query counts. 0 disables the limit.
+    pub name_check_policy: crate::throttle::Policy,
     /// How long in-flight transfers may run on after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
     /// Test seam: after this many upload bytes in total, writes fail as if
@@ -80,6 +83,7 @@ impl Config {
             partial_max_age: Duration::from_secs(7 * 24 * 3600),
             max_per_ip: 256,
             login_policy: crate::throttle::Policy::default(),
+            name_check_policy: crate::throttle::NAME_CHECK_POLICY,
             shutdown_grace: Duration::from_secs(10),
             fault_disk_full_after: None,
         }

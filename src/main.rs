@@ -24,6 +24,21 @@ struct Cli {
 enum Command {
     /// Query the audit logs: logins, commands, uploads, downloads.
     Audit(mioftp::review::AuditArgs),
+    /// Print a man page or a shell completion script, made from these very
+    /// flags (for packagers; see README.md).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generated,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Generated {
+    /// The man page: mioftpd(1), or with `audit`, mioftpd-audit(1).
+    Man { page: Option<String> },
+    /// A completion script for SHELL.
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Flags for serving (the default when no subcommand is given).
@@ -90,7 +105,36 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Audit(args)) => mioftp::review::run(&args),
+        Some(Command::Generate { what }) => generate(what),
         None => serve(cli.serve),
+    }
+}
+
+/// `mioftpd generate ...`: writes the man page or completion script to stdout.
+fn generate(what: Generated) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    let result = match what {
+        Generated::Man { page: None } => clap_mangen::Man::new(cmd).render(&mut out),
+        Generated::Man { page: Some(name) } => match cmd.find_subcommand("audit") {
+            Some(sub) if name == "audit" => clap_mangen::Man::new(sub.clone().name("mioftpd-audit")).render(&mut out),
+            _ => {
+                eprintln!("mioftpd generate man: no page \"{name}\" (there is: audit)");
+                return ExitCode::from(2);
+            }
+        },
+        Generated::Completions { shell } => {
+            clap_complete::generate(shell, &mut cmd, "mioftpd", &mut out);
+            Ok(())
+        }
+    };
+    match result.and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mioftpd generate: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

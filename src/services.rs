@@ -10,7 +10,7 @@ use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
 use crate::protocol::scram::{self, Key};
-use crate::throttle::Throttle;
+use crate::throttle::{NameChecks, Throttle};
 use crate::users::Users;
 use std::io;
 
@@ -27,6 +27,8 @@ pub struct Services {
     pub users: Users,
     /// Failed-login throttling.
     pub throttle: Throttle,
+    /// Rate limit on `check_user` (a user-enumeration oracle by nature).
+    pub name_checks: NameChecks,
     /// Upload bytes written in total (drives the disk-full test seam).
     pub upload_bytes_written: u64,
 }
@@ -34,8 +36,8 @@ pub struct Services {
 impl Services {
     /// Opens everything under `config.root`, creating what is missing.
     pub fn open(config: Config) -> io::Result<Services> {
-        std::fs::create_dir_all(&config.root)?;
-        std::fs::create_dir_all(config.home_dir())?;
+        make_dir(&config.root, "data root (--root)")?;
+        make_dir(&config.home_dir(), "home folder")?;
         let accounts = AccountStore::open(&config.accounts_dir())?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
@@ -52,6 +54,7 @@ impl Services {
         };
         let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
         let throttle = Throttle::new(config.login_policy);
+        let name_checks = NameChecks::new(config.name_check_policy);
         Ok(Services {
             config,
             key,
@@ -60,6 +63,7 @@ impl Services {
             audit,
             users: Users::default(),
             throttle,
+            name_checks,
             upload_bytes_written: 0,
         })
     }
@@ -77,4 +81,17 @@ impl Services {
     pub fn fake_stored_key(&self, user: &str) -> Key {
         scram::hmac(&self.secret, format!("fake-stored-key\0{user}").as_bytes())
     }
+}
+
+/// Creates a folder the server needs, or says which path is wrong and what
+/// was expected of it (a bare "File exists" names nothing).
+fn make_dir(path: &std::path::Path, what: &str) -> io::Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{what} {} is not a directory; give a folder (it is created if missing)", path.display()),
+        ));
+    }
+    std::fs::create_dir_all(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot create the {what} {}: {e}", path.display())))
 }

@@ -124,6 +124,35 @@ impl Throttle {
     }
 }
 
+/// The default limit on `check_user`: 10 queries per address per minute,
+/// plenty for people choosing a name, slow for enumerating accounts.
+pub const NAME_CHECK_POLICY: Policy = Policy { max_failures: 10, window: Duration::from_secs(60) };
+
+/// Rate limit on `check_user`, which by its nature tells whether an account
+/// exists: each address may ask `policy.max_failures` times per window,
+/// whatever the answers were. Same bounded bookkeeping as the login throttle.
+#[derive(Debug)]
+pub struct NameChecks {
+    pub policy: Policy,
+    ips: Tracker<IpAddr>,
+}
+
+impl NameChecks {
+    pub fn new(policy: Policy) -> NameChecks {
+        NameChecks { policy, ips: Tracker::new() }
+    }
+
+    /// Counts one query from `ip`, or, if its allowance is spent, says how
+    /// long until it may ask again (a refused query is not counted).
+    pub fn take(&mut self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        if let Some(until) = self.ips.locked_until(&ip, self.policy, now) {
+            return Some(until.saturating_duration_since(now).max(Duration::from_secs(1)));
+        }
+        self.ips.fail(ip, self.policy, now);
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +209,17 @@ mod tests {
         t.record_success("u");
         assert!(t.check("u", ip(2), t0).is_none());
         assert!(t.check("v", ip(1), t0).is_some());
+    }
+
+    #[test]
+    fn name_checks_count_every_query_per_address() {
+        let mut n = NameChecks::new(Policy { max_failures: 2, window: S(60) });
+        let t0 = Instant::now();
+        assert_eq!(n.take(ip(1), t0), None);
+        assert_eq!(n.take(ip(1), t0 + S(1)), None);
+        assert_eq!(n.take(ip(1), t0 + S(2)), Some(S(58)));
+        assert_eq!(n.take(ip(2), t0 + S(2)), None, "per address");
+        assert_eq!(n.take(ip(1), t0 + S(60)), None, "the oldest left the window");
     }
 
     #[test]

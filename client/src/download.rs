@@ -134,8 +134,8 @@ impl Client {
             .create(true)
             .truncate(false)
             .open(&parts.data)
-            .map_err(|e| ClientError::local(&parts.data, e))?;
-        let have = file.metadata().map_err(|e| ClientError::local(&parts.data, e))?.len();
+            .map_err(|e| ClientError::local(local, e))?;
+        let have = file.metadata().map_err(|e| ClientError::local(local, e))?.len();
         let resume_from = match (may_resume, remote_abs, parts.read_sidecar()) {
             (true, Some(abs), Some(side)) if side.remote == abs && have > 0 && have <= side.length => {
                 Some((have, side.etag))
@@ -170,13 +170,13 @@ impl Client {
             etag: start.etag.clone(),
             length: start.length,
         };
-        if let Err(e) = prepare(&mut file, parts, &side, start.offset, &mut hasher, &mut buf) {
+        if let Err(e) = prepare(&mut file, parts, local, &side, start.offset, &mut hasher, &mut buf) {
             self.abandon();
             return Err(ClientError::Aborted(format!("{e}; the partial download is kept")));
         }
 
         progress.start(start.length, start.offset);
-        self.receive_body(&mut file, start.size, &mut hasher, &parts.data, &mut buf, progress)?;
+        self.receive_body(&mut file, start.size, &mut hasher, local, &mut buf, progress)?;
         let (header, body_len) = self.conn.recv_reply()?;
         let end: GetEnd = messages::reply_body(header).map_err(ClientError::Protocol)?;
         if !end.trailer || body_len != 0 || end.length != start.length {
@@ -208,7 +208,7 @@ impl Client {
         file: &mut File,
         size: u64,
         hasher: &mut Sha256,
-        part: &Path,
+        target: &Path,
         buf: &mut [u8],
         progress: &mut dyn Progress,
     ) -> Result<()> {
@@ -233,7 +233,7 @@ impl Client {
                 self.abandon();
                 return Err(ClientError::Aborted(format!(
                     "writing {}: {e}; the partial download is kept",
-                    part.display()
+                    target.display()
                 )));
             }
             progress.advance(n as u64);
@@ -274,15 +274,16 @@ fn check_start(start: &GetStart, body_len: u64, asked: u64) -> Result<()> {
 fn prepare(
     file: &mut File,
     parts: &PartialPaths,
+    target: &Path,
     side: &Sidecar,
     offset: u64,
     hasher: &mut Sha256,
     buf: &mut [u8],
 ) -> Result<()> {
-    let at = |e| ClientError::local(&parts.data, e);
+    let at = |e| ClientError::local(target, e);
     file.set_len(offset).map_err(at)?;
     file.seek(SeekFrom::Start(0)).map_err(at)?;
-    digest::hash_prefix(file, offset, hasher, &parts.data, buf)?;
+    digest::hash_prefix(file, offset, hasher, target, buf)?;
     parts.write_sidecar(side)
 }
 
@@ -290,7 +291,7 @@ fn prepare(
 /// sidecar goes last (if we crash before that, the next `get` resumes at the
 /// full length and re-verifies cheaply).
 fn commit(file: File, parts: &PartialPaths, target: &Path) -> Result<()> {
-    file.sync_all().map_err(|e| ClientError::local(&parts.data, e))?;
+    file.sync_all().map_err(|e| ClientError::local(target, e))?;
     drop(file);
     std::fs::rename(&parts.data, target).map_err(|e| ClientError::local(target, e))?;
     sync_parent(target);

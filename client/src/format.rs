@@ -1,5 +1,6 @@
 //! How the command shows things: listings as aligned tables, sizes in IEC
-//! units, times in the local time zone, transfer summaries on one line.
+//! units, times in the local time zone with its offset, transfer summaries
+//! on one line.
 
 use bytesize::ByteSize;
 use mioftp_proto::messages::{DirEntry, EntryKind, QuotaInfo};
@@ -15,12 +16,22 @@ pub fn limit(limit: Option<u64>) -> String {
     limit.map_or_else(|| "unlimited".to_owned(), size)
 }
 
-/// Seconds since the epoch as local `YYYY-MM-DD HH:MM`.
+/// Seconds since the epoch in the local time zone (`TZ`, or the system's),
+/// with its zone: see [`mtime_in`].
 pub fn mtime(secs: i64) -> String {
-    match jiff::Timestamp::from_second(secs) {
-        Ok(ts) => ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string(),
-        Err(_) => "????-??-?? ??:??".to_owned(),
-    }
+    mtime_in(secs, &jiff::tz::TimeZone::system())
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM` in `zone`, followed by the
+/// zone's UTC offset (`+01:00`), or by `Z` for UTC, as `mioftpd audit`
+/// marks its UTC times. An abbreviation such as `CET` would be ambiguous.
+pub fn mtime_in(secs: i64, zone: &jiff::tz::TimeZone) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(secs) else {
+        return "????-??-?? ??:??".to_owned();
+    };
+    let local = ts.to_zoned(zone.clone());
+    let when = local.strftime("%Y-%m-%d %H:%M");
+    if local.offset().seconds() == 0 { format!("{when}Z") } else { format!("{when}{}", local.strftime("%:z")) }
 }
 
 /// A name safe to print: control characters (which could drive the
@@ -96,6 +107,16 @@ mod tests {
         let time = mtime(0); // in whatever zone the test runs in
         let column = lines[0].find(&time);
         assert!(column.is_some() && lines.iter().all(|l| l.find(&time) == column), "{lines:?}");
+    }
+
+    #[test]
+    fn times_show_their_zone_utc_as_z() {
+        use jiff::tz::{Offset, TimeZone};
+        assert_eq!(mtime_in(0, &TimeZone::UTC), "1970-01-01 00:00Z");
+        let paris_winter = TimeZone::fixed(Offset::from_hours(1).unwrap());
+        assert_eq!(mtime_in(1_795_418_000, &paris_winter), "2026-11-23 08:13+01:00");
+        let west = TimeZone::fixed(Offset::from_seconds(-(3 * 3600 + 1800)).unwrap());
+        assert_eq!(mtime_in(0, &west), "1969-12-31 20:30-03:30");
     }
 
     #[test]

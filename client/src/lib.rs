@@ -1,10 +1,11 @@
 //! mioftp client library: a blocking client for mioftpd, used by the `mioftp`
 //! command and by the integration tests and benchmarks. Frames, messages and
-//! SCRAM come from the `mioftp` crate; nothing of the protocol is copied here.
+//! SCRAM come from the `mioftp-proto` crate; nothing of the protocol is copied here.
 //!
 //! Module map:
 //! - [`client`]: connect, connection check, register, login, logout.
 //! - [`connection`]: the blocking framed socket.
+//! - [`reconnect`]: a new connection and login with the kept keys.
 //! - [`files`]: `pwd`, `cd`, `mkdir`, `rm`, `quota`, `dir`.
 //! - [`upload`] / [`download`]: `put` and `get` with resume and SHA-256.
 //! - [`partial`]: a download's partial file and its sidecar.
@@ -23,11 +24,14 @@ pub mod keyfile;
 pub mod partial;
 pub mod paths;
 pub mod progress;
+pub mod reconnect;
 pub mod upload;
 
-pub use client::{Client, Options};
+pub use client::{Client, Endpoint, Options};
+pub use connection::CancelHandle;
 pub use download::{GetOptions, GetReport, local_target};
 pub use error::{ClientError, Result};
 pub use files::Listing;
 pub use progress::{NoProgress, Progress};
+pub use reconnect::Reconnected;
 pub use upload::{PutOptions, PutReport};

@@ -35,14 +35,22 @@ pub fn duration(ms: u64) -> String {
     format!("{}h{:02}m", mins / 60, mins % 60)
 }
 
-/// A record time for the table: UTC to the second, like `2026-11-23 07:12:16`.
+/// A record time for the table: UTC to the second, marked with `Z` like
+/// every time mioftp shows (`mioftp dir` shows its zone the same way),
+/// e.g. `2026-11-23 07:12:16Z`.
 pub fn time(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    ts.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_times_are_utc_marked_with_z() {
+        let ts: Timestamp = "2026-11-23T07:12:16.938Z".parse().unwrap();
+        assert_eq!(time(ts), "2026-11-23 07:12:16Z");
+    }
 
     #[test]
     fn sizes_use_binary_units_with_one_decimal() {
@@ -66,10 +74,5 @@ mod tests {
         assert_eq!(duration(125_000), "2m05s");
         assert_eq!(duration(3_720_000), "1h02m");
         assert!(duration(u64::MAX).ends_with('m'));
-    }
-
-    #[test]
-    fn times_are_utc_to_the_second() {
-        assert_eq!(time("2026-11-23T07:12:16.938Z".parse().unwrap()), "2026-11-23 07:12:16");
     }
 }

@@ -76,6 +76,7 @@ impl Session {
         }
         match request {
             Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
+            Request::CheckUser { user } => auth::check_user(self, &user, now, svc),
             Request::Register { user, salt, iterations, stored_key, server_key } => {
                 auth::register(self, &user, &salt, iterations, &stored_key, &server_key, svc)
             }

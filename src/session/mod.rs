@@ -421,6 +421,17 @@ impl Session {
                 svc.audit.record(Log::Accounts, rec);
                 svc.users.detach(&a.user);
             }
+            // A client that connected and then never finished the check or
+            // the login within the handshake deadline (a slow typist, or a
+            // slowloris): not a login attempt, but worth a record.
+            old @ (State::Handshake { .. } | State::Open) if reason == CloseReason::Timeout => {
+                let message = match old {
+                    State::Handshake { .. } => "no connection check (auth) before the handshake deadline",
+                    _ => "no login before the handshake deadline",
+                };
+                let rec = Record::new(self.peer, self.id, None, "timeout", Outcome::Fail).failed("timeout", message);
+                svc.audit.record(Log::Accounts, rec);
+            }
             _ => {}
         }
     }

@@ -21,6 +21,8 @@ pub const KDF_NAME: &str = "pbkdf2-sha256";
 pub enum Request {
     /// Answer to the hello challenge: base64 HMAC-SHA-256(key, challenge).
     Auth { hmac: String },
+    /// Whether a username is free to register (throttled per address).
+    CheckUser { user: String },
     /// Create an account from client-derived SCRAM keys.
     Register { user: String, salt: String, iterations: u32, stored_key: String, server_key: String },
     /// SCRAM client-first: the user and a client nonce.
@@ -81,6 +83,7 @@ impl Request {
     /// Every `op` this build understands.
     pub const OPS: &'static [&'static str] = &[
         "auth",
+        "check_user",
         "register",
         "login",
         "login_proof",
@@ -103,6 +106,7 @@ impl Request {
     pub fn op(&self) -> &'static str {
         match self {
             Request::Auth { .. } => "auth",
+            Request::CheckUser { .. } => "check_user",
             Request::Register { .. } => "register",
             Request::Login { .. } => "login",
             Request::LoginProof { .. } => "login_proof",
@@ -174,6 +178,13 @@ pub struct Hello {
     /// The least password length clients should accept (clients enforce it:
     /// the server never sees the password).
     pub min_password_len: u32,
+}
+
+/// Reply to `check_user`: whether `user` is free to register now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserCheck {
+    pub user: String,
+    pub available: bool,
 }
 
 /// Reply to `register`.
