@@ -3,7 +3,7 @@
 //! themselves live in `remote_cmds`, `transfer_cmds` and `local_cmds`.
 
 use crate::cli::Args;
-use crate::{input, local_cmds, remote_cmds, transfer_cmds};
+use crate::{format, input, local_cmds, remote_cmds, transfer_cmds};
 use mioftp_client::{Client, ClientError, Result};
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
@@ -155,7 +155,7 @@ pub fn split(line: &str) -> Result<Vec<String>> {
 
 /// The interactive flow: register or log in, then the command prompt.
 pub fn interactive(mut client: Client, args: &Args) -> Result<()> {
-    println!("Connected to {} at {}.", client.hello().server, args.server);
+    println!("Connected to {} at {}.", format::name(&client.hello().server), args.server);
     loop {
         let Some(choice) = input::prompt_line("[r]egister, [l]ogin or [q]uit? ")? else {
             return client.exit();
@@ -174,7 +174,7 @@ pub fn interactive(mut client: Client, args: &Args) -> Result<()> {
             Ok(()) => break,
             // A refusal (taken name, wrong password) lets the user try again;
             // a lost connection ends the program.
-            Err(e @ (ClientError::Server(_) | ClientError::Usage(_))) => println!("{e}"),
+            Err(e @ (ClientError::Server(_) | ClientError::Usage(_))) => println!("{}", format::name(&e.to_string())),
             Err(e) => return Err(e),
         }
     }
@@ -191,7 +191,7 @@ pub fn interactive(mut client: Client, args: &Args) -> Result<()> {
             Ok(Flow::Continue) => {}
             Ok(Flow::Exit) => break,
             // A refusal leaves the session usable; a lost connection does not.
-            Err(e) if !e.is_fatal() => eprintln!("error: {e}"),
+            Err(e) if !e.is_fatal() => eprintln!("error: {}", format::name(&e.to_string())),
             Err(e) => return Err(e),
         }
     }

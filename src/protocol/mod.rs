@@ -1,7 +1,8 @@
-//! The mioftp wire protocol, pure: frames, messages, error codes and SCRAM
-//! arithmetic. No sockets, no files, no clocks: the server's session machine
+//! The mioftp wire protocol, pure: frames, messages, error codes, SCRAM
+//! arithmetic, and the escaping of peer text for display. No sockets, no files, no clocks: the server's session machine
 //! and the client both build on this module, so there is one copy of it.
 
+pub mod display;
 pub mod error;
 pub mod frame;
 pub mod messages;
