@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default PBKDF2 iteration floor for accounts (OWASP's 2023 figure for
+/// Default PBKDF2 iteration count for accounts (OWASP's 2023 figure for
 /// PBKDF2-HMAC-SHA256).
 pub const DEFAULT_MIN_ITERATIONS: u32 = 600_000;
 /// Default per-account quota: 10 GiB.
@@ -35,7 +35,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The pre-shared key file; `None` means `<root>/server.key`, created if absent.
     pub key_file: Option<PathBuf>,
-    /// The least PBKDF2 iteration count `register` accepts.
+    /// The PBKDF2 iteration count `register` requires, exactly (protocol §4;
+    /// the name is the hello field's). 1 to `scram::MAX_ITERATIONS`, else
+    /// the server does not start.
     pub min_iterations: u32,
     /// The least password length, announced for clients to enforce.
     pub min_password_len: u32,

@@ -38,8 +38,15 @@ struct ServeArgs {
     /// Pre-shared key file [default: <root>/server.key, created at first start].
     #[arg(long, env = "MIOFTPD_KEY_FILE")]
     key_file: Option<PathBuf>,
-    /// Least PBKDF2-HMAC-SHA256 iteration count accepted at registration.
-    #[arg(long, default_value_t = DEFAULT_MIN_ITERATIONS)]
+    /// The PBKDF2-HMAC-SHA256 iteration count registration requires, exactly
+    /// (1 to 10000000; announced in the hello as min_iterations).
+    #[arg(
+        long = "kdf-iterations",
+        value_name = "N",
+        visible_alias = "min-iterations",
+        default_value_t = DEFAULT_MIN_ITERATIONS,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(mioftp::protocol::scram::MAX_ITERATIONS))
+    )]
     min_iterations: u32,
     /// Least password length, announced to clients (which enforce it).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]

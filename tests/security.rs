@@ -97,3 +97,112 @@ fn paths_with_c1_controls_or_bidi_controls_are_path_invalid() {
         .collect();
     assert_eq!(home, ["café ☕ 日本"]);
 }
+
+// --------------------------------------------------- KDF cost (#13.2, #13.3) --
+
+/// The protocol's ceiling on PBKDF2 iterations.
+const MAX_ITERATIONS: u64 = 10_000_000;
+
+fn register_req(user: &str, salt_len: usize, iterations: u64) -> Value {
+    json!({"op": "register", "user": user, "salt": mioftp::protocol::scram::b64(&vec![5; salt_len]),
+        "iterations": iterations, "stored_key": mioftp::protocol::scram::b64(&[1; 32]),
+        "server_key": mioftp::protocol::scram::b64(&[2; 32])})
+}
+
+fn account_files(server: &TestServer) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(server.path("accounts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn register_refuses_iteration_counts_above_ten_million_and_hello_announces_the_ceiling() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let hello = {
+        // `raw()` consumed the hello; look at a fresh one.
+        let mut again = Raw::connect(server.addr);
+        again.recv()
+    };
+    assert_eq!(hello["max_iterations"], MAX_ITERATIONS, "{hello}");
+    let mac = mioftp::protocol::scram::hmac(&server.key, &raw.challenge);
+    assert_eq!(raw.call(json!({"op": "auth", "hmac": mioftp::protocol::scram::b64(&mac)}))["ok"], true);
+    for iterations in [MAX_ITERATIONS + 1, u64::from(u32::MAX)] {
+        let reply = raw.call(register_req("spinner", 16, iterations));
+        assert_eq!(code(&reply), "weak_kdf", "{iterations}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains("10000000"), "{message}");
+    }
+    assert_eq!(account_files(&server), Vec::<String>::new());
+}
+
+#[test]
+fn a_server_whose_own_policy_is_above_the_ceiling_does_not_start() {
+    let root = tempfile::tempdir().unwrap();
+    let mut cfg = mioftp::config::Config::new(root.path());
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.min_iterations = MAX_ITERATIONS as u32 + 1;
+    let err = mioftp::server::Server::bind(cfg).err().expect("refused");
+    assert!(err.to_string().contains("10000000"), "{err}");
+}
+
+#[test]
+fn a_stored_account_above_the_ceiling_is_refused_at_login_without_kdf_parameters() {
+    let server = TestServer::start();
+    server.user("legacy").exit().unwrap();
+    // An account written before the ceiling existed.
+    let path = server.path("accounts/legacy.json");
+    let mut account: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    account["iterations"] = json!(u32::MAX);
+    std::fs::write(&path, serde_json::to_vec(&account).unwrap()).unwrap();
+
+    let mut raw = server.raw_checked();
+    for _ in 0..7 {
+        let reply = raw.call(json!({"op": "login", "user": "legacy", "nonce": "abcdefghijkl"}));
+        assert_eq!(code(&reply), "weak_kdf", "{reply}");
+        assert!(reply.get("salt").is_none() && reply.get("iterations").is_none(), "{reply}");
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains("4294967295") && message.contains("10000000"), "{message}");
+        // Nothing is pending: a proof now is out of state.
+        assert_eq!(code(&raw.call(json!({"op": "login_proof", "proof": "AAAA"}))), "bad_state");
+    }
+    let refusals: Vec<Value> =
+        server.accounts_log().into_iter().filter(|r| r["event"] == "login" && r["session"] != 1).collect();
+    let weak: Vec<&Value> = refusals.iter().filter(|r| r["user"] == "legacy").collect();
+    assert_eq!(weak.len(), 7, "each refusal is audited: {refusals:?}");
+    assert!(weak.iter().all(|r| r["outcome"] == "fail" && r["reason"] == "weak_kdf"), "{refusals:?}");
+    assert!(refusals.iter().all(|r| r["outcome"] != "ok"), "{refusals:?}");
+    // Refusals are not password guesses: the throttle did not count them.
+    assert_eq!(code(&raw.call(json!({"op": "login", "user": "legacy", "nonce": "abcdefghijkl"}))), "weak_kdf");
+}
+
+#[test]
+fn registration_fixes_salt_length_and_iterations_so_unknown_users_look_like_real_ones() {
+    let server = TestServer::start();
+    let mut raw = server.raw_checked();
+    let policy = u64::from(TEST_ITERATIONS);
+    // Anything but a 16-byte salt and exactly the announced count is refused.
+    for (salt_len, iterations) in [(8, policy), (32, policy), (64, policy), (16, policy + 1), (16, 2 * policy)] {
+        let reply = raw.call(register_req("odd", salt_len, iterations));
+        assert_eq!(code(&reply), "weak_kdf", "salt {salt_len}, {iterations}: {reply}");
+    }
+    assert_eq!(account_files(&server), Vec::<String>::new());
+    assert_eq!(raw.call(register_req("real", 16, policy))["ok"], true);
+
+    let challenge = |raw: &mut Raw, user: &str| {
+        let reply = raw.call(json!({"op": "login", "user": user, "nonce": "abcdefghijkl"}));
+        assert_eq!(code(&raw.call(json!({"op": "login_proof", "proof": "AAAA"}))), "auth_failed");
+        let salt = mioftp::protocol::scram::unb64(reply["salt"].as_str().unwrap()).unwrap();
+        let keys: Vec<String> = reply.as_object().unwrap().keys().cloned().collect();
+        (keys, salt.len(), reply["iterations"].clone())
+    };
+    let real = challenge(&mut raw, "real");
+    assert_eq!(real, (real.0.clone(), 16, json!(policy)));
+    for unknown in ["nobody", "odd", "x"] {
+        assert_eq!(challenge(&mut raw, unknown), real, "{unknown}");
+    }
+}

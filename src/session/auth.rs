@@ -12,8 +12,6 @@ use std::time::{Instant, SystemTime};
 
 /// The message both an unknown user and a wrong password get.
 pub const AUTH_FAILED: &str = "invalid username or password";
-/// Salt lengths `register` accepts, in bytes.
-const SALT_RANGE: std::ops::RangeInclusive<usize> = 8..=64;
 
 /// A login between SCRAM server-first and the client's proof.
 pub(super) struct PendingLogin {
@@ -34,6 +32,7 @@ pub(super) fn hello(challenge: &[u8; 32], svc: &Services) -> Hello {
         challenge: scram::b64(challenge),
         kdf: KDF_NAME.to_owned(),
         min_iterations: svc.config.min_iterations,
+        max_iterations: Some(scram::MAX_ITERATIONS),
         min_password_len: svc.config.min_password_len,
     }
 }
@@ -88,18 +87,15 @@ fn try_register(
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
     }
     check_username(user).map_err(|m| WireError::new(ErrorCode::InvalidUsername, m))?;
-    let min = svc.config.min_iterations;
-    if iterations < min {
-        return Err(WireError::new(
-            ErrorCode::WeakKdf,
-            format!("PBKDF2 iteration count {iterations} is below this server's minimum of {min}"),
-        ));
-    }
-    let salt_ok = scram::unb64(salt).is_some_and(|b| SALT_RANGE.contains(&b.len()));
+    check_kdf(iterations, svc.config.min_iterations)?;
+    let salt_ok = scram::unb64(salt).is_some_and(|b| b.len() == scram::SALT_LEN);
     if !salt_ok || scram::unb64_key(stored_key).is_none() || scram::unb64_key(server_key).is_none() {
         return Err(WireError::new(
             ErrorCode::WeakKdf,
-            "salt must be 8 to 64 bytes and stored_key and server_key 32 bytes each, all in base64",
+            format!(
+                "salt must be exactly {} bytes and stored_key and server_key 32 bytes each, all in base64",
+                scram::SALT_LEN
+            ),
         ));
     }
     let account = Account {
@@ -129,9 +125,43 @@ fn try_register(
     Ok(())
 }
 
-/// `login`: SCRAM client-first. Unknown users get a fake but stable salt and
-/// the policy's iteration count, so this reply does not reveal whether the
-/// account exists.
+/// `register`'s iteration count must be exactly the server's policy (the
+/// hello's `min_iterations`), which is never above [`scram::MAX_ITERATIONS`].
+///
+/// Why exactly, and not "at least": the login challenge of an unknown user
+/// must look like a real account's, and a real account's parameters are
+/// whatever it registered with. If registration allowed any count (or any
+/// salt length), an account made with 700,000 iterations would stand out
+/// against the fake 600,000 of every missing name. Fixing both at
+/// registration makes every new account's challenge the same shape as the
+/// fake one (16-byte salt, the policy's count). What remains visible:
+/// accounts registered before this rule or under an earlier policy.
+fn check_kdf(iterations: u32, policy: u32) -> Result<(), WireError> {
+    let max = scram::MAX_ITERATIONS;
+    let why = if iterations > max {
+        format!("PBKDF2 iteration count {iterations} is above the protocol's maximum of {max}")
+    } else if iterations < policy {
+        format!("PBKDF2 iteration count {iterations} is below this server's policy of {policy}")
+    } else if iterations != policy {
+        format!(
+            "this server requires exactly {policy} PBKDF2 iterations (its hello's min_iterations), not {iterations}"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(WireError::new(ErrorCode::WeakKdf, why))
+}
+
+/// `login`: SCRAM client-first. Unknown users get a fake but stable salt of
+/// the one length registration allows and the policy's iteration count, the
+/// parameters every account registered under this policy has (see
+/// [`check_kdf`]), so this reply does not reveal whether the account exists.
+///
+/// A stored account above [`scram::MAX_ITERATIONS`] (written before the
+/// ceiling existed, or by hand) is refused here with `weak_kdf`, before any
+/// KDF parameter is handed out: no client or front end is ever asked to run
+/// such a KDF. That refusal does say the account exists; such accounts can
+/// only be repaired by an administrator.
 pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Instant, svc: &mut Services) {
     let refuse = |s: &mut Session, svc: &mut Services, err: WireError| {
         let shown = (user.len() <= 64).then_some(user.as_str());
@@ -181,6 +211,19 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
             return refuse(s, svc, err);
         }
     };
+    if let Some(c) = creds.as_ref().filter(|c| c.iterations > scram::MAX_ITERATIONS) {
+        log::warn!("account {user} is stored with {} PBKDF2 iterations, above the maximum; refused", c.iterations);
+        let err = WireError::new(
+            ErrorCode::WeakKdf,
+            format!(
+                "this account is stored with {} PBKDF2 iterations, more than the maximum of {}; it cannot be \
+                 used until an administrator resets it",
+                c.iterations,
+                scram::MAX_ITERATIONS
+            ),
+        );
+        return refuse(s, svc, err);
+    }
     let exists = creds.is_some();
     let Credentials { salt, iterations, stored_key, server_key } = creds.unwrap_or_else(|| Credentials {
         salt: svc.fake_salt(&user),
