@@ -55,7 +55,7 @@ pub struct Config {
     pub partial_max_age: Duration,
     /// Most simultaneous connections from one IP address; 0 is no limit.
     pub max_per_ip: usize,
-    /// Failed logins (per user, and per address) allowed within the window.
+    /// Login throttling: per user and address, per address, per user.
     pub login_policy: crate::throttle::Policy,
     /// How long in-flight transfers may run on after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,

@@ -206,3 +206,74 @@ fn registration_fixes_salt_length_and_iterations_so_unknown_users_look_like_real
         assert_eq!(challenge(&mut raw, unknown), real, "{unknown}");
     }
 }
+
+// ------------------------------------------------------ throttle (#13.4) --
+
+#[test]
+fn one_users_failed_logins_do_not_lock_out_other_users_behind_the_same_address() {
+    let server = TestServer::start();
+    server.user("alice").exit().unwrap();
+    server.user("mallory").exit().unwrap();
+    let mut c = server.client();
+    for _ in 0..5 {
+        let e = c.login("mallory", "not the password").unwrap_err();
+        assert_eq!(e.code(), Some(mioftp::protocol::ErrorCode::AuthFailed), "{e}");
+    }
+    // mallory is held back on this address...
+    let e = c.login("mallory", PASSWORD).unwrap_err();
+    assert_eq!(e.code(), Some(mioftp::protocol::ErrorCode::TooManyAttempts), "{e}");
+    // ...and keeps guessing at other names from it, below the address limit.
+    for i in 0..10 {
+        let e = c.login(&format!("guess{i}"), "not the password").unwrap_err();
+        assert_eq!(e.code(), Some(mioftp::protocol::ErrorCode::AuthFailed), "{e}");
+    }
+    // Everyone else behind the same address still gets in.
+    server.login("alice").exit().unwrap();
+    server.user("newcomer").exit().unwrap();
+}
+
+/// A key-checked client whose connection comes from `src` (a loopback
+/// address other than 127.0.0.1), so the server sees a different peer.
+fn client_from(src: [u8; 4], server: &TestServer) -> mioftp_client::Client {
+    use rustix::net::{AddressFamily, SocketType, bind, connect, socket};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    bind(&fd, &std::net::SocketAddrV4::new(src.into(), 0)).unwrap();
+    connect(&fd, &server.addr).unwrap();
+    let stream = std::net::TcpStream::from(fd);
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let conn = mioftp_client::connection::Connection::new(stream).unwrap();
+    mioftp_client::Client::handshake(conn, &server.key).unwrap()
+}
+
+#[test]
+fn guessing_from_many_addresses_holds_the_user_back_except_where_the_user_logs_in() {
+    use mioftp::protocol::ErrorCode;
+    let server = TestServer::start_with(|c| {
+        c.login_policy = mioftp::throttle::Policy { max_failures_per_user: 8, ..Default::default() }
+    });
+    // alice registers and logs in from 127.0.0.1.
+    server.user("alice").exit().unwrap();
+    server.user("bob").exit().unwrap();
+    // A stranger guesses from two other addresses, four times each: below
+    // the per-address limits everywhere, but eight for alice in all.
+    for n in [2, 3] {
+        let mut c = client_from([127, 0, 0, n], &server);
+        for _ in 0..4 {
+            let e = c.login("alice", "not the password").unwrap_err();
+            assert_eq!(e.code(), Some(ErrorCode::AuthFailed), "{e}");
+        }
+    }
+    // From an address alice never used, even her password waits...
+    let mut elsewhere = client_from([127, 0, 0, 9], &server);
+    let e = elsewhere.login("alice", PASSWORD).unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::TooManyAttempts), "{e}");
+    assert!(e.to_string().contains("from many addresses"), "{e}");
+    // ...while other users are not affected there,
+    elsewhere.login("bob", PASSWORD).expect("bob is not held back");
+    // and from the address she logged in from before, alice gets in.
+    server.login("alice").exit().unwrap();
+    let refused = server.accounts_log().into_iter().find(|r| r["reason"] == "too_many_attempts").unwrap();
+    assert_eq!((refused["user"].as_str(), refused["outcome"].as_str()), (Some("alice"), Some("rejected")));
+    assert!(refused["peer"].as_str().unwrap().starts_with("127.0.0.9:"), "{refused}");
+}

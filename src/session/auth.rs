@@ -180,9 +180,9 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     if let Err(m) = check_username(&user) {
         return refuse(s, svc, WireError::new(ErrorCode::InvalidUsername, m));
     }
-    if let Some(wait) = svc.throttle.check(&user, s.peer.ip(), now) {
+    if let Some(lock) = svc.throttle.lock(&user, s.peer.ip(), now) {
         // Recorded as `rejected` (see Session::audit), in a form fail2ban matches.
-        return refuse(s, svc, throttled(wait));
+        return refuse(s, svc, throttled(lock));
     }
     if !scram::valid_nonce(client_nonce) {
         return refuse(
@@ -245,11 +245,8 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists, quota }));
 }
 
-fn throttled(wait: std::time::Duration) -> WireError {
-    WireError::new(
-        ErrorCode::TooManyAttempts,
-        format!("too many failed logins for this account or address; retry after {} s", wait.as_secs().max(1)),
-    )
+fn throttled(lock: crate::throttle::Lock) -> WireError {
+    WireError::new(ErrorCode::TooManyAttempts, lock.message())
 }
 
 /// `login_proof`: SCRAM client-final. Verifies the proof and answers with
@@ -269,8 +266,8 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
     };
     // Checked again here: logins started before a lock (many connections at
     // once) must not each get a guess after it.
-    if let Some(wait) = svc.throttle.check(&pending.user, s.peer.ip(), now) {
-        let err = throttled(wait);
+    if let Some(lock) = svc.throttle.lock(&pending.user, s.peer.ip(), now) {
+        let err = throttled(lock);
         s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
         return s.send_error(&err);
     }
@@ -293,7 +290,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
             return s.send_error(&err);
         }
     };
-    svc.throttle.record_success(&pending.user);
+    svc.throttle.record_success(&pending.user, s.peer.ip(), now);
     let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
     s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });
