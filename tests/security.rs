@@ -277,3 +277,56 @@ fn guessing_from_many_addresses_holds_the_user_back_except_where_the_user_logs_i
     assert_eq!((refused["user"].as_str(), refused["outcome"].as_str()), (Some("alice"), Some("rejected")));
     assert!(refused["peer"].as_str().unwrap().starts_with("127.0.0.9:"), "{refused}");
 }
+
+// ------------------------------------------------- quota on replace (#13.5) --
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn replacing_a_70_mib_file_under_a_100_mib_quota_reserves_only_the_growth() {
+    use mioftp_client::{NoProgress, PutOptions};
+    let server = TestServer::start_with(|c| c.default_quota = Some(100 * MIB));
+    let mut c = server.user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    random_file(&local, 70 * MIB, 1);
+    c.put(&local, "big.bin", &PutOptions::default(), &mut NoProgress).expect("the first copy fits");
+    // A changed file of the same size, under the same name.
+    let changed = random_file(&local, 70 * MIB, 2);
+    c.put(&local, "big.bin", &PutOptions::default(), &mut NoProgress).expect("replacing needs no new room");
+    assert_eq!(sha256_file(&server.path("home/alice/big.bin")), changed);
+    assert_eq!(c.quota().unwrap().used, 70 * MIB);
+    // Growth still counts: 70 -> 95 MiB fits, 95 -> 101 MiB does not.
+    random_file(&local, 95 * MIB, 3);
+    c.put(&local, "big.bin", &PutOptions::default(), &mut NoProgress).expect("25 MiB of growth fits");
+    random_file(&local, 101 * MIB, 4);
+    let e = c.put(&local, "big.bin", &PutOptions::default(), &mut NoProgress).unwrap_err();
+    assert_eq!(e.code(), Some(mioftp::protocol::ErrorCode::QuotaExceeded), "{e}");
+    assert_eq!(c.quota().unwrap().used, 95 * MIB);
+}
+
+#[test]
+fn removing_the_file_an_upload_replaces_takes_back_its_credit_even_through_a_link() {
+    for target in ["real/big.bin", "alias/big.bin"] {
+        let server = TestServer::start_with(|c| c.default_quota = Some(100 * MIB));
+        server.user("alice").exit().unwrap();
+        // A 70 MiB file (sparse: its size is what counts) and a link to its folder.
+        let home = server.path("home/alice");
+        std::fs::create_dir(home.join("real")).unwrap();
+        std::fs::File::create(home.join("real/big.bin")).unwrap().set_len(70 * MIB).unwrap();
+        std::os::unix::fs::symlink("real", home.join("alias")).unwrap();
+
+        let mut up = login_raw(&server, "alice");
+        let mut other = login_raw(&server, "alice");
+        // The replacement needs no new room: the old file's 70 MiB are credited.
+        let ready = up.call(json!({"op": "put", "path": target, "length": 70 * MIB}));
+        assert_eq!(ready["offset"], 0, "{target}: {ready}");
+        // The old file goes away while the upload waits: its credit goes too,
+        // so the 70 MiB freed stay promised to the upload.
+        assert_eq!(other.call(json!({"op": "rm", "path": "real/big.bin"}))["freed"], 70 * MIB);
+        let refused = other.call(json!({"op": "put", "path": "other.bin", "length": 40 * MIB}));
+        assert_eq!(code(&refused), "quota_exceeded", "{target}: {refused}");
+        let fits = other.call(json!({"op": "put", "path": "other.bin", "length": 30 * MIB}));
+        assert_eq!(fits["offset"], 0, "{target}: {fits}");
+    }
+}
