@@ -1,7 +1,7 @@
 //! The connection check, registration, SCRAM login, logout and exit.
 
 use super::{Authed, Session, State};
-use crate::accounts::{Account, CreateError, Credentials};
+use crate::accounts::{Account, CreateError, Credentials, Unusable};
 use crate::audit::{Log, format_ts};
 use crate::home::VPath;
 use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
@@ -192,12 +192,18 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
         );
     }
     let mut quota = None;
-    let creds = match svc.accounts.load(&user).map(|a| a.map(|a| (a.quota, a.credentials()))) {
-        Ok(Some((q, Some(creds)))) => {
+    let loaded = svc.accounts.load(&user).map(|a| a.map(|a| (a.quota, a.credentials())));
+    let creds = match loaded {
+        Ok(Some((q, Ok(creds)))) => {
             quota = q;
             Some(creds)
         }
         Ok(None) => None,
+        // Too costly to ever derive: refused before any parameter is sent.
+        Ok(Some((_, Err(e @ Unusable::TooCostly(_))))) => {
+            log::warn!("login {user} refused: {e}");
+            return refuse(s, svc, WireError::new(ErrorCode::WeakKdf, e.to_string()));
+        }
         // A record that cannot be read (out of descriptors, I/O error,
         // damaged) is the server's problem, not a wrong password: it must not
         // count toward the throttle or look like a guess to fail2ban.
@@ -211,19 +217,6 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
             return refuse(s, svc, err);
         }
     };
-    if let Some(c) = creds.as_ref().filter(|c| c.iterations > scram::MAX_ITERATIONS) {
-        log::warn!("account {user} is stored with {} PBKDF2 iterations, above the maximum; refused", c.iterations);
-        let err = WireError::new(
-            ErrorCode::WeakKdf,
-            format!(
-                "this account is stored with {} PBKDF2 iterations, more than the maximum of {}; it cannot be \
-                 used until an administrator resets it",
-                c.iterations,
-                scram::MAX_ITERATIONS
-            ),
-        );
-        return refuse(s, svc, err);
-    }
     let exists = creds.is_some();
     let Credentials { salt, iterations, stored_key, server_key } = creds.unwrap_or_else(|| Credentials {
         salt: svc.fake_salt(&user),
