@@ -20,7 +20,8 @@
 //! - [`digest_cache`]: a file's SHA-256 kept in an xattr, so downloads can use sendfile.
 //! - [`users`]: per-user shared state: home handle, usage and quota, uploads.
 //! - [`services`]: the server-wide state sessions act on.
-//! - [`throttle`]: brute-force throttling of logins by user and address.
+//! - [`throttle`]: brute-force throttling of logins at three levels: user and
+//!   address, address, and user across addresses (with a growing back-off).
 //! - [`config`]: the server's settings.
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
 

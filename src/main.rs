@@ -53,8 +53,15 @@ struct ServeArgs {
     /// Pre-shared key file [default: <root>/server.key, created at first start].
     #[arg(long, env = "MIOFTPD_KEY_FILE")]
     key_file: Option<PathBuf>,
-    /// Least PBKDF2-HMAC-SHA256 iteration count accepted at registration.
-    #[arg(long, default_value_t = DEFAULT_MIN_ITERATIONS)]
+    /// The PBKDF2-HMAC-SHA256 iteration count registration requires, exactly
+    /// (1 to 10000000; announced in the hello as min_iterations).
+    #[arg(
+        long = "kdf-iterations",
+        value_name = "N",
+        alias = "min-iterations",
+        default_value_t = DEFAULT_MIN_ITERATIONS,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(mioftp::protocol::scram::MAX_ITERATIONS))
+    )]
     min_iterations: u32,
     /// Least password length, announced to clients (which enforce it).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
@@ -81,12 +88,24 @@ struct ServeArgs {
     /// Most simultaneous connections from one IP address (0: no limit).
     #[arg(long, default_value_t = 256)]
     max_per_ip: usize,
-    /// Failed logins, per username and per address, before further attempts
-    /// are refused for the rest of the window (0 disables throttling).
+    /// Failed logins for one user from one address within the window before
+    /// that user is refused on that address for the rest of it (0: off).
     #[arg(long, default_value_t = 5)]
     login_max_failures: usize,
+    /// Failed logins from one address, for any users, within the window
+    /// before the address is refused for everyone for the rest of it (0: off).
+    #[arg(long, default_value_t = 50)]
+    login_max_failures_per_ip: usize,
+    /// Failed logins for one user from all addresses (one forgiven per
+    /// window) after which each failure locks the user, except on addresses
+    /// it recently logged in from, for 1, 2, 4, ... seconds (0: off).
+    #[arg(long, default_value_t = 100)]
+    login_max_failures_per_user: usize,
+    /// The longest of those per-user locks, in seconds.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    login_max_backoff: u64,
     /// The throttling window, in seconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     login_window: u64,
     /// Seconds in-flight transfers may continue after SIGINT/SIGTERM.
     #[arg(long, default_value_t = 10)]
@@ -154,7 +173,10 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.max_per_ip = args.max_per_ip;
     config.login_policy = mioftp::throttle::Policy {
         max_failures: args.login_max_failures,
+        max_failures_per_ip: args.login_max_failures_per_ip,
+        max_failures_per_user: args.login_max_failures_per_user,
         window: Duration::from_secs(args.login_window),
+        max_backoff: Duration::from_secs(args.login_max_backoff),
     };
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace);
     let mut server = match Server::bind(config) {

@@ -36,6 +36,13 @@ pub struct Services {
 impl Services {
     /// Opens everything under `config.root`, creating what is missing.
     pub fn open(config: Config) -> io::Result<Services> {
+        let max = scram::MAX_ITERATIONS;
+        if !(1..=max).contains(&config.min_iterations) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the PBKDF2 iteration policy must be 1 to {max}, not {}", config.min_iterations),
+            ));
+        }
         make_dir(&config.root, "data root (--root)")?;
         make_dir(&config.home_dir(), "home folder")?;
         let accounts = AccountStore::open(&config.accounts_dir())?;

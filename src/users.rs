@@ -1,6 +1,13 @@
 //! Per-user state shared by all of a user's sessions: the open home, the
 //! bytes used and promised against the quota, and the uploads in progress.
 //!
+//! An upload that replaces a file reserves only its growth: the replaced
+//! file's size is credited against the new bytes (see
+//! [`UserState::reserve_upload`]). The credit is keyed by the replaced file's
+//! identity, so removing that file through any path (or link) while the
+//! upload runs takes the credit back, and two uploads naming one file through
+//! different paths cannot both be credited for it.
+//!
 //! Usage is computed once, when the first session of a user logs in, by an
 //! incremental scan that the event loop advances a bounded number of entries
 //! per turn ([`Users::tick`]), so a huge home cannot stall other clients.
@@ -8,7 +15,7 @@
 //! deferred request). After that it is kept up to date by every change, and
 //! dropped when the user's last session ends.
 
-use crate::home::{Home, UsageScan, VPath};
+use crate::home::{FileId, Home, UsageScan, VPath};
 use crate::partial;
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -35,6 +42,10 @@ pub struct UserState {
     sessions: usize,
     /// Target paths with an upload in progress (for `busy`).
     pub uploads: HashSet<VPath>,
+    /// Bytes credited to uploads in progress for the files they will
+    /// replace, by the replaced file's identity; `credited` is their sum.
+    credits: HashMap<FileId, u64>,
+    credited: u64,
 }
 
 impl UserState {
@@ -43,9 +54,64 @@ impl UserState {
         self.scan.is_none() && self.scan_error.is_none()
     }
 
-    /// Bytes still free, counting reservations; `None` if unlimited.
+    /// Bytes still free, counting reservations less the credits for files
+    /// that uploads will replace; `None` if unlimited.
     pub fn free(&self) -> Option<u64> {
-        self.limit.map(|l| l.saturating_sub(self.used.saturating_add(self.reserved)))
+        let promised = self.used.saturating_add(self.reserved).saturating_sub(self.credited);
+        self.limit.map(|l| l.saturating_sub(promised))
+    }
+
+    /// Admits an upload with `needed` bytes still to write, replacing
+    /// `replaced` (the identity and size of the regular file at its target),
+    /// if the quota allows: reserves `needed`, and credits the replaced
+    /// file's size (at most `needed`) so that only the growth has to be free.
+    /// No credit if another upload already holds one for that file.
+    ///
+    /// The old file stays on disk until the new one is renamed over it, so
+    /// while the upload runs the home really holds both: `used` can exceed
+    /// the limit by up to the credit. That is the price of keeping the old
+    /// file intact until the new one is committed.
+    ///
+    /// Returns the credited file (to give back with [`Self::release_upload`]),
+    /// or the growth that did not fit.
+    pub fn reserve_upload(&mut self, needed: u64, replaced: Option<(FileId, u64)>) -> Result<Option<FileId>, u64> {
+        let credit = replaced.filter(|(id, _)| !self.credits.contains_key(id)).map(|(id, size)| (id, size.min(needed)));
+        let growth = needed - credit.map_or(0, |(_, c)| c);
+        if self.free().is_some_and(|free| growth > free) {
+            return Err(growth);
+        }
+        // Saturating: with no quota, a peer may declare lengths near 2^63 on
+        // several connections at once.
+        self.reserved = self.reserved.saturating_add(needed);
+        Ok(credit.map(|(id, c)| {
+            self.credits.insert(id, c);
+            self.credited = self.credited.saturating_add(c);
+            id
+        }))
+    }
+
+    /// An upload ended: gives back its unused reservation and its credit.
+    /// (If the credit was revoked and the inode number since reused by a file
+    /// another upload is credited for, that credit goes too: the error is on
+    /// the safe side, a stricter quota, never a looser one.)
+    pub fn release_upload(&mut self, unused: u64, credit: Option<FileId>) {
+        self.reserved = self.reserved.saturating_sub(unused);
+        if let Some(id) = credit {
+            self.revoke_credit(id);
+        }
+    }
+
+    /// The file `id` is gone (removed): an upload that was credited for
+    /// replacing it will replace nothing, so it needs its whole size again.
+    pub fn revoke_credit(&mut self, id: FileId) {
+        if let Some(c) = self.credits.remove(&id) {
+            self.credited = self.credited.saturating_sub(c);
+        }
+    }
+
+    /// Whether any upload holds a credit (so `rm` must look at identities).
+    pub fn has_credits(&self) -> bool {
+        !self.credits.is_empty()
     }
 
     /// Records bytes added to (or removed from) the home.
@@ -99,6 +165,8 @@ impl Users {
                 scan_error: None,
                 sessions: 1,
                 uploads: HashSet::new(),
+                credits: HashMap::new(),
+                credited: 0,
             },
         );
         self.scanning.push(user.to_owned());
@@ -216,5 +284,38 @@ mod tests {
         assert!(users.get("b").is_some(), "one session of b remains");
         users.detach("b");
         assert!(users.get("b").is_none());
+    }
+
+    #[test]
+    fn a_replacement_reserves_only_its_growth_and_one_file_backs_one_credit() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a")).unwrap();
+        std::fs::write(root.path().join("a/old"), [0u8; 70]).unwrap();
+        let mut users = Users::default();
+        users.attach(root.path(), "a", Some(100), Duration::from_secs(3600)).unwrap();
+        while users.scanning() {
+            users.tick(64);
+        }
+        let u = users.get_mut("a").unwrap();
+        let old = Some((FileId { dev: 1, ino: 2 }, 70));
+        // 70 more bytes do not fit beside 70 used, unless they replace them.
+        assert_eq!(u.reserve_upload(70, None), Err(70));
+        let credit = u.reserve_upload(70, old).expect("no growth");
+        assert_eq!((u.reserved, u.free()), (70, Some(30)));
+        // A second upload naming the same file gets no second credit.
+        assert_eq!(u.reserve_upload(40, old), Err(40));
+        assert_eq!(u.reserve_upload(30, old), Ok(None));
+        assert_eq!(u.free(), Some(0));
+        u.release_upload(30, None);
+        // The old file is removed: the upload needs its whole size again.
+        u.shrink(70);
+        u.revoke_credit(credit.unwrap());
+        assert_eq!((u.used, u.free()), (0, Some(30)));
+        u.release_upload(70, credit);
+        assert_eq!((u.reserved, u.free()), (0, Some(100)));
+        // A replacement larger than the old file reserves the difference.
+        u.grow(70);
+        assert_eq!(u.reserve_upload(90, old), Ok(credit));
+        assert_eq!(u.free(), Some(10));
     }
 }

@@ -47,7 +47,7 @@ fn check_user_needs_the_connection_check_and_is_refused_once_logged_in() {
 #[test]
 fn check_user_is_throttled_per_address_and_does_not_lock_logins() {
     let server = TestServer::start_with(|c| {
-        c.name_check_policy = mioftp::throttle::Policy { max_failures: 3, window: Duration::from_secs(600) }
+        c.name_check_policy = mioftp::throttle::NameCheckPolicy { max: 3, window: Duration::from_secs(600) }
     });
     server.user("alice").exit().unwrap();
     let mut raw = server.raw_checked();

@@ -426,7 +426,14 @@ fn the_per_address_limit_refuses_the_extra_connection_until_one_leaves() {
 const WINDOW: Duration = Duration::from_secs(2);
 
 fn throttled_server() -> TestServer {
-    TestServer::start_with(|c| c.login_policy = mioftp::throttle::Policy { max_failures: 5, window: WINDOW })
+    throttled_server_with(50)
+}
+
+fn throttled_server_with(max_failures_per_ip: usize) -> TestServer {
+    TestServer::start_with(|c| {
+        c.login_policy =
+            mioftp::throttle::Policy { max_failures: 5, max_failures_per_ip, window: WINDOW, ..Default::default() }
+    })
 }
 
 /// The fail2ban filter applied to the server's real accounts log: every
@@ -505,8 +512,8 @@ fn five_failed_logins_lock_the_user_even_against_the_right_password_until_the_wi
 }
 
 #[test]
-fn five_failures_from_one_address_lock_every_user_from_it() {
-    let server = throttled_server();
+fn failures_from_one_address_up_to_its_limit_lock_every_user_from_it() {
+    let server = throttled_server_with(5);
     let mut healthy = server.user("steady");
     server.user("innocent").exit().unwrap();
     let mut c = server.client();

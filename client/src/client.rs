@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// Refuse iteration counts above this from a server: a hostile server could
 /// otherwise make the client spin for hours.
-pub const MAX_CLIENT_ITERATIONS: u32 = 10_000_000;
+pub const MAX_CLIENT_ITERATIONS: u32 = scram::MAX_ITERATIONS;
 
 /// The home folder, where every session starts.
 const ROOT: &str = "/";

@@ -34,10 +34,11 @@ pub fn mtime_in(secs: i64, zone: &jiff::tz::TimeZone) -> String {
     if local.offset().seconds() == 0 { format!("{when}Z") } else { format!("{when}{}", local.strftime("%:z")) }
 }
 
-/// A name safe to print: control characters (which could drive the
-/// terminal) become `?`.
+/// Text from the server (a remote name, its name, an error message) safe to
+/// print: every character a terminal could act on (C0, DEL, C1 and the
+/// bidirectional controls) is written visibly, e.g. `\x1b` or `\u{202e}`.
 pub fn name(raw: &str) -> String {
-    raw.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    mioftp_proto::display::escape(raw).into_owned()
 }
 
 /// The wire name of a kind: `file`, `dir`, `symlink`, `other`.
@@ -98,12 +99,12 @@ mod tests {
             entry("docs", EntryKind::Dir, 4096),
             entry("big.bin", EntryKind::File, 3 * 1024 * 1024),
             entry("link", EntryKind::Symlink, 7),
-            entry("bell\x07", EntryKind::File, 0),
+            entry("bell\x07\u{202e}", EntryKind::File, 0),
         ]);
         assert!(lines[0].starts_with("d       -  ") && lines[0].ends_with("  docs/"), "{lines:?}");
         assert!(lines[1].starts_with("- 3.0 MiB  ") && lines[1].ends_with("  big.bin"), "{lines:?}");
         assert!(lines[2].starts_with("l     7 B  ") && lines[2].ends_with("  link@"), "{lines:?}");
-        assert!(lines[3].ends_with("  bell?"), "{lines:?}");
+        assert!(lines[3].ends_with(r"  bell\x07\u{202e}"), "{lines:?}");
         let time = mtime(0); // in whatever zone the test runs in
         let column = lines[0].find(&time);
         assert!(column.is_some() && lines.iter().all(|l| l.find(&time) == column), "{lines:?}");

@@ -7,6 +7,7 @@
 //! session instead of being asked again.
 
 use crate::editor::{LineEditor, Read};
+use crate::format;
 use crate::interrupt::Interrupts;
 use crate::shell::{Flow, Shell, split};
 use mioftp_client::{Client, ClientError, Result};
@@ -33,7 +34,7 @@ pub fn run(client: Client) -> Result<()> {
         let words = match split(&line) {
             Ok(words) => words,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", format::name(&e.to_string()));
                 continue;
             }
         };
@@ -52,9 +53,9 @@ pub fn run(client: Client) -> Result<()> {
                 recover(&mut shell, "cancelled")?;
             }
             // A refusal leaves the session usable.
-            Err(e) if !e.is_fatal() => eprintln!("error: {e}"),
+            Err(e) if !e.is_fatal() => eprintln!("error: {}", format::name(&e.to_string())),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", format::name(&e.to_string()));
                 recover(&mut shell, "the connection was lost")?;
             }
         }

@@ -5,7 +5,7 @@
 //! the password twice, then connects again to register and log in.
 
 use crate::cli::{self, Args};
-use crate::input;
+use crate::{format, input};
 use mioftp_client::{Client, ClientError, Endpoint, Options, Result, keyfile};
 
 /// Where to connect, with the key read (a missing key fails before any
@@ -70,7 +70,7 @@ fn login_flow(endpoint: &Endpoint, args: &Args) -> Result<Client> {
     let user = ask_user(args)?;
     let password = input::password(args, "Password: ")?;
     let mut client = Client::open(endpoint.clone())?;
-    println!("Connected to {}.", client.hello().server);
+    println!("Connected to {}.", format::name(&client.hello().server));
     if let Err(e) = client.login(&user, &password) {
         let _ = client.exit(); // we are leaving this connection either way
         return Err(e);
@@ -89,7 +89,11 @@ fn register_flow(endpoint: &Endpoint, args: &Args) -> Result<Client> {
     }
     let password = input::new_password(args, Some(hello.min_password_len))?;
     let mut client = Client::open(endpoint.clone())?;
-    println!("Connected to {}. Deriving keys ({} PBKDF2 iterations)...", client.hello().server, hello.min_iterations);
+    println!(
+        "Connected to {}. Deriving keys ({} PBKDF2 iterations)...",
+        format::name(&client.hello().server),
+        hello.min_iterations
+    );
     client.register(&user, &password)?;
     println!("Registered {user}. Logging in...");
     client.login(&user, &password)?;

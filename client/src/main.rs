@@ -28,7 +28,8 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mioftp: {e}");
+            // The message may quote the server: escaped for the terminal.
+            eprintln!("mioftp: {}", format::name(&e.to_string()));
             ExitCode::from(status(&e))
         }
     }

@@ -7,7 +7,7 @@
 //! - [`error`]: [`FsError`] with its stable wire code, and the mapping from
 //!   `io::Error`.
 //! - this file: [`Home`], the open handle, and `stat`/`lstat`/`check_dir`.
-//! - [`ops`]: `mkdir`, `remove`, `open_read`, `check_upload_target`.
+//! - [`ops`]: `mkdir`, `remove`, `open_read`, `upload_target`.
 //! - [`listing`]: [`Listing`], a directory read in batches.
 //! - [`usage`]: [`UsageScan`], the quota walk, a bounded number of entries per step.
 //!
@@ -100,6 +100,14 @@ fn kind_of(file: bool, dir: bool, symlink: bool) -> EntryKind {
     }
 }
 
+/// A file's identity (device and inode): the same file whatever path, or
+/// link, named it. Quota credits for replaced files are keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
 /// An open handle on one user's home.
 pub struct Home {
     dir: Dir,
@@ -143,8 +151,18 @@ impl Home {
     /// Kind, size and mtime of `p` itself (a final symbolic link is not
     /// followed; links on the way are, while they stay inside).
     pub fn lstat(&self, p: &VPath) -> Result<Meta, FsError> {
-        let m = self.dir.symlink_metadata(p.rel()).map_err(|e| error::from_io(e, p))?;
-        Ok(Meta::from_cap(&m))
+        Ok(Meta::from_cap(&self.lstat_raw(p)?))
+    }
+
+    fn lstat_raw(&self, p: &VPath) -> Result<cap_std::fs::Metadata, FsError> {
+        self.dir.symlink_metadata(p.rel()).map_err(|e| error::from_io(e, p))
+    }
+
+    /// The identity of the regular file at `p` itself (a final symbolic link
+    /// is not followed), or `None` if `p` is anything else or missing.
+    pub fn file_id(&self, p: &VPath) -> Option<FileId> {
+        let m = self.lstat_raw(p).ok()?;
+        m.is_file().then(|| FileId { dev: m.dev(), ino: m.ino() })
     }
 
     /// For `cd`: Ok if `p` is a directory (following links inside).

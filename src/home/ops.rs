@@ -7,9 +7,9 @@
 //! bounded by the path's depth (at most [`super::MAX_DEPTH`] calls).
 
 use super::error::{FsError, from_io};
-use super::{Home, Meta, VPath};
+use super::{FileId, Home, Meta, VPath};
 use crate::protocol::messages::EntryKind;
-use cap_std::fs::{OpenOptions, OpenOptionsExt as _};
+use cap_std::fs::{MetadataExt as _, OpenOptions, OpenOptionsExt as _};
 use std::io;
 
 /// `O_NONBLOCK`, so that opening a FIFO or a device someone placed in a home
@@ -141,16 +141,22 @@ impl Home {
         Ok((file, Meta::from_std(&md), etag(&md)))
     }
 
+    /// Upload target check, see [`Home::upload_target`]: returns only the
+    /// size of the regular file that the upload will replace, if any.
+    pub fn check_upload_target(&self, p: &VPath) -> Result<Option<u64>, FsError> {
+        Ok(self.upload_target(p)?.map(|(_, size)| size))
+    }
+
     /// Upload target check: the parent must be an existing directory
     /// (`NotFound` / `NotADirectory`); the target must not be a directory
-    /// (`IsADirectory`). Returns the size of the regular file that the upload
-    /// will replace, if there is one.
+    /// (`IsADirectory`). Returns the identity and size of the regular file
+    /// that the upload will replace, if there is one.
     ///
     /// A symbolic link at the target is itself replaced by the upload's
     /// rename (its target is left alone), so it returns `None`, except that a
     /// link to a directory gives `IsADirectory` and one leading outside gives
     /// `Escape`, which is what the user would be told for any other request.
-    pub fn check_upload_target(&self, p: &VPath) -> Result<Option<u64>, FsError> {
+    pub fn upload_target(&self, p: &VPath) -> Result<Option<(FileId, u64)>, FsError> {
         let Some(parent) = p.parent() else {
             return Err(FsError::IsADirectory("/ is your home folder".to_owned()));
         };
@@ -158,13 +164,14 @@ impl Home {
         if pm.kind != EntryKind::Dir {
             return Err(FsError::NotADirectory(format!("{parent} is not a directory")));
         }
-        let meta = match self.lstat(p) {
+        let raw = match self.lstat_raw(p) {
             Ok(m) => m,
             Err(FsError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
+        let meta = Meta::from_cap(&raw);
         match meta.kind {
-            EntryKind::File => Ok(Some(meta.size)),
+            EntryKind::File => Ok(Some((FileId { dev: raw.dev(), ino: raw.ino() }, meta.size))),
             EntryKind::Dir => Err(FsError::IsADirectory(format!("{p} is a directory"))),
             EntryKind::Other => Ok(None),
             EntryKind::Symlink => match self.stat(p) {

@@ -167,6 +167,22 @@ fn check_upload_target_checks_parent_and_target() {
 }
 
 #[test]
+fn the_replaced_files_identity_is_the_same_through_any_path_and_links_have_none() {
+    let fx = Fx::new();
+    fx.mkdir("d");
+    fx.write("d/old.bin", "1234567");
+    fx.link("d", "dlink");
+    fx.link("d/old.bin", "flink");
+    let (id, size) = fx.home.upload_target(&vp("d/old.bin")).expect("ok").expect("a file");
+    assert_eq!(size, 7);
+    assert_eq!(fx.home.upload_target(&vp("dlink/old.bin")).expect("ok"), Some((id, 7)));
+    assert_eq!(fx.home.file_id(&vp("dlink/old.bin")), Some(id));
+    assert_eq!(fx.home.file_id(&vp("flink")), None, "a final link is not its target");
+    assert_eq!(fx.home.file_id(&vp("d")), None);
+    assert_eq!(fx.home.file_id(&vp("missing")), None);
+}
+
+#[test]
 fn listing_1000_files_in_batches_of_64_gives_each_once_and_hides_reserved() {
     let fx = Fx::new();
     for i in 0..1000 {

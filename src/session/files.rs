@@ -117,14 +117,20 @@ pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
     let user = a.user.clone();
     let target = resolve(a, &args[0]);
     // Removing a file that an upload will replace is fine: the upload's
-    // data is elsewhere until it is renamed into place.
+    // data is elsewhere until it is renamed into place. But the upload was
+    // credited for that file's size, which this frees now: the credit goes.
     let result = target.clone().and_then(|t| {
         if t.is_root() {
             return Err(WireError::new(ErrorCode::BadRequest, "cannot remove your home folder"));
         }
+        let credited = svc.users.get(&user).is_some_and(|u| u.has_credits());
+        let id = if credited { a.home.file_id(&t) } else { None };
         let (kind, freed) = a.home.remove(&t).map_err(|e| wire(&e))?;
         if let Some(u) = svc.users.get_mut(&user) {
             u.shrink(freed);
+            if let Some(id) = id {
+                u.revoke_credit(id);
+            }
         }
         Ok(Removed { path: t.to_string(), kind, freed })
     });

@@ -10,7 +10,7 @@
 use super::files::{is_policy, resolve, wire};
 use super::{Authed, Input, Session, State};
 use crate::audit::{Log, Outcome, Record};
-use crate::home::{Home, VPath};
+use crate::home::{FileId, Home, VPath};
 use crate::partial::{self, Partial};
 use crate::protocol::messages::{PutReady, Stored};
 use crate::protocol::{ErrorCode, WireError};
@@ -51,6 +51,8 @@ pub(super) struct Upload {
     received: u64,
     /// Reserved quota not yet used by written bytes.
     reserved: u64,
+    /// The replaced file this upload holds a quota credit for.
+    credit: Option<FileId>,
     since_checkpoint: u64,
     started: Instant,
     phase: Phase,
@@ -128,7 +130,7 @@ fn begin(
     if target.is_root() {
         return Err(fail(ErrorCode::IsADirectory, "/ is your home folder, not a file"));
     }
-    a.home.check_upload_target(&target).map_err(|e| wire(&e))?;
+    let replaced = a.home.upload_target(&target).map_err(|e| wire(&e))?;
     let user = svc.users.get_mut(&a.user).ok_or_else(|| fail(ErrorCode::Internal, "user state missing"))?;
     if user.uploads.contains(&target) {
         return Err(fail(ErrorCode::Busy, format!("{target} is already being uploaded by another of your sessions")));
@@ -140,24 +142,24 @@ fn begin(
     user.shrink(opened.dropped);
     let offset = opened.partial.offset;
     let needed = length - offset;
-    if let (Some(limit), Some(free)) = (user.limit, user.free()) {
-        if needed > free {
-            return Err(fail(
-                ErrorCode::QuotaExceeded,
-                format!(
-                    "{target} needs {} more but only {} of your {} quota is free ({} used, {} promised to uploads in progress)",
-                    human(needed),
-                    human(free),
-                    human(limit),
-                    human(user.used),
-                    human(user.reserved)
-                ),
-            ));
-        }
-    }
-    // Saturating: with no quota, a peer may declare lengths near 2^63 on
-    // several connections at once.
-    user.reserved = user.reserved.saturating_add(needed);
+    // Only the growth over a replaced file must be free (UserState::reserve_upload).
+    let credit = user.reserve_upload(needed, replaced).map_err(|growth| {
+        let replacing = match replaced {
+            Some((_, size)) if growth < needed => format!(" (the {} file it replaces is credited)", human(size)),
+            _ => String::new(),
+        };
+        fail(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "{target} needs {} more{replacing} but only {} of your {} quota is free ({} used, {} promised to uploads in progress)",
+                human(growth),
+                human(user.free().unwrap_or(0)),
+                human(user.limit.unwrap_or(0)),
+                human(user.used),
+                human(user.reserved)
+            ),
+        )
+    })?;
     user.uploads.insert(target.clone());
     Ok(Upload {
         user: a.user.clone(),
@@ -167,6 +169,7 @@ fn begin(
         partial: opened.partial,
         received: 0,
         reserved: needed,
+        credit,
         since_checkpoint: 0,
         started: now,
         phase: Phase::Ready,
@@ -338,7 +341,7 @@ fn end_with_digest(
 ) {
     let Some(up) = s.upload.take() else { return };
     if let Some(u) = svc.users.get_mut(&up.user) {
-        u.reserved = u.reserved.saturating_sub(up.reserved);
+        u.release_upload(up.reserved, up.credit);
         u.uploads.remove(&up.target);
     }
     let shown = up.target.to_string();

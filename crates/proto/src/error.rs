@@ -48,10 +48,10 @@ codes! {
     BadState = "bad_state", "The request is not valid in the connection's current state (for example `login_proof` with no `login` before it).";
     NotLoggedIn = "not_logged_in", "The request needs a logged-in session.";
     InvalidUsername = "invalid_username", "The username does not match ^[a-z0-9_][a-z0-9_.-]{0,31}$.";
-    WeakKdf = "weak_kdf", "The registration's PBKDF2 iteration count is below the server's policy, or its salt or keys are malformed.";
+    WeakKdf = "weak_kdf", "The KDF parameters are outside the policy: at registration, an iteration count other than the server's (or above 10,000,000), a salt that is not 16 bytes, or malformed keys; at login, an account stored with more than 10,000,000 iterations.";
     UserExists = "user_exists", "An account with that username already exists.";
     AuthFailed = "auth_failed", "Invalid username or password. Deliberately the same for unknown users and wrong passwords.";
-    PathInvalid = "path_invalid", "The path is malformed: empty, too long (4096 bytes), too deep (64 levels), a name over 255 bytes, a control character, or a reserved name (starting with \".mioftp\").";
+    PathInvalid = "path_invalid", "The path is malformed: empty, too long (4096 bytes), too deep (64 levels), a name over 255 bytes, a control character (C0, DEL, C1 or bidirectional), or a reserved name (starting with \".mioftp\").";
     PathEscape = "path_escape", "The path would leave the user's home (\"..\" above \"/\", or a symbolic link leading outside). Nothing was done.";
     NotFound = "not_found", "No such file or directory.";
     NotADirectory = "not_a_directory", "A directory was needed (for `cd`, or as a parent) but the path is something else.";
@@ -63,7 +63,7 @@ codes! {
     SizeMismatch = "size_mismatch", "The upload body's size differs from what `put` declared and its reply allowed.";
     DigestMismatch = "digest_mismatch", "The SHA-256 in `put_done` differs from the server's digest of what it received. Nothing was stored and the partial was discarded.";
     NoSpace = "no_space", "The server's disk is full; the upload's partial data is kept for a later resume.";
-    TooManyAttempts = "too_many_attempts", "Too many failed logins for this username or from this address; the message says when to retry.";
+    TooManyAttempts = "too_many_attempts", "Too many failed logins for this username from this address, from this address, or for this username from many addresses; the message says which and when to retry.";
     Timeout = "timeout", "A deadline passed (handshake and login, idle, or a stalled transfer). The server closes the connection.";
     ServerBusy = "server_busy", "The server is at its connection limit, or this address has too many connections. The server closes the connection; retry later.";
     Internal = "internal", "The server hit an I/O or other internal error; the request had no effect unless stated.";

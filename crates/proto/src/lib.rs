@@ -1,9 +1,11 @@
 //! `mioftp-proto`: the mioftp wire protocol, pure: frames, messages, error
-//! codes, SCRAM arithmetic and the key-file format. No sockets, no event
+//! codes, SCRAM arithmetic, the key-file format, and the escaping of peer
+//! text for display. No sockets, no event
 //! loop, no clocks: the server's session machine, the client, the benchmark
 //! and the fuzz targets all build on this crate, so there is one copy of it,
 //! and a client links nothing of the server.
 
+pub mod display;
 pub mod error;
 pub mod frame;
 pub mod keyfile;

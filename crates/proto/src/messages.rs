@@ -173,8 +173,13 @@ pub struct Hello {
     pub challenge: String,
     /// Always "pbkdf2-sha256".
     pub kdf: String,
-    /// The least PBKDF2 iteration count `register` accepts.
+    /// The PBKDF2 iteration count `register` requires (exactly, since
+    /// protocol §4's fix for telling accounts apart; the name is historical).
     pub min_iterations: u32,
+    /// The most iterations this server ever hands out at login
+    /// ([`crate::protocol::scram::MAX_ITERATIONS`]). Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
     /// The least password length clients should accept (clients enforce it:
     /// the server never sees the password).
     pub min_password_len: u32,
