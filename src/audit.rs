@@ -8,6 +8,7 @@
 //!
 //! Operational diagnostics do not go here; they go through `log` to stderr.
 
+use crate::protocol::ErrorCode;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -59,6 +60,30 @@ pub enum Outcome {
     Rejected,
 }
 
+impl Outcome {
+    /// How an attempt that failed with `code` is recorded: `rejected` when
+    /// the server refused it by policy, `fail` when it was tried and failed.
+    pub fn of_failure(code: ErrorCode) -> Outcome {
+        if is_policy(code) { Outcome::Rejected } else { Outcome::Fail }
+    }
+}
+
+/// Whether a refusal is a policy decision (a path outside the rules, the
+/// quota, a busy path, the login throttle, a body that is not what was
+/// declared) rather than an operation that was tried and failed.
+pub fn is_policy(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::PathInvalid
+            | ErrorCode::PathEscape
+            | ErrorCode::QuotaExceeded
+            | ErrorCode::Busy
+            | ErrorCode::TooManyAttempts
+            | ErrorCode::SizeMismatch
+            | ErrorCode::DigestMismatch
+    )
+}
+
 /// One audit record. Optional fields are omitted when `None`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Record<'a> {
@@ -72,7 +97,7 @@ pub struct Record<'a> {
     pub outcome: Outcome,
     /// The stable error code on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'a str>,
+    pub reason: Option<ErrorCode>,
     /// Human text on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
@@ -99,7 +124,7 @@ impl<'a> Record<'a> {
     }
 
     /// Adds a failure's code and message.
-    pub fn failed(mut self, code: &'a str, message: &'a str) -> Self {
+    pub fn failed(mut self, code: ErrorCode, message: &'a str) -> Self {
         self.reason = Some(code);
         self.message = Some(message);
         self
@@ -202,7 +227,7 @@ mod tests {
         log.record(Log::Accounts, Record::new(peer(), 7, Some("alice"), "login", Outcome::Ok));
         log.record(
             Log::Accounts,
-            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed("handshake_failed", "bad hmac"),
+            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed(ErrorCode::HandshakeFailed, "bad hmac"),
         );
         let text = std::fs::read_to_string(dir.path().join("register_login_accounts.log")).unwrap();
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

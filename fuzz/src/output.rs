@@ -6,8 +6,8 @@
 //!   harness can answer the connection check);
 //! - every other frame is a reply (`ok` is a boolean) or a notice (`notice`
 //!   is a string), never both, never neither;
-//! - a failure reply carries `error.code`, a code from the protocol's list,
-//!   and a string `error.message`;
+//! - a failure reply carries `error.code`, a wire code from the protocol's
+//!   list (never an audit-only reason), and a string `error.message`;
 //! - a download's first frame has `size == length - offset`, and when the
 //!   whole file is sent (`offset` 0) the trailer's SHA-256 and length match
 //!   the body that came before it.
@@ -159,7 +159,8 @@ impl OutputCheck {
         }
         if ok == Some(&Value::Bool(false)) {
             let code = h["error"]["code"].as_str().unwrap_or_else(|| panic!("failure without a code: {h}"));
-            assert!(ErrorCode::parse(code).is_some(), "unknown error code {code:?}: {h}");
+            let known = ErrorCode::parse(code).unwrap_or_else(|| panic!("unknown error code {code:?}: {h}"));
+            assert!(known.on_wire(), "an audit-only reason was sent: {h}");
             assert!(h["error"]["message"].is_string(), "failure without a message: {h}");
             assert_eq!(body_len, 0, "a failure reply with a body: {h}");
         }

@@ -8,9 +8,10 @@
 //! raw OS errors cap-std returns carries no path.
 
 use super::vpath::{PathError, VPath};
+use crate::protocol::ErrorCode;
 use std::io;
 
-/// A failed filesystem request, with a stable code (see [`FsError::code_name`]).
+/// A failed filesystem request, with a stable code (see [`FsError::code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
     /// Malformed path, or a request that makes no sense (removing `/`).
@@ -38,18 +39,18 @@ pub enum FsError {
 }
 
 impl FsError {
-    /// Stable wire code name (protocol §6).
-    pub fn code_name(&self) -> &'static str {
+    /// The stable wire code (protocol §6).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            FsError::Invalid(_) => "path_invalid",
-            FsError::Escape(_) => "path_escape",
-            FsError::NotFound(_) => "not_found",
-            FsError::NotADirectory(_) => "not_a_directory",
-            FsError::IsADirectory(_) => "is_a_directory",
-            FsError::Exists(_) => "exists",
-            FsError::NotEmpty(_) => "not_empty",
-            FsError::NoSpace(_) => "no_space",
-            FsError::Io(_) => "internal",
+            FsError::Invalid(_) => ErrorCode::PathInvalid,
+            FsError::Escape(_) => ErrorCode::PathEscape,
+            FsError::NotFound(_) => ErrorCode::NotFound,
+            FsError::NotADirectory(_) => ErrorCode::NotADirectory,
+            FsError::IsADirectory(_) => ErrorCode::IsADirectory,
+            FsError::Exists(_) => ErrorCode::Exists,
+            FsError::NotEmpty(_) => ErrorCode::NotEmpty,
+            FsError::NoSpace(_) => ErrorCode::NoSpace,
+            FsError::Io(_) => ErrorCode::Internal,
         }
     }
 
@@ -150,11 +151,11 @@ mod tests {
     #[test]
     fn cap_std_sandbox_error_is_escape_but_real_eacces_is_not() {
         let sandbox = io::Error::new(io::ErrorKind::PermissionDenied, "a path led outside of the filesystem");
-        assert_eq!(from_io(sandbox, &p("/a")).code_name(), "path_escape");
+        assert_eq!(from_io(sandbox, &p("/a")).code().as_str(), "path_escape");
         let eacces = io::Error::from_raw_os_error(13);
         assert_eq!(eacces.kind(), io::ErrorKind::PermissionDenied);
         let e = from_io(eacces, &p("/a"));
-        assert_eq!(e.code_name(), "internal");
+        assert_eq!(e.code().as_str(), "internal");
         assert!(e.message().contains("os error 13"), "{}", e.message());
     }
 
@@ -173,17 +174,17 @@ mod tests {
         ];
         for (code, name) in cases {
             let e = from_io(io::Error::from_raw_os_error(code), &p("/x/y"));
-            assert_eq!(e.code_name(), name, "errno {code}");
+            assert_eq!(e.code().as_str(), name, "errno {code}");
             assert!(e.message().contains("/x/y") || name == "internal", "{}", e.message());
         }
         let e = from_io(io::Error::from(io::ErrorKind::DirectoryNotEmpty), &p("/d"));
-        assert_eq!(e.code_name(), "not_empty");
+        assert_eq!(e.code().as_str(), "not_empty");
     }
 
     #[test]
     fn path_errors_convert_and_custom_io_messages_hide_their_text() {
-        assert_eq!(FsError::from(PathError::Invalid("x".into())).code_name(), "path_invalid");
-        assert_eq!(FsError::from(PathError::Escape("x".into())).code_name(), "path_escape");
+        assert_eq!(FsError::from(PathError::Invalid("x".into())).code().as_str(), "path_invalid");
+        assert_eq!(FsError::from(PathError::Escape("x".into())).code().as_str(), "path_escape");
         let e = FsError::Io(io::Error::other("/srv/secret/home/alice: boom"));
         assert!(!e.message().contains("/srv"), "{}", e.message());
     }

@@ -83,7 +83,7 @@ impl Session {
             Request::LoginProof { proof } => auth::login_proof(self, &proof, now, svc),
             Request::Logout => auth::logout(self, now, svc),
             Request::Exit => {
-                let why = WireError { code: "cancelled".into(), message: "the client exited during the upload".into() };
+                let why = WireError::new(ErrorCode::Cancelled, "the client exited during the upload");
                 upload::interrupted(self, &why, now, svc);
                 auth::exit(self, svc)
             }

@@ -14,7 +14,7 @@
 //!   whole file was hashed and it did not change meanwhile, the digest is
 //!   remembered for next time.
 
-use super::files::{is_policy, resolve, wire};
+use super::files::{resolve, wire};
 use super::{Session, State};
 use crate::audit::{Log, Outcome, Record};
 use crate::digest_cache::{self, Stamp};
@@ -74,8 +74,8 @@ pub(super) fn get(
         Ok(o) => o,
         Err(e) => {
             let shown = target.map(|t| t.to_string()).unwrap_or(path);
-            let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
-            let mut rec = Record::new(s.peer, s.id, s.user(), "download", outcome).failed(&e.code, &e.message);
+            let outcome = Outcome::of_failure(e.code);
+            let mut rec = Record::new(s.peer, s.id, s.user(), "download", outcome).failed(e.code, &e.message);
             rec.path = Some(&shown);
             rec.bytes = Some(0);
             rec.offset = Some(offset);
@@ -219,7 +219,7 @@ impl Download {
     ) {
         let mut rec = Record::new(s.peer, s.id, s.user(), "download", outcome);
         if let Some(e) = err {
-            rec = rec.failed(&e.code, &e.message);
+            rec = rec.failed(e.code, &e.message);
         }
         rec.path = Some(&self.path);
         rec.size = Some(self.length);

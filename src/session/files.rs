@@ -15,17 +15,11 @@ pub const DIR_BATCH: usize = 32;
 
 /// Converts a filesystem error to the wire.
 pub(super) fn wire(e: &FsError) -> WireError {
-    let code = ErrorCode::parse(e.code_name()).unwrap_or(ErrorCode::Internal);
+    let code = e.code();
     if code == ErrorCode::Internal {
         log::error!("filesystem error: {e:?}");
     }
     WireError::new(code, e.message())
-}
-
-/// Whether a refusal is a policy decision (recorded as `rejected`) rather
-/// than an operation that was tried and failed (`fail`).
-pub(super) fn is_policy(code: &str) -> bool {
-    matches!(code, "path_invalid" | "path_escape" | "quota_exceeded" | "busy")
 }
 
 impl Session {
@@ -41,10 +35,8 @@ impl Session {
         let shown = path.map(|p| p.to_string());
         let mut rec = match result {
             Ok(()) => Record::new(self.peer, self.id, self.user(), cmd, Outcome::Ok),
-            Err(e) => {
-                let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
-                Record::new(self.peer, self.id, self.user(), cmd, outcome).failed(&e.code, &e.message)
-            }
+            Err(e) => Record::new(self.peer, self.id, self.user(), cmd, Outcome::of_failure(e.code))
+                .failed(e.code, &e.message),
         };
         rec.args = Some(args);
         rec.path = shown.as_deref();

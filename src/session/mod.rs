@@ -399,20 +399,20 @@ impl Session {
     /// The connection is going away: records what was left unfinished.
     pub fn on_close(&mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
         let (code, why) = match reason {
-            CloseReason::PeerClosed => ("disconnected", "peer closed the connection"),
-            CloseReason::Timeout => ("timeout", "timeout"),
-            CloseReason::Done => ("closed", "session ended"),
-            CloseReason::Shutdown => ("shutdown", "server shutting down"),
+            CloseReason::PeerClosed => (ErrorCode::Disconnected, "peer closed the connection"),
+            CloseReason::Timeout => (ErrorCode::Timeout, "timeout"),
+            CloseReason::Done => (ErrorCode::Closed, "session ended"),
+            CloseReason::Shutdown => (ErrorCode::Shutdown, "server shutting down"),
         };
-        let cut = WireError { code: code.to_owned(), message: why.to_owned() };
+        let cut = WireError::new(code, why);
         upload::interrupted(self, &cut, now, svc);
         if let Some(Producer::Get(mut job)) = self.producer.take() {
             job.interrupted(self, &cut, now, svc);
         }
         match std::mem::replace(&mut self.state, State::Open) {
             State::LoginPending(p) => {
-                let rec =
-                    Record::new(self.peer, self.id, Some(&p.user), "login", Outcome::Fail).failed("abandoned", why);
+                let rec = Record::new(self.peer, self.id, Some(&p.user), "login", Outcome::Fail)
+                    .failed(ErrorCode::Abandoned, why);
                 svc.audit.record(Log::Accounts, rec);
             }
             State::Authed(a) => {
@@ -446,6 +446,7 @@ impl Session {
     }
 
     fn send_error(&mut self, err: &WireError) {
+        debug_assert!(err.code.on_wire(), "audit-only reason {} sent on the wire", err.code);
         self.send(&ErrReply::new(err));
     }
 
@@ -457,8 +458,7 @@ impl Session {
         let rec = match result {
             Ok(()) => Record::new(self.peer, self.id, user, event, Outcome::Ok),
             Err(e) => {
-                let outcome = if e.code == "too_many_attempts" { Outcome::Rejected } else { Outcome::Fail };
-                Record::new(self.peer, self.id, user, event, outcome).failed(&e.code, &e.message)
+                Record::new(self.peer, self.id, user, event, Outcome::of_failure(e.code)).failed(e.code, &e.message)
             }
         };
         svc.audit.record(log, rec);

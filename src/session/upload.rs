@@ -7,7 +7,7 @@
 //! any other way (disconnect, timeout, shutdown, disk full) leaves a
 //! checkpoint so the next `put` of the same path resumes.
 
-use super::files::{is_policy, resolve, wire};
+use super::files::{resolve, wire};
 use super::{Authed, Input, Session, State};
 use crate::audit::{Log, Outcome, Record};
 use crate::home::{Home, VPath};
@@ -99,8 +99,8 @@ pub(super) fn put(s: &mut Session, path: String, length: u64, resume: bool, now:
         }
         Err(e) => {
             let shown = target.map(|t| t.to_string()).unwrap_or(path);
-            let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
-            let mut rec = Record::new(s.peer, s.id, s.user(), "upload", outcome).failed(&e.code, &e.message);
+            let outcome = Outcome::of_failure(e.code);
+            let mut rec = Record::new(s.peer, s.id, s.user(), "upload", outcome).failed(e.code, &e.message);
             rec.path = Some(&shown);
             rec.size = Some(length);
             rec.bytes = Some(0);
@@ -344,7 +344,7 @@ fn end_with_digest(
     let shown = up.target.to_string();
     let mut rec = Record::new(s.peer, s.id, Some(&up.user), "upload", outcome);
     if let Some(e) = err {
-        rec = rec.failed(&e.code, &e.message);
+        rec = rec.failed(e.code, &e.message);
     }
     rec.path = Some(&shown);
     rec.size = Some(up.length);

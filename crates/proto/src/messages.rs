@@ -414,7 +414,7 @@ mod tests {
     fn unknown_and_missing_ops_are_unknown_op() {
         for v in [json!({"op": "format_disk"}), json!({}), json!({"op": 7})] {
             let err = Request::from_header(header(v)).unwrap_err();
-            assert_eq!(err.known_code(), Some(ErrorCode::UnknownOp));
+            assert_eq!(err.code, ErrorCode::UnknownOp);
         }
     }
 
@@ -426,7 +426,7 @@ mod tests {
             json!({"op": "register", "user": "a", "salt": "x", "iterations": -1, "stored_key": "", "server_key": ""}),
         ] {
             let err = Request::from_header(header(v)).unwrap_err();
-            assert_eq!(err.known_code(), Some(ErrorCode::BadRequest));
+            assert_eq!(err.code, ErrorCode::BadRequest);
         }
     }
 
