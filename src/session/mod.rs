@@ -465,10 +465,5 @@ impl Session {
     }
 }
 
-/// Shortens peer-supplied text before echoing it in a message.
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
-}
-
 #[cfg(test)]
 mod tests;

@@ -254,6 +254,51 @@ fn a_body_on_a_bodiless_request_is_discarded_and_framing_survives() {
 }
 
 #[test]
+fn every_op_misnamed_is_unknown_op_and_with_bad_fields_bad_request_and_the_session_goes_on() {
+    let mut h = Harness::checked();
+    for op in crate::protocol::Op::ALL {
+        for wrong in [json!(op.as_str().to_uppercase()), json!([op.as_str()]), Value::Null] {
+            assert_eq!(code(&h.request(json!({"op": wrong}))), "unknown_op", "{op}");
+        }
+    }
+    assert_eq!(code(&h.request(json!({"path": "/"}))), "unknown_op");
+    for bad in [
+        json!({"op": "auth"}),
+        json!({"op": "login", "user": "a", "nonce": 5}),
+        json!({"op": "cd", "path": 1}),
+        json!({"op": "put", "path": "f", "length": -1}),
+        json!({"op": "get", "path": "f", "offset": "0"}),
+    ] {
+        assert_eq!(code(&h.request(bad.clone())), "bad_request", "{bad}");
+    }
+    // A body on a request that is refused anyway: the body is the error.
+    let mut bytes = encode_to_vec(&json!({"op": "mystery", "size": 2})).unwrap();
+    bytes.extend_from_slice(b"xy");
+    assert_eq!(h.feed(&bytes), bytes.len());
+    assert_eq!(code(&h.one()), "unexpected_body");
+    assert!(!h.session.is_closing());
+    assert_eq!(h.request(json!({"op": "noop"})), json!({"ok": true}));
+}
+
+#[test]
+fn a_request_before_the_check_is_refused_whatever_it_is() {
+    for req in [
+        json!({"op": "noop"}),
+        json!({"op": "mystery"}),
+        json!({"op": "auth"}),
+        json!({"op": "auth", "hmac": "x", "size": 1}),
+    ] {
+        let mut h = Harness::new();
+        h.frames();
+        let mut bytes = encode_to_vec(&req).unwrap();
+        bytes.extend_from_slice(&vec![b'.'; req["size"].as_u64().unwrap_or(0) as usize]);
+        h.feed(&bytes);
+        assert_eq!(code(&h.one()), "handshake_required", "{req}");
+        assert!(h.session.is_finished(), "{req}");
+    }
+}
+
+#[test]
 fn a_framing_error_replies_then_closes_and_ignores_the_rest() {
     let mut h = Harness::checked();
     let mut bytes = 3u32.to_be_bytes().to_vec();

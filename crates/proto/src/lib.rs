@@ -1,5 +1,5 @@
-//! `mioftp-proto`: the mioftp wire protocol, pure: frames, messages, error
-//! codes, SCRAM arithmetic and the key-file format. No sockets, no event
+//! `mioftp-proto`: the mioftp wire protocol, pure: frames, requests, replies,
+//! error codes, SCRAM arithmetic and the key-file format. No sockets, no event
 //! loop, no clocks: the server's session machine, the client, the benchmark
 //! and the fuzz targets all build on this crate, so there is one copy of it,
 //! and a client links nothing of the server.
@@ -8,11 +8,13 @@ pub mod error;
 pub mod frame;
 pub mod keyfile;
 pub mod messages;
+pub mod request;
 pub mod scram;
 
 pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, Header};
-pub use messages::{Notice, Request};
+pub use messages::Notice;
+pub use request::{Op, Refused, Request};
 
 /// Longest username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 32;
