@@ -8,13 +8,13 @@
 //!
 //! Operational diagnostics do not go here; they go through `log` to stderr.
 
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, WireError};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Which of the four logs a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,15 +117,97 @@ pub struct Record<'a> {
     pub duration_ms: Option<u64>,
 }
 
+/// Who acted: the fields every record shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub peer: SocketAddr,
+    pub session: u64,
+    /// The account, when known.
+    pub user: Option<&'a str>,
+}
+
+/// The facts of one transfer attempt, for `upload_file.log` and
+/// `download_file.log`. `None` fields are left out of the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Transfer<'a> {
+    /// The resolved virtual path (or the path as given, when it did not resolve).
+    pub path: &'a str,
+    /// The file's declared or actual length.
+    pub size: Option<u64>,
+    /// Body bytes moved in this attempt.
+    pub bytes: u64,
+    /// Where this attempt started in the file.
+    pub offset: Option<u64>,
+    pub sha256: Option<&'a str>,
+    pub duration: Duration,
+}
+
+/// Every record is assembled here, from what the session knows: who, what,
+/// how it ended, and the facts of its kind.
 impl<'a> Record<'a> {
     /// A record with the fields every log shares.
     pub fn new(peer: SocketAddr, session: u64, user: Option<&'a str>, event: &'a str, outcome: Outcome) -> Self {
         Record { peer: peer.to_string(), session, user, event, outcome, ..Default::default() }
     }
 
+    /// An attempt that succeeded (`ok`), or failed with `fail` or, when the
+    /// server refused it by policy, `rejected` (see [`Outcome::of_failure`]).
+    pub fn attempt(who: Actor<'a>, event: &'a str, result: Result<(), &'a WireError>) -> Self {
+        let outcome = match result {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::of_failure(e.code),
+        };
+        Record::new(who.peer, who.session, who.user, event, outcome).failure(result.err())
+    }
+
+    /// A shell command: [`Record::attempt`] with the arguments as given and
+    /// the resolved path.
+    pub fn command(
+        who: Actor<'a>,
+        command: &'a str,
+        args: &'a [String],
+        path: Option<&'a str>,
+        result: Result<(), &'a WireError>,
+    ) -> Self {
+        Record { args: Some(args), path, ..Record::attempt(who, command, result) }
+    }
+
+    /// A transfer attempt that ended with `outcome`, and the failure that
+    /// ended it, if any.
+    pub fn transfer(
+        who: Actor<'a>,
+        event: &'a str,
+        outcome: Outcome,
+        failure: Option<&'a WireError>,
+        facts: Transfer<'a>,
+    ) -> Self {
+        Record {
+            path: Some(facts.path),
+            size: facts.size,
+            bytes: Some(facts.bytes),
+            offset: facts.offset,
+            sha256: facts.sha256,
+            duration_ms: Some(u64::try_from(facts.duration.as_millis()).unwrap_or(u64::MAX)),
+            ..Record::new(who.peer, who.session, who.user, event, outcome).failure(failure)
+        }
+    }
+
     /// Adds a failure's code and message.
     pub fn failed(mut self, code: ErrorCode, message: &'a str) -> Self {
         self.reason = Some(code);
+        self.message = Some(message);
+        self
+    }
+
+    fn failure(self, failure: Option<&'a WireError>) -> Self {
+        match failure {
+            Some(e) => self.failed(e.code, &e.message),
+            None => self,
+        }
+    }
+
+    /// Adds human text to a record that is not a failure.
+    pub fn note(mut self, message: &'a str) -> Self {
         self.message = Some(message);
         self
     }

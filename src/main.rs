@@ -144,7 +144,7 @@ struct Quota(Option<u64>);
 impl std::fmt::Display for Quota {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            Some(bytes) => write!(f, "{}", bytesize::ByteSize::b(bytes).display().iec()),
+            Some(bytes) => f.write_str(&mioftp::protocol::human_size(bytes)),
             None => f.write_str("unlimited"),
         }
     }

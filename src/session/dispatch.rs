@@ -80,7 +80,14 @@ impl Session {
         match request {
             Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
             Request::Register { user, salt, iterations, stored_key, server_key } => {
-                auth::register(self, &user, &salt, iterations, &stored_key, &server_key, svc)
+                let reg = auth::Registration {
+                    user: &user,
+                    salt: &salt,
+                    iterations,
+                    stored_key: &stored_key,
+                    server_key: &server_key,
+                };
+                auth::register(self, &reg, svc)
             }
             Request::Login { user, nonce } => auth::login(self, user, &nonce, now, svc),
             Request::LoginProof { proof } => auth::login_proof(self, &proof, now, svc),

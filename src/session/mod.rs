@@ -24,7 +24,7 @@ mod download;
 mod files;
 mod upload;
 
-use crate::audit::{Log, Outcome, Record};
+use crate::audit::{Actor, Log, Record};
 use crate::home::{Home, VPath};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::messages::{ErrReply, Notice, OkReply};
@@ -411,13 +411,11 @@ impl Session {
         }
         match std::mem::replace(&mut self.state, State::Open) {
             State::LoginPending(p) => {
-                let rec = Record::new(self.peer, self.id, Some(&p.user), "login", Outcome::Fail)
-                    .failed(ErrorCode::Abandoned, why);
-                svc.audit.record(Log::Accounts, rec);
+                let abandoned = WireError::new(ErrorCode::Abandoned, why);
+                svc.audit.record(Log::Accounts, Record::attempt(self.actor(Some(&p.user)), "login", Err(&abandoned)));
             }
             State::Authed(a) => {
-                let mut rec = Record::new(self.peer, self.id, Some(&a.user), "logout", Outcome::Ok);
-                rec.message = Some(why);
+                let rec = Record::attempt(self.actor(Some(&a.user)), "logout", Ok(())).note(why);
                 svc.audit.record(Log::Accounts, rec);
                 svc.users.detach(&a.user);
             }
@@ -454,14 +452,13 @@ impl Session {
         self.send_error(&WireError::new(code, message));
     }
 
+    /// Who this session's records name as acting: its peer and id, and `user`.
+    fn actor<'a>(&self, user: Option<&'a str>) -> Actor<'a> {
+        Actor { peer: self.peer, session: self.id, user }
+    }
+
     fn audit(&self, svc: &mut Services, log: Log, user: Option<&str>, event: &str, result: Result<(), &WireError>) {
-        let rec = match result {
-            Ok(()) => Record::new(self.peer, self.id, user, event, Outcome::Ok),
-            Err(e) => {
-                Record::new(self.peer, self.id, user, event, Outcome::of_failure(e.code)).failed(e.code, &e.message)
-            }
-        };
-        svc.audit.record(log, rec);
+        svc.audit.record(log, Record::attempt(self.actor(user), event, result));
     }
 }
 

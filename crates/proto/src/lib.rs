@@ -16,6 +16,13 @@ pub use frame::{Frame, FrameError, Header};
 pub use messages::Notice;
 pub use request::{Op, Refused, Request};
 
+/// A byte count for people, in binary units: `0 B`, `1.5 KiB`, `3.0 GiB`.
+/// The project's one size formatter (server messages, the client, `mioftpd
+/// audit`, the benchmark), so a size reads the same everywhere.
+pub fn human_size(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().iec().to_string()
+}
+
 /// Longest username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 32;
 
@@ -42,7 +49,18 @@ pub fn check_username(user: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_username;
+    use super::{check_username, human_size};
+
+    #[test]
+    fn sizes_use_binary_units_with_one_decimal() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(1_048_576), "1.0 MiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(human_size(u64::MAX), "16.0 EiB");
+    }
 
     #[test]
     fn valid_usernames() {
