@@ -8,12 +8,13 @@
 //!
 //! Operational diagnostics do not go here; they go through `log` to stderr.
 
+use crate::protocol::{ErrorCode, WireError};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Which of the four logs a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,30 @@ pub enum Outcome {
     Rejected,
 }
 
+impl Outcome {
+    /// How an attempt that failed with `code` is recorded: `rejected` when
+    /// the server refused it by policy, `fail` when it was tried and failed.
+    pub fn of_failure(code: ErrorCode) -> Outcome {
+        if is_policy(code) { Outcome::Rejected } else { Outcome::Fail }
+    }
+}
+
+/// Whether a refusal is a policy decision (a path outside the rules, the
+/// quota, a busy path, the login throttle, a body that is not what was
+/// declared) rather than an operation that was tried and failed.
+pub fn is_policy(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::PathInvalid
+            | ErrorCode::PathEscape
+            | ErrorCode::QuotaExceeded
+            | ErrorCode::Busy
+            | ErrorCode::TooManyAttempts
+            | ErrorCode::SizeMismatch
+            | ErrorCode::DigestMismatch
+    )
+}
+
 /// One audit record. Optional fields are omitted when `None`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Record<'a> {
@@ -72,7 +97,7 @@ pub struct Record<'a> {
     pub outcome: Outcome,
     /// The stable error code on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'a str>,
+    pub reason: Option<ErrorCode>,
     /// Human text on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
@@ -98,15 +123,97 @@ pub struct Record<'a> {
     pub seq: u64,
 }
 
+/// Who acted: the fields every record shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub peer: SocketAddr,
+    pub session: u64,
+    /// The account, when known.
+    pub user: Option<&'a str>,
+}
+
+/// The facts of one transfer attempt, for `upload_file.log` and
+/// `download_file.log`. `None` fields are left out of the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Transfer<'a> {
+    /// The resolved virtual path (or the path as given, when it did not resolve).
+    pub path: &'a str,
+    /// The file's declared or actual length.
+    pub size: Option<u64>,
+    /// Body bytes moved in this attempt.
+    pub bytes: u64,
+    /// Where this attempt started in the file.
+    pub offset: Option<u64>,
+    pub sha256: Option<&'a str>,
+    pub duration: Duration,
+}
+
+/// Every record is assembled here, from what the session knows: who, what,
+/// how it ended, and the facts of its kind.
 impl<'a> Record<'a> {
     /// A record with the fields every log shares.
     pub fn new(peer: SocketAddr, session: u64, user: Option<&'a str>, event: &'a str, outcome: Outcome) -> Self {
         Record { peer: peer.to_string(), session, user, event, outcome, ..Default::default() }
     }
 
+    /// An attempt that succeeded (`ok`), or failed with `fail` or, when the
+    /// server refused it by policy, `rejected` (see [`Outcome::of_failure`]).
+    pub fn attempt(who: Actor<'a>, event: &'a str, result: Result<(), &'a WireError>) -> Self {
+        let outcome = match result {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::of_failure(e.code),
+        };
+        Record::new(who.peer, who.session, who.user, event, outcome).failure(result.err())
+    }
+
+    /// A shell command: [`Record::attempt`] with the arguments as given and
+    /// the resolved path.
+    pub fn command(
+        who: Actor<'a>,
+        command: &'a str,
+        args: &'a [String],
+        path: Option<&'a str>,
+        result: Result<(), &'a WireError>,
+    ) -> Self {
+        Record { args: Some(args), path, ..Record::attempt(who, command, result) }
+    }
+
+    /// A transfer attempt that ended with `outcome`, and the failure that
+    /// ended it, if any.
+    pub fn transfer(
+        who: Actor<'a>,
+        event: &'a str,
+        outcome: Outcome,
+        failure: Option<&'a WireError>,
+        facts: Transfer<'a>,
+    ) -> Self {
+        Record {
+            path: Some(facts.path),
+            size: facts.size,
+            bytes: Some(facts.bytes),
+            offset: facts.offset,
+            sha256: facts.sha256,
+            duration_ms: Some(u64::try_from(facts.duration.as_millis()).unwrap_or(u64::MAX)),
+            ..Record::new(who.peer, who.session, who.user, event, outcome).failure(failure)
+        }
+    }
+
     /// Adds a failure's code and message.
-    pub fn failed(mut self, code: &'a str, message: &'a str) -> Self {
+    pub fn failed(mut self, code: ErrorCode, message: &'a str) -> Self {
         self.reason = Some(code);
+        self.message = Some(message);
+        self
+    }
+
+    fn failure(self, failure: Option<&'a WireError>) -> Self {
+        match failure {
+            Some(e) => self.failed(e.code, &e.message),
+            None => self,
+        }
+    }
+
+    /// Adds human text to a record that is not a failure.
+    pub fn note(mut self, message: &'a str) -> Self {
         self.message = Some(message);
         self
     }
@@ -222,7 +329,7 @@ mod tests {
         log.record(Log::Accounts, Record::new(peer(), 7, Some("alice"), "login", Outcome::Ok));
         log.record(
             Log::Accounts,
-            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed("handshake_failed", "bad hmac"),
+            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed(ErrorCode::HandshakeFailed, "bad hmac"),
         );
         let text = std::fs::read_to_string(dir.path().join("register_login_accounts.log")).unwrap();
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

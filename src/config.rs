@@ -1,5 +1,7 @@
-//! The server's settings. `main.rs` fills this from flags; tests build it
-//! directly with a temporary root and a low KDF policy.
+//! The server's settings. [`Config::new`] is the one place their defaults
+//! are set: `main.rs` starts from it and overrides only the flags that were
+//! given (its `--help` reads the defaults from here too), and tests start
+//! from it with a temporary root and a low KDF policy.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,7 +71,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for a data root.
+    /// Defaults for a data root: every setting's default is here.
     pub fn new(root: impl Into<PathBuf>) -> Config {
         Config {
             root: root.into(),

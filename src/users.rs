@@ -17,6 +17,7 @@
 
 use crate::home::{FileId, Home, UsageScan, VPath};
 use crate::partial;
+use crate::protocol::messages::QuotaInfo;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
@@ -74,11 +75,17 @@ impl UserState {
     ///
     /// Returns the credited file (to give back with [`Self::release_upload`]),
     /// or the growth that did not fit.
-    pub fn reserve_upload(&mut self, needed: u64, replaced: Option<(FileId, u64)>) -> Result<Option<FileId>, u64> {
+    pub fn reserve_upload(
+        &mut self,
+        needed: u64,
+        replaced: Option<(FileId, u64)>,
+    ) -> Result<Option<FileId>, Shortfall> {
         let credit = replaced.filter(|(id, _)| !self.credits.contains_key(id)).map(|(id, size)| (id, size.min(needed)));
         let growth = needed - credit.map_or(0, |(_, c)| c);
-        if self.free().is_some_and(|free| growth > free) {
-            return Err(growth);
+        if let (Some(limit), Some(free)) = (self.limit, self.free()) {
+            if growth > free {
+                return Err(Shortfall { needed: growth, free, limit, used: self.used, reserved: self.reserved });
+            }
         }
         // Saturating: with no quota, a peer may declare lengths near 2^63 on
         // several connections at once.
@@ -114,14 +121,49 @@ impl UserState {
         !self.credits.is_empty()
     }
 
-    /// Records bytes added to (or removed from) the home.
+    /// Promises `n` bytes to an upload about to start, if they fit in what
+    /// is free; otherwise nothing changes and the numbers say why.
+    pub fn reserve(&mut self, n: u64) -> Result<(), Shortfall> {
+        self.reserve_upload(n, None).map(|_| ())
+    }
+
+    /// An upload wrote `n` bytes, `promised` of them reserved earlier: they
+    /// are used now, no longer promised.
+    pub fn wrote(&mut self, n: u64, promised: u64) {
+        self.reserved = self.reserved.saturating_sub(promised);
+        self.grow(n);
+    }
+
+    /// An upload ended with `unused` of its reservation never written.
+    pub fn release(&mut self, unused: u64) {
+        self.release_upload(unused, None);
+    }
+
+    /// Records bytes added to the home.
     pub fn grow(&mut self, n: u64) {
         self.used = self.used.saturating_add(n);
     }
 
+    /// Records bytes removed from the home (a file removed or replaced, a
+    /// partial discarded).
     pub fn shrink(&mut self, n: u64) {
         self.used = self.used.saturating_sub(n);
     }
+
+    /// The `quota` reply: bytes used and the limit.
+    pub fn quota(&self) -> QuotaInfo {
+        QuotaInfo { used: self.used, limit: self.limit }
+    }
+}
+
+/// Why a reservation did not fit: the bytes asked for, and the quota's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortfall {
+    pub needed: u64,
+    pub free: u64,
+    pub limit: u64,
+    pub used: u64,
+    pub reserved: u64,
 }
 
 /// All logged-in users.
@@ -253,6 +295,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reservations_fit_in_what_is_free_and_become_used_as_written() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("q")).unwrap();
+        let mut users = Users::default();
+        users.attach(root.path(), "q", Some(1000), Duration::from_secs(3600)).unwrap();
+        while users.scanning() {
+            users.tick(SCAN_BUDGET);
+        }
+        let u = users.get_mut("q").unwrap();
+        u.grow(100);
+        assert_eq!(u.reserve(600), Ok(()));
+        assert_eq!(u.free(), Some(300));
+        let short = Shortfall { needed: 301, free: 300, limit: 1000, used: 100, reserved: 600 };
+        assert_eq!(u.reserve(301), Err(short), "a refused reservation changes nothing");
+        assert_eq!(u.reserve(300), Ok(()));
+        assert_eq!(u.free(), Some(0));
+        u.wrote(250, 250);
+        assert_eq!((u.used, u.reserved, u.free()), (350, 650, Some(0)));
+        u.release(650);
+        u.shrink(50);
+        assert_eq!((u.used, u.reserved, u.free()), (300, 0, Some(700)));
+        assert_eq!(u.quota(), QuotaInfo { used: 300, limit: Some(1000) });
+    }
+
+    #[test]
     fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session() {
         let root = tempfile::tempdir().unwrap();
         for (user, files) in [("a", 50), ("b", 3)] {
@@ -280,6 +347,9 @@ mod tests {
         assert_eq!(users.get("a").unwrap().free(), Some(500));
         assert_eq!(users.get("b").unwrap().used, 30);
         assert_eq!(users.get("b").unwrap().free(), None);
+        let b = users.get_mut("b").unwrap();
+        assert_eq!(b.reserve(u64::MAX), Ok(()), "unlimited: any reservation fits");
+        b.release(u64::MAX);
         users.detach("b");
         assert!(users.get("b").is_some(), "one session of b remains");
         users.detach("b");
@@ -299,11 +369,11 @@ mod tests {
         let u = users.get_mut("a").unwrap();
         let old = Some((FileId { dev: 1, ino: 2 }, 70));
         // 70 more bytes do not fit beside 70 used, unless they replace them.
-        assert_eq!(u.reserve_upload(70, None), Err(70));
+        assert_eq!(u.reserve_upload(70, None).map_err(|s| s.needed), Err(70));
         let credit = u.reserve_upload(70, old).expect("no growth");
         assert_eq!((u.reserved, u.free()), (70, Some(30)));
         // A second upload naming the same file gets no second credit.
-        assert_eq!(u.reserve_upload(40, old), Err(40));
+        assert_eq!(u.reserve_upload(40, old).map_err(|s| s.needed), Err(40));
         assert_eq!(u.reserve_upload(30, old), Ok(None));
         assert_eq!(u.free(), Some(0));
         u.release_upload(30, None);

@@ -4,7 +4,7 @@
 //! target and seed or crash input it came from.
 
 use mioftp::config::Config;
-use mioftp::protocol::frame::{self, encode_to_vec};
+use mioftp::protocol::frame::encode_to_vec;
 use mioftp::protocol::scram::{self, ClientKeys, Exchange};
 use mioftp::services::Services;
 use mioftp::session::Session;
@@ -54,15 +54,7 @@ fn log_in(s: &mut Session, svc: &mut Services, now: Instant, user: &str) {
 fn take_frames(s: &mut Session, now: Instant) -> Vec<Value> {
     let out = s.output().to_vec();
     s.advance_output(out.len(), now);
-    let mut at = 0;
-    let mut frames = Vec::new();
-    while at < out.len() {
-        let (f, n) = frame::decode(&out[at..]).unwrap().expect("whole frames");
-        frames.push(Value::Object(f.header));
-        at += n + f.body_len as usize;
-    }
-    assert_eq!(at, out.len());
-    frames
+    mioftp_testkit::split_frames(&out).into_iter().map(|(header, _body)| header).collect()
 }
 
 fn call(s: &mut Session, svc: &mut Services, now: Instant, req: Value) -> Value {

@@ -151,8 +151,8 @@ fn run(args: &cli::Args) -> Result<()> {
                 .iter()
                 .map(|d| if d == "put" { concurrent::Dir::Put } else { concurrent::Dir::Get })
                 .collect();
-            r.concurrent =
-                concurrent::run(&launch, &tmpfs, &creds, &s.clients, &dirs, s.concurrent_size, known.as_ref())?;
+            let plan = concurrent::Levels { levels: &s.clients, dirs: &dirs, size: s.concurrent_size };
+            r.concurrent = concurrent::run(&launch, &tmpfs, &creds, &plan, known.as_ref())?;
             Ok(())
         });
     }

@@ -322,13 +322,5 @@ fn verdict(met: Option<bool>, target: &str) -> String {
     }
 }
 
-/// A byte count in binary units, short.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (name, unit) in UNITS {
-        if bytes >= unit && bytes % unit == 0 {
-            return format!("{}{name}", bytes / unit);
-        }
-    }
-    format!("{bytes}B")
-}
+/// A byte count in binary units (the protocol crate's formatter).
+pub use mioftp_proto::human_size as size;

@@ -164,20 +164,15 @@ pub fn fs_type(path: &Path) -> String {
     }
 }
 
-/// Writes `size` pseudo-random bytes to `path` (xorshift: cheap, and not a
-/// pattern any layer could shortcut).
+/// Writes `size` pseudo-random bytes to `path` (the tests' xorshift: cheap,
+/// and not a pattern any layer could shortcut).
 pub fn make_file(path: &Path, size: u64) -> Result<()> {
     let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ size;
+    let mut rng = mioftp_testkit::XorShift::new(size);
     let mut block = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            word.copy_from_slice(&state.to_le_bytes());
-        }
+        rng.fill(&mut block);
         let n = left.min(block.len() as u64) as usize;
         file.write_all(&block[..n]).with_context(|| format!("writing {}", path.display()))?;
         left -= n as u64;

@@ -10,7 +10,7 @@
 //! retried once from zero; any other mismatch deletes the partial.
 
 use crate::client::Client;
-use crate::digest::{self, CHUNK};
+use crate::digest::{self, CHUNK, LocalBody};
 use crate::error::{ClientError, Result};
 use crate::partial::{PartialPaths, Sidecar};
 use crate::paths;
@@ -78,6 +78,17 @@ enum Attempt {
     Mismatch { expected: String, actual: String, resumed: bool },
 }
 
+/// What one `get` attempt fetches, and where it goes.
+struct GetTarget<'a> {
+    /// The remote path as given.
+    remote: &'a str,
+    /// Our resolution of `remote`, used to match a partial to its remote
+    /// file; `None` disables resuming.
+    remote_abs: Option<&'a str>,
+    local: &'a Path,
+    parts: &'a PartialPaths,
+}
+
 impl Client {
     /// Downloads `remote` to the file `local` (see [`local_target`] for the
     /// command's defaults).
@@ -97,35 +108,31 @@ impl Client {
             parts.discard()?;
         }
         let what = paths::resolve(&self.cwd, remote);
-        match self.get_attempt(remote, what.as_deref(), local, &parts, true, progress)? {
+        let target = GetTarget { remote, remote_abs: what.as_deref(), local, parts: &parts };
+        match self.get_attempt(&target, true, progress)? {
             Attempt::Done(report) => Ok(GetReport { duration: started.elapsed(), ..report }),
             // The kept prefix was not what the server has now (changed in
             // place, or damaged locally): it is gone; try once from zero.
-            Attempt::Mismatch { resumed: true, .. } => {
-                match self.get_attempt(remote, what.as_deref(), local, &parts, false, progress)? {
-                    Attempt::Done(report) => Ok(GetReport { duration: started.elapsed(), restarted: true, ..report }),
-                    Attempt::Mismatch { expected, actual, .. } => {
-                        Err(ClientError::DigestMismatch { what: format!("get {remote}"), expected, actual })
-                    }
+            Attempt::Mismatch { resumed: true, .. } => match self.get_attempt(&target, false, progress)? {
+                Attempt::Done(report) => Ok(GetReport { duration: started.elapsed(), restarted: true, ..report }),
+                Attempt::Mismatch { expected, actual, .. } => {
+                    Err(ClientError::DigestMismatch { what: format!("get {remote}"), expected, actual })
                 }
-            }
+            },
             Attempt::Mismatch { expected, actual, .. } => {
                 Err(ClientError::DigestMismatch { what: format!("get {remote}"), expected, actual })
             }
         }
     }
 
-    /// One `get` exchange. `remote_abs` is our resolution of `remote`, used
-    /// to match a partial to its remote file; `None` disables resuming.
+    /// One `get` exchange of `target`.
     fn get_attempt(
         &mut self,
-        remote: &str,
-        remote_abs: Option<&str>,
-        local: &Path,
-        parts: &PartialPaths,
+        target: &GetTarget<'_>,
         may_resume: bool,
         progress: &mut dyn Progress,
     ) -> Result<Attempt> {
+        let GetTarget { remote, remote_abs, local, parts } = *target;
         // Open the partial before asking, so a local failure happens while
         // the connection is still between requests.
         let mut file = OpenOptions::new()
@@ -176,7 +183,8 @@ impl Client {
         }
 
         progress.start(start.length, start.offset);
-        self.receive_body(&mut file, start.size, &mut hasher, local, &mut buf, progress)?;
+        let body = LocalBody { file: &mut file, path: local, hasher: &mut hasher, buf: &mut buf };
+        self.receive_body(body, start.size, progress)?;
         let (header, body_len) = self.conn.recv_reply()?;
         let end: GetEnd = messages::reply_body(header).map_err(ClientError::Protocol)?;
         if !end.trailer || body_len != 0 || end.length != start.length {
@@ -203,15 +211,8 @@ impl Client {
     }
 
     /// Reads exactly `size` body bytes into the partial, hashing them.
-    fn receive_body(
-        &mut self,
-        file: &mut File,
-        size: u64,
-        hasher: &mut Sha256,
-        target: &Path,
-        buf: &mut [u8],
-        progress: &mut dyn Progress,
-    ) -> Result<()> {
+    fn receive_body(&mut self, body: LocalBody<'_>, size: u64, progress: &mut dyn Progress) -> Result<()> {
+        let LocalBody { file, path: target, hasher, buf } = body;
         let mut left = size;
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));

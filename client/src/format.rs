@@ -2,14 +2,12 @@
 //! units, times in the local time zone with its offset, transfer summaries
 //! on one line.
 
-use bytesize::ByteSize;
 use mioftp_proto::messages::{DirEntry, EntryKind, QuotaInfo};
 use std::time::Duration;
 
-/// A byte count for people: `0 B`, `1.5 KiB`, `3.0 GiB`.
-pub fn size(bytes: u64) -> String {
-    ByteSize(bytes).display().iec().to_string()
-}
+/// A byte count for people: `0 B`, `1.5 KiB`, `3.0 GiB` (the protocol
+/// crate's formatter, shared with the server's messages).
+pub use mioftp_proto::human_size as size;
 
 /// A quota limit: a size, or "unlimited".
 pub fn limit(limit: Option<u64>) -> String {

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 fn status(e: &ClientError) -> u8 {
     match e.root() {
         ClientError::Usage(_) | ClientError::Local { .. } => 2,
-        ClientError::Server(w) if w.known_code() == Some(ErrorCode::Timeout) => 3,
+        ClientError::Server(w) if w.code == ErrorCode::Timeout => 3,
         ClientError::Server(_) | ClientError::DigestMismatch { .. } => 1,
         ClientError::Connect { .. }
         | ClientError::Io(_)

@@ -9,7 +9,7 @@
 //! digest matches what it received.
 
 use crate::client::Client;
-use crate::digest::{self, CHUNK};
+use crate::digest::{self, CHUNK, LocalBody};
 use crate::error::{ClientError, Result};
 use crate::paths;
 use crate::progress::Progress;
@@ -170,7 +170,8 @@ impl Client {
         progress.start(length, offset);
 
         self.conn.send(&json!({"op": "put_data", "size": size}))?;
-        self.send_body(file, size, &mut hasher, local, &mut buf, progress)?;
+        let body = LocalBody { file, path: local, hasher: &mut hasher, buf: &mut buf };
+        self.send_body(body, size, progress)?;
         let sha256 = digest::hex_of(&hasher);
         self.conn.send(&Request::PutDone { sha256: sha256.clone() })?;
         self.conn.flush()?;
@@ -185,15 +186,8 @@ impl Client {
     }
 
     /// Streams exactly `size` bytes of `file` into the open `put_data` frame.
-    fn send_body(
-        &mut self,
-        file: &mut File,
-        size: u64,
-        hasher: &mut Sha256,
-        local: &Path,
-        buf: &mut [u8],
-        progress: &mut dyn Progress,
-    ) -> Result<()> {
+    fn send_body(&mut self, body: LocalBody<'_>, size: u64, progress: &mut dyn Progress) -> Result<()> {
+        let LocalBody { file, path: local, hasher, buf } = body;
         let mut left = size;
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));

@@ -163,6 +163,9 @@ pub fn error_reply(code: ErrorCode) -> (u16, &'static str) {
         Timeout => (421, "Timeout; closing control connection."),
         ServerBusy => (421, "Too many connections; try again later."),
         Internal => (451, "Local error in processing."),
+        // Audit-only reasons: they name why a connection ended and are never
+        // a reply; if one ever reached a reply, the transfer was cut.
+        Disconnected | Closed | Shutdown | Cancelled | Abandoned => (426, "Connection closed; transfer aborted."),
     }
 }
 

@@ -14,26 +14,12 @@ use std::io;
 
 /// `O_NONBLOCK`, so that opening a FIFO or a device someone placed in a home
 /// returns at once instead of blocking the event loop; it changes nothing for
-/// regular files. (std cannot name it and we add no dependency for one flag.)
-#[cfg(all(
-    any(target_os = "linux", target_os = "android"),
-    not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))
-))]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-const O_NONBLOCK: i32 = 0x0004;
-// Elsewhere: no flag; the type check after the open still refuses non-files,
-// but a FIFO could block the open itself.
-#[cfg(not(any(
-    all(
-        any(target_os = "linux", target_os = "android"),
-        not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))
-    ),
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd"
-)))]
-const O_NONBLOCK: i32 = 0;
+/// regular files. std cannot name the flag; rustix knows its value on every
+/// platform.
+fn nonblocking() -> i32 {
+    // The flag is a small positive bit on every platform (0o4000 on Linux).
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
 
 impl Home {
     /// `mkdir`; returns whether the directory was created.
@@ -129,7 +115,7 @@ impl Home {
     /// replaced (new inode) or modified (size, mtime or ctime).
     pub fn open_read(&self, p: &VPath) -> Result<(std::fs::File, Meta, String), FsError> {
         let mut opts = OpenOptions::new();
-        opts.read(true).custom_flags(O_NONBLOCK);
+        opts.read(true).custom_flags(nonblocking());
         let file = self.dir.open_with(p.rel(), &opts).map_err(|e| from_io(e, p))?.into_std();
         let md = file.metadata().map_err(FsError::Io)?;
         if md.is_dir() {

@@ -125,8 +125,9 @@ pub(super) fn connection_cap(configured: usize) -> usize {
 }
 
 fn is_out_of_descriptors(e: &io::Error) -> bool {
-    // EMFILE (process) and ENFILE (system) on Linux.
-    matches!(e.raw_os_error(), Some(24) | Some(23))
+    use rustix::io::Errno;
+    // The process's limit, or the system's.
+    matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
 }
 
 /// Best-effort error frame to a connection we will not serve, then drop it.

@@ -99,17 +99,19 @@ fn try_check_user(s: &Session, user: &str, now: Instant, svc: &mut Services) -> 
     }
 }
 
-pub(super) fn register(
-    s: &mut Session,
-    user: &str,
-    salt: &str,
-    iterations: u32,
-    stored_key: &str,
-    server_key: &str,
-    svc: &mut Services,
-) {
+/// The fields of a `register` request.
+pub(super) struct Registration<'a> {
+    pub user: &'a str,
+    pub salt: &'a str,
+    pub iterations: u32,
+    pub stored_key: &'a str,
+    pub server_key: &'a str,
+}
+
+pub(super) fn register(s: &mut Session, reg: &Registration<'_>, svc: &mut Services) {
+    let user = reg.user;
     let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_register(s, user, salt, iterations, stored_key, server_key, svc);
+    let result = try_register(s, reg, svc);
     s.audit(svc, Log::Accounts, shown_user, "register", result.as_ref().map(|_| ()));
     match result {
         Ok(()) => s.send_ok(&Registered { user: user.to_owned() }),
@@ -117,15 +119,8 @@ pub(super) fn register(
     }
 }
 
-fn try_register(
-    s: &Session,
-    user: &str,
-    salt: &str,
-    iterations: u32,
-    stored_key: &str,
-    server_key: &str,
-    svc: &mut Services,
-) -> Result<(), WireError> {
+fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Result<(), WireError> {
+    let Registration { user, salt, iterations, stored_key, server_key } = *reg;
     if !matches!(s.state, State::Open) {
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
     }

@@ -3,7 +3,7 @@
 //! recorded in `shell_command.log` before its reply is queued.
 
 use super::{Authed, Session};
-use crate::audit::{Log, Outcome, Record};
+use crate::audit::{Log, Record};
 use crate::home::{FsError, Listing, VPath};
 use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
 use crate::protocol::{ErrorCode, WireError};
@@ -15,17 +15,11 @@ pub const DIR_BATCH: usize = 32;
 
 /// Converts a filesystem error to the wire.
 pub(super) fn wire(e: &FsError) -> WireError {
-    let code = ErrorCode::parse(e.code_name()).unwrap_or(ErrorCode::Internal);
+    let code = e.code();
     if code == ErrorCode::Internal {
         log::error!("filesystem error: {e:?}");
     }
     WireError::new(code, e.message())
-}
-
-/// Whether a refusal is a policy decision (recorded as `rejected`) rather
-/// than an operation that was tried and failed (`fail`).
-pub(super) fn is_policy(code: &str) -> bool {
-    matches!(code, "path_invalid" | "path_escape" | "quota_exceeded" | "busy")
 }
 
 impl Session {
@@ -39,15 +33,7 @@ impl Session {
         result: Result<(), &WireError>,
     ) {
         let shown = path.map(|p| p.to_string());
-        let mut rec = match result {
-            Ok(()) => Record::new(self.peer, self.id, self.user(), cmd, Outcome::Ok),
-            Err(e) => {
-                let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
-                Record::new(self.peer, self.id, self.user(), cmd, outcome).failed(&e.code, &e.message)
-            }
-        };
-        rec.args = Some(args);
-        rec.path = shown.as_deref();
+        let rec = Record::command(self.actor(self.user()), cmd, args, shown.as_deref(), result);
         svc.audit.record(Log::Commands, rec);
     }
 
@@ -139,7 +125,7 @@ pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
 
 pub(super) fn quota(s: &mut Session, svc: &mut Services) {
     let user = authed(s).user.clone();
-    let info = svc.users.get(&user).map(|u| QuotaInfo { used: u.used, limit: u.limit });
+    let info = svc.users.get(&user).map(|u| u.quota());
     let result = info.ok_or_else(|| WireError::new(ErrorCode::Internal, "usage is not available"));
     s.finish_command(svc, "quota", &[], None, result);
 }
@@ -181,12 +167,9 @@ impl DirJob {
         let n = entries.len();
         let done = self.listing.done();
         let summary = done.then(|| {
-            let usage = s.user().and_then(|u| svc.users.get(u));
-            DirSummary {
-                count: self.listing.count(),
-                used: usage.map_or(0, |u| u.used),
-                limit: usage.and_then(|u| u.limit),
-            }
+            let quota = s.user().and_then(|u| svc.users.get(u)).map(|u| u.quota());
+            let QuotaInfo { used, limit } = quota.unwrap_or(QuotaInfo { used: 0, limit: None });
+            DirSummary { count: self.listing.count(), used, limit }
         });
         s.send_ok(&DirChunk { path: self.path.to_string(), entries, more: !done, summary });
         (done, n.max(1) * 64)

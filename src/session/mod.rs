@@ -24,7 +24,7 @@ mod download;
 mod files;
 mod upload;
 
-use crate::audit::{Log, Outcome, Record};
+use crate::audit::{Actor, Log, Record};
 use crate::home::{Home, VPath};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::messages::{ErrReply, Notice, OkReply};
@@ -399,25 +399,23 @@ impl Session {
     /// The connection is going away: records what was left unfinished.
     pub fn on_close(&mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
         let (code, why) = match reason {
-            CloseReason::PeerClosed => ("disconnected", "peer closed the connection"),
-            CloseReason::Timeout => ("timeout", "timeout"),
-            CloseReason::Done => ("closed", "session ended"),
-            CloseReason::Shutdown => ("shutdown", "server shutting down"),
+            CloseReason::PeerClosed => (ErrorCode::Disconnected, "peer closed the connection"),
+            CloseReason::Timeout => (ErrorCode::Timeout, "timeout"),
+            CloseReason::Done => (ErrorCode::Closed, "session ended"),
+            CloseReason::Shutdown => (ErrorCode::Shutdown, "server shutting down"),
         };
-        let cut = WireError { code: code.to_owned(), message: why.to_owned() };
+        let cut = WireError::new(code, why);
         upload::interrupted(self, &cut, now, svc);
         if let Some(Producer::Get(mut job)) = self.producer.take() {
             job.interrupted(self, &cut, now, svc);
         }
         match std::mem::replace(&mut self.state, State::Open) {
             State::LoginPending(p) => {
-                let rec =
-                    Record::new(self.peer, self.id, Some(&p.user), "login", Outcome::Fail).failed("abandoned", why);
-                svc.audit.record(Log::Accounts, rec);
+                let abandoned = WireError::new(ErrorCode::Abandoned, why);
+                svc.audit.record(Log::Accounts, Record::attempt(self.actor(Some(&p.user)), "login", Err(&abandoned)));
             }
             State::Authed(a) => {
-                let mut rec = Record::new(self.peer, self.id, Some(&a.user), "logout", Outcome::Ok);
-                rec.message = Some(why);
+                let rec = Record::attempt(self.actor(Some(&a.user)), "logout", Ok(())).note(why);
                 svc.audit.record(Log::Accounts, rec);
                 svc.users.detach(&a.user);
             }
@@ -429,8 +427,8 @@ impl Session {
                     State::Handshake { .. } => "no connection check (auth) before the handshake deadline",
                     _ => "no login before the handshake deadline",
                 };
-                let rec = Record::new(self.peer, self.id, None, "timeout", Outcome::Fail).failed("timeout", message);
-                svc.audit.record(Log::Accounts, rec);
+                let err = WireError::new(ErrorCode::Timeout, message);
+                svc.audit.record(Log::Accounts, Record::attempt(self.actor(None), "timeout", Err(&err)));
             }
             _ => {}
         }
@@ -457,6 +455,7 @@ impl Session {
     }
 
     fn send_error(&mut self, err: &WireError) {
+        debug_assert!(err.code.on_wire(), "audit-only reason {} sent on the wire", err.code);
         self.send(&ErrReply::new(err));
     }
 
@@ -464,21 +463,14 @@ impl Session {
         self.send_error(&WireError::new(code, message));
     }
 
-    fn audit(&self, svc: &mut Services, log: Log, user: Option<&str>, event: &str, result: Result<(), &WireError>) {
-        let rec = match result {
-            Ok(()) => Record::new(self.peer, self.id, user, event, Outcome::Ok),
-            Err(e) => {
-                let outcome = if e.code == "too_many_attempts" { Outcome::Rejected } else { Outcome::Fail };
-                Record::new(self.peer, self.id, user, event, outcome).failed(&e.code, &e.message)
-            }
-        };
-        svc.audit.record(log, rec);
+    /// Who this session's records name as acting: its peer and id, and `user`.
+    fn actor<'a>(&self, user: Option<&'a str>) -> Actor<'a> {
+        Actor { peer: self.peer, session: self.id, user }
     }
-}
 
-/// Shortens peer-supplied text before echoing it in a message.
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
+    fn audit(&self, svc: &mut Services, log: Log, user: Option<&str>, event: &str, result: Result<(), &WireError>) {
+        svc.audit.record(log, Record::attempt(self.actor(user), event, result));
+    }
 }
 
 #[cfg(test)]

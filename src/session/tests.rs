@@ -4,6 +4,7 @@ use super::*;
 use crate::config::Config;
 use crate::protocol::frame::encode_to_vec;
 use crate::protocol::scram::{self, ClientKeys, Exchange};
+use mioftp_testkit::split_frames;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -27,18 +28,11 @@ impl Harness {
         Harness { session, svc, now, dir }
     }
 
-    /// Every whole frame the session has queued, consumed.
+    /// Every whole frame the session has queued (headers), consumed.
     fn frames(&mut self) -> Vec<Value> {
         let out = self.session.output().to_vec();
         self.session.advance_output(out.len(), self.now);
-        let mut at = 0;
-        let mut frames = Vec::new();
-        while let Some((f, n)) = frame::decode(&out[at..]).unwrap() {
-            frames.push(Value::Object(f.header));
-            at += n;
-        }
-        assert_eq!(at, out.len(), "output ends with a partial frame");
-        frames
+        split_frames(&out).into_iter().map(|(header, _body)| header).collect()
     }
 
     fn one(&mut self) -> Value {
@@ -251,6 +245,51 @@ fn a_body_on_a_bodiless_request_is_discarded_and_framing_survives() {
     let replies = h.frames();
     assert_eq!(code(&replies[0]), "unexpected_body");
     assert_eq!(replies[1], json!({"ok": true}));
+}
+
+#[test]
+fn every_op_misnamed_is_unknown_op_and_with_bad_fields_bad_request_and_the_session_goes_on() {
+    let mut h = Harness::checked();
+    for op in crate::protocol::Op::ALL {
+        for wrong in [json!(op.as_str().to_uppercase()), json!([op.as_str()]), Value::Null] {
+            assert_eq!(code(&h.request(json!({"op": wrong}))), "unknown_op", "{op}");
+        }
+    }
+    assert_eq!(code(&h.request(json!({"path": "/"}))), "unknown_op");
+    for bad in [
+        json!({"op": "auth"}),
+        json!({"op": "login", "user": "a", "nonce": 5}),
+        json!({"op": "cd", "path": 1}),
+        json!({"op": "put", "path": "f", "length": -1}),
+        json!({"op": "get", "path": "f", "offset": "0"}),
+    ] {
+        assert_eq!(code(&h.request(bad.clone())), "bad_request", "{bad}");
+    }
+    // A body on a request that is refused anyway: the body is the error.
+    let mut bytes = encode_to_vec(&json!({"op": "mystery", "size": 2})).unwrap();
+    bytes.extend_from_slice(b"xy");
+    assert_eq!(h.feed(&bytes), bytes.len());
+    assert_eq!(code(&h.one()), "unexpected_body");
+    assert!(!h.session.is_closing());
+    assert_eq!(h.request(json!({"op": "noop"})), json!({"ok": true}));
+}
+
+#[test]
+fn a_request_before_the_check_is_refused_whatever_it_is() {
+    for req in [
+        json!({"op": "noop"}),
+        json!({"op": "mystery"}),
+        json!({"op": "auth"}),
+        json!({"op": "auth", "hmac": "x", "size": 1}),
+    ] {
+        let mut h = Harness::new();
+        h.frames();
+        let mut bytes = encode_to_vec(&req).unwrap();
+        bytes.extend_from_slice(&vec![b'.'; req["size"].as_u64().unwrap_or(0) as usize]);
+        h.feed(&bytes);
+        assert_eq!(code(&h.one()), "handshake_required", "{req}");
+        assert!(h.session.is_finished(), "{req}");
+    }
 }
 
 #[test]
