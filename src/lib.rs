@@ -23,6 +23,8 @@
 //! - [`throttle`]: brute-force throttling of logins by user and address.
 //! - [`config`]: the server's settings.
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
+//! - [`netaddr`]: per-IP keys (IPv6 by /64) and CIDR lists.
+//! - [`proxy`]: the PROXY protocol v1/v2 reader and its trust policy.
 
 pub mod accounts;
 pub mod audit;
@@ -31,7 +33,9 @@ pub mod digest_cache;
 pub mod ftp;
 pub mod home;
 pub mod keys;
+pub mod netaddr;
 pub mod partial;
+pub mod proxy;
 /// The wire protocol lives in its own crate, `mioftp-proto`, shared with the
 /// client; `crate::protocol` names it inside the server.
 pub use mioftp_proto as protocol;
