@@ -25,6 +25,7 @@
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
 //! - [`netaddr`]: per-IP keys (IPv6 by /64) and CIDR lists.
 //! - [`proxy`]: the PROXY protocol v1/v2 reader and its trust policy.
+//! - [`metrics`]: Prometheus metrics and the sans-IO `GET /metrics` responder.
 
 pub mod accounts;
 pub mod audit;
@@ -33,6 +34,7 @@ pub mod digest_cache;
 pub mod ftp;
 pub mod home;
 pub mod keys;
+pub mod metrics;
 pub mod netaddr;
 pub mod partial;
 pub mod proxy;
