@@ -26,6 +26,8 @@
 //! - [`netaddr`]: per-IP keys (IPv6 by /64) and CIDR lists.
 //! - [`proxy`]: the PROXY protocol v1/v2 reader and its trust policy.
 //! - [`metrics`]: Prometheus metrics and the sans-IO `GET /metrics` responder.
+//! - [`rootlock`]: one process per data root (`flock` on `<root>/.lock`).
+//! - [`perms`]: the file modes policy and the start-up check of secrets.
 
 pub mod accounts;
 pub mod audit;
@@ -37,11 +39,13 @@ pub mod keys;
 pub mod metrics;
 pub mod netaddr;
 pub mod partial;
+pub mod perms;
 pub mod proxy;
 /// The wire protocol lives in its own crate, `mioftp-proto`, shared with the
 /// client; `crate::protocol` names it inside the server.
 pub use mioftp_proto as protocol;
 pub mod review;
+pub mod rootlock;
 pub mod server;
 pub mod services;
 pub mod session;
