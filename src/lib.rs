@@ -28,6 +28,7 @@
 //! - [`metrics`]: Prometheus metrics and the sans-IO `GET /metrics` responder.
 //! - [`rootlock`]: one process per data root (`flock` on `<root>/.lock`).
 //! - [`perms`]: the file modes policy and the start-up check of secrets.
+//! - [`sdnotify`]: systemd `READY=1`, `STOPPING=1` and watchdog pings.
 
 pub mod accounts;
 pub mod audit;
@@ -46,6 +47,7 @@ pub mod proxy;
 pub use mioftp_proto as protocol;
 pub mod review;
 pub mod rootlock;
+pub mod sdnotify;
 pub mod server;
 pub mod services;
 pub mod session;
