@@ -23,6 +23,7 @@
 //! - [`throttle`]: brute-force throttling of logins by user and address.
 //! - [`config`]: the server's settings.
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
+//! - [`admin`]: `mioftpd accounts`: account administration and one-time tokens.
 //! - [`netaddr`]: per-IP keys (IPv6 by /64) and CIDR lists.
 //! - [`proxy`]: the PROXY protocol v1/v2 reader and its trust policy.
 //! - [`metrics`]: Prometheus metrics and the sans-IO `GET /metrics` responder.
@@ -31,6 +32,7 @@
 //! - [`sdnotify`]: systemd `READY=1`, `STOPPING=1` and watchdog pings.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod config;
 pub mod digest_cache;

@@ -154,7 +154,7 @@ fn read_v1(buf: &[u8]) -> Step {
     let window = &buf[..buf.len().min(V1_MAX)];
     let Some(cr) = window.windows(2).position(|w| w == b"\r\n") else {
         // A lone CR or LF inside the line is malformed; otherwise wait.
-        if window.iter().any(|&b| b == b'\n') || window[..window.len().saturating_sub(1)].contains(&b'\r') {
+        if window.contains(&b'\n') || window[..window.len().saturating_sub(1)].contains(&b'\r') {
             return Step::Error(ProxyError::Malformed("v1 line must end with CRLF"));
         }
         return if buf.len() >= V1_MAX { Step::Error(ProxyError::TooLong) } else { Step::NeedMore };
