@@ -147,9 +147,13 @@ impl MetricsHttp {
         self.route
     }
 
-    /// Whether the socket should be read: until a request is complete.
+    /// Whether the socket should be read: until a request is complete, and
+    /// then (discarding, see [`MetricsHttp::feed`]) while the response goes
+    /// out. Closing a socket with unread input makes the kernel send RST,
+    /// which can destroy the response in flight (a request body after a 405,
+    /// say); draining until `WouldBlock` before closing avoids that.
     pub fn wants_read(&self) -> bool {
-        self.route.is_none() && !self.peer_closed
+        !self.peer_closed && (self.route.is_none() || self.wants_write())
     }
 
     /// Response bytes not yet written.

@@ -151,6 +151,11 @@ fn a_get_of_metrics_is_answered_at_every_split() {
         conn.feed(&req[..cut], render);
         if cut < req.len() {
             assert!(conn.wants_read() && !conn.wants_write(), "no answer before the blank line (cut {cut})");
+        } else {
+            assert!(conn.wants_write() && conn.wants_read(), "input is drained while the answer goes out");
+            conn.feed(b"trailing body bytes", |_| panic!("one request per connection"));
+            conn.advance(usize::MAX);
+            assert!(conn.finished() && !conn.wants_read());
         }
         let resp = exchange(req, cut);
         assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
