@@ -177,14 +177,15 @@ mod tests {
         let path = dir.path().join("notify.sock");
         let sock = UnixDatagram::bind(&path).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let status = Command::new(std::env::current_exe().unwrap())
+        // output(), not status(): the child harness's own lines stay out of ours.
+        let out = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "sdnotify::tests::child_sends_notifications", "--ignored", "--quiet"])
             .env("NOTIFY_SOCKET", &path)
             .env("WATCHDOG_USEC", "3000000")
             .env_remove("WATCHDOG_PID")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
         let mut got = Vec::new();
         sock.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 512];
