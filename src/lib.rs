@@ -24,19 +24,33 @@
 //!   address, address, and user across addresses (with a growing back-off).
 //! - [`config`]: the server's settings.
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
+//! - [`admin`]: `mioftpd accounts`: account administration and one-time tokens.
+//! - [`netaddr`]: per-IP keys (IPv6 by /64) and CIDR lists.
+//! - [`proxy`]: the PROXY protocol v1/v2 reader and its trust policy.
+//! - [`metrics`]: Prometheus metrics and the sans-IO `GET /metrics` responder.
+//! - [`rootlock`]: one process per data root (`flock` on `<root>/.lock`).
+//! - [`perms`]: the file modes policy and the start-up check of secrets.
+//! - [`sdnotify`]: systemd `READY=1`, `STOPPING=1` and watchdog pings.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod config;
 pub mod digest_cache;
 pub mod ftp;
 pub mod home;
 pub mod keys;
+pub mod metrics;
+pub mod netaddr;
 pub mod partial;
+pub mod perms;
+pub mod proxy;
 /// The wire protocol lives in its own crate, `mioftp-proto`, shared with the
 /// client; `crate::protocol` names it inside the server.
 pub use mioftp_proto as protocol;
 pub mod review;
+pub mod rootlock;
+pub mod sdnotify;
 pub mod server;
 pub mod services;
 pub mod session;

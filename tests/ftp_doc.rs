@@ -31,12 +31,14 @@ fn error_rows(doc: &str) -> Vec<(String, String, String)> {
 fn every_error_code_row_matches_the_mapping() {
     let doc = doc();
     let rows = error_rows(&doc);
-    for &code in ErrorCode::ALL {
+    // Audit-only reasons are never a reply, so the table has no row for them.
+    let wire: Vec<ErrorCode> = ErrorCode::ALL.iter().copied().filter(|c| c.on_wire()).collect();
+    for &code in &wire {
         let (n, text) = error_reply(code);
         let row = rows.iter().find(|r| r.0 == code.as_str()).unwrap_or_else(|| panic!("{code} has no row"));
         assert_eq!((row.1.as_str(), row.2.as_str()), (n.to_string().as_str(), text), "row of {code}");
     }
-    assert_eq!(rows.len(), ErrorCode::ALL.len(), "no rows for codes that do not exist");
+    assert_eq!(rows.len(), wire.len(), "no rows for codes that do not exist");
 }
 
 #[test]

@@ -235,11 +235,7 @@ fn one_users_failed_logins_do_not_lock_out_other_users_behind_the_same_address()
 /// A key-checked client whose connection comes from `src` (a loopback
 /// address other than 127.0.0.1), so the server sees a different peer.
 fn client_from(src: [u8; 4], server: &TestServer) -> mioftp_client::Client {
-    use rustix::net::{AddressFamily, SocketType, bind, connect, socket};
-    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-    bind(&fd, &std::net::SocketAddrV4::new(src.into(), 0)).unwrap();
-    connect(&fd, &server.addr).unwrap();
-    let stream = std::net::TcpStream::from(fd);
+    let stream = mioftp_testkit::connect_from(std::net::Ipv4Addr::from(src).into(), server.addr).unwrap();
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     let conn = mioftp_client::connection::Connection::new(stream).unwrap();

@@ -7,9 +7,12 @@
 //!   does it: fed piece by piece ([`FrameReader`]), from a blocking stream
 //!   ([`read_frame`]) or from a buffer ([`split_frames`]).
 //! - [`rng`]: one reproducible pseudo-random generator ([`XorShift`]).
+//! - [`net`]: connecting from another loopback address ([`connect_from`]).
 
 pub mod frames;
+pub mod net;
 pub mod rng;
 
 pub use frames::{FrameReader, Piece, read_frame, split_frames};
+pub use net::connect_from;
 pub use rng::{XorShift, bytes};
