@@ -192,6 +192,19 @@ impl Session {
         }
     }
 
+    /// Output queued and not yet written, for diagnostics and for tests
+    /// that check what a session may queue when (the driver moves bytes
+    /// only with [`Endpoint::write_to`]).
+    pub fn queued_output(&self) -> &[u8] {
+        self.output()
+    }
+
+    /// Input bytes the session holds (an unfinished frame, or whole frames
+    /// held back), for diagnostics and for tests of its memory bounds.
+    pub fn held_input(&self) -> usize {
+        self.inbuf.len()
+    }
+
     fn finish_shutdown_if_idle(&mut self) {
         if self.shutting_down && !self.closing && self.upload.is_none() && self.producer.is_none() {
             let message = "the server is shutting down; please reconnect later".to_owned();
