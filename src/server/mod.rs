@@ -382,3 +382,6 @@ impl Server {
         log::debug!("session {}: closed ({reason:?})", conn.session.id());
     }
 }
+
+#[cfg(test)]
+mod tests;

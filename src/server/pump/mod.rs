@@ -125,7 +125,10 @@ pub fn pump<T: Transport>(
             }
         }
 
-        if ep.is_closed() {
+        // Closed once the endpoint is done and a layer has flushed its last
+        // bytes too (else WRITABLE interest stays, for those).
+        let done = ep.is_closed() && !io.wants_flush();
+        if done {
             return Pumped::Close(CloseReason::Done);
         }
         if budget.spent() {
@@ -145,7 +148,8 @@ pub fn pump<T: Transport>(
         }
 
         if budget.left() == before {
-            return if ep.is_closed() { Pumped::Close(CloseReason::Done) } else { Pumped::Idle };
+            let done = ep.is_closed() && !io.wants_flush();
+            return if done { Pumped::Close(CloseReason::Done) } else { Pumped::Idle };
         }
     }
 }
