@@ -1,8 +1,10 @@
 //! One connection as the driver holds it: a non-blocking socket, its
-//! readiness, and the endpoint that owns every protocol byte. Plus the
+//! readiness, the endpoint that owns every protocol byte, and the data
+//! channels the endpoint asked for (`super::channels`). Plus the
 //! driver's bookkeeping (registered interest, timer, ready-list and
 //! waiting-list membership); no protocol state lives here.
 
+use super::channels::Chan;
 use super::pump::{self, Pumped, Readiness};
 use crate::services::Services;
 use crate::session::{Budget, Channel, Endpoint};
@@ -26,6 +28,8 @@ pub struct Conn {
     pub driven_turn: u64,
     /// Counted in the per-IP table (false while a preamble runs).
     pub admitted: bool,
+    /// Data channels 1.. (FTP), opened at the endpoint's request.
+    pub chans: [Option<Chan>; Channel::MAX as usize - 1],
 }
 
 impl Conn {
@@ -40,7 +44,15 @@ impl Conn {
             waiting: false,
             driven_turn: 0,
             admitted,
+            chans: Default::default(),
         }
+    }
+
+    /// The next instant the driver must act for this connection: the
+    /// endpoint's deadline, or a channel's deadline to open.
+    pub fn deadline(&self) -> Option<Instant> {
+        let chans = self.chans.iter().flatten().filter_map(Chan::deadline);
+        self.session.poll_timeout().into_iter().chain(chans).min()
     }
 
     /// The interest the control connection's state calls for.

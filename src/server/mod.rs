@@ -15,6 +15,7 @@
 //! key `k` gives its channels the tokens `k * Channel::MAX + channel`.
 
 mod admission;
+mod channels;
 mod conn;
 mod handle;
 mod lifecycle;
@@ -222,7 +223,8 @@ impl Server {
                     token => {
                         let (key, ch) = split(token);
                         if ch != Channel::CONTROL {
-                            continue; // no data channels yet
+                            self.channel_event(key, ch, event, now);
+                            continue;
                         }
                         // Events for tokens already closed are ignored.
                         let Some(conn) = self.conns.get_mut(key) else { continue };
@@ -272,13 +274,18 @@ impl Server {
         };
         conn.driven_turn = self.turn;
         let mut budget = Budget::new(self.turn_budget);
-        match conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget) {
-            Pumped::Close(reason) => return self.close(key, reason, now),
-            Pumped::Again if !conn.queued => {
-                conn.queued = true;
-                self.ready.push_back(key);
-            }
-            _ => {}
+        let control = conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget);
+        if let Pumped::Close(reason) = control {
+            return self.close(key, reason, now);
+        }
+        let data = self.pump_channels(key, &mut budget, now);
+        if let Pumped::Close(reason) = data {
+            return self.close(key, reason, now);
+        }
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if (control == Pumped::Again || data == Pumped::Again) && !conn.queued {
+            conn.queued = true;
+            self.ready.push_back(key);
         }
         if self.serve_requests(key, now) {
             return; // the connection was closed or replaced and driven again
@@ -296,7 +303,7 @@ impl Server {
             conn.waiting = true;
             self.waiting.push(key);
         }
-        let deadline = conn.session.poll_timeout();
+        let deadline = conn.deadline();
         if conn.timer != deadline {
             match deadline {
                 Some(t) => self.timers.set(key, conn.timer, t),
@@ -350,6 +357,12 @@ impl Server {
                 continue;
             };
             conn.timer = None;
+            if self.expire_channels(key, now) {
+                // A data channel did not open in time; the endpoint heard.
+                self.drive(key, now);
+                continue;
+            }
+            let Some(conn) = self.conns.get_mut(key) else { continue };
             if conn.session.poll_timeout().is_none_or(|t| t > now) {
                 // The deadline moved while the timer was queued; re-file it.
                 self.drive(key, now);
@@ -379,6 +392,9 @@ impl Server {
             self.timers.remove(key, t);
         }
         let _ = self.poll.registry().deregister(&mut conn.stream);
+        for chan in conn.chans.iter_mut().flatten() {
+            chan.deregister(self.poll.registry());
+        }
         log::debug!("session {}: closed ({reason:?})", conn.session.id());
     }
 }

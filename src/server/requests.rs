@@ -5,14 +5,12 @@
 //!   Admission (the per-IP limit) is applied to that address, the listener's
 //!   acceptor starts the real session for it, and the bytes the preamble
 //!   read past its header become the session's first input.
-//! - `Listen`, `Connect`, `CloseChannel`: FTP data connections. This driver
-//!   does not open them yet; it answers `ChannelEvent::Failed` at once, so an
-//!   endpoint that asks gets a clean refusal (FTP's 425) rather than silence.
-//!   docs/ARCHITECTURE.md describes how they plug in.
+//! - `Listen`, `Connect`, `CloseChannel`: FTP data connections, opened and
+//!   closed by `super::channels`.
 
 use super::admission::refuse_busy;
 use super::{Server, turn_share};
-use crate::session::{Budget, Channel, ChannelEvent, CloseReason, DriverRequest};
+use crate::session::{Budget, Channel, CloseReason, DriverRequest};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -29,11 +27,11 @@ impl Server {
                     self.admit_revealed(key, peer, leftover, now);
                     return true;
                 }
-                DriverRequest::Listen { channel, .. } | DriverRequest::Connect { channel, .. } => {
-                    let error = "this server does not open data connections yet".to_owned();
-                    conn.session.handle_channel(ChannelEvent::Failed { channel, error }, now, &mut self.svc);
+                DriverRequest::Listen { channel, ip, ports, from, deadline } => {
+                    self.open_listener(key, channel, (ip, ports, from, deadline), now)
                 }
-                DriverRequest::CloseChannel { .. } => {}
+                DriverRequest::Connect { channel, to, deadline } => self.open_connect(key, channel, to, deadline, now),
+                DriverRequest::CloseChannel { channel } => self.close_channel(key, channel, None, now),
             }
         }
     }

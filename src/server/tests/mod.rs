@@ -1,7 +1,10 @@
-//! The driver over loopback with a toy acceptor: a preamble endpoint (a
-//! one-line stand-in for the PROXY protocol) reveals the real peer before
-//! admission; the per-IP limit and the audit logs then see that address,
-//! and the bytes after the preamble reach the session.
+//! The driver over loopback with toy acceptors: here, a preamble endpoint
+//! (a one-line stand-in for the PROXY protocol) reveals the real peer
+//! before admission; the per-IP limit and the audit logs then see that
+//! address, and the bytes after the preamble reach the session. `data.rs`:
+//! a toy FTP-like endpoint asks for data connections.
+
+mod data;
 
 use super::*;
 use crate::protocol::frame;
