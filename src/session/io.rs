@@ -205,13 +205,15 @@ impl Session {
         }
     }
 
-    /// Generates more output from the current producer. Returns the bytes of
-    /// work done (file bytes read, or the size of a listing frame), for the
-    /// turn's budget; `None` if a body cannot be completed.
+    /// Generates more output from the current producer. Returns the work
+    /// done for the turn's budget (file bytes read, or hashed for a resumed
+    /// download; at least the bytes queued); `None` if a body cannot be
+    /// completed.
     fn produce(&mut self, now: Instant, svc: &mut Services, max_bytes: usize) -> Option<usize> {
         let Some(mut producer) = self.producer.take() else { return Some(0) };
         self.last_activity = now;
         self.compact_output();
+        let queued = self.out.len();
         let (done, work) = match &mut producer {
             Producer::Get(job) => match job.step(self, now, svc, max_bytes) {
                 download::Step::Working(n) => (false, n),
@@ -227,7 +229,8 @@ impl Session {
             self.producer = Some(producer);
         }
         self.finish_shutdown_if_idle();
-        Some(work)
+        // At least the bytes generated: a listing frame weighs its size.
+        Some(work.max(self.out.len().saturating_sub(queued)))
     }
 }
 
