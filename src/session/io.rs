@@ -122,7 +122,7 @@ impl Session {
     /// needed), or when the session cannot take more now or the budget is
     /// spent (`held` set: whole frames wait, no more should be read).
     fn receive(&mut self, input: &[u8], budget: &mut Budget, now: Instant, svc: &mut Services) -> usize {
-        let mut used = 0;
+        let (mut used, mut handled) = (0, 0);
         self.held = false;
         while used < input.len() {
             if !self.wants_input() {
@@ -146,9 +146,11 @@ impl Session {
                         left => Input::Discard { remaining: left },
                     };
                 }
-                Input::Header if budget.spent() => {
+                Input::Header if budget.spent() && handled > 0 => {
                     // This connection had its share of the turn: the rest
-                    // waits for the next one.
+                    // waits for the next one. (The first frame of a call is
+                    // always handled, so a read that spent the budget on
+                    // its own bytes still makes progress without a copy.)
                     self.held = true;
                     break;
                 }
@@ -156,6 +158,7 @@ impl Session {
                     Ok(None) => break,
                     Ok(Some((frame, n))) => {
                         used += n;
+                        handled += 1;
                         budget.charge(Budget::REQUEST);
                         self.last_activity = now;
                         self.on_frame(frame, now, svc);

@@ -214,3 +214,24 @@ fn requests_wait_for_the_usage_scan_then_continue_in_order() {
     assert_eq!(replies[0]["used"], 0);
     assert_eq!(replies[1], json!({"ok": true}));
 }
+
+#[test]
+fn a_read_that_spends_the_budget_still_handles_its_first_request_in_place() {
+    let mut p = Pair::checked();
+    p.budget = 10;
+    p.send(json!({"op": "noop"}));
+    p.step();
+    assert_eq!(p.server.held_input(), 0, "no copy for a lone request");
+    assert!(!p.server.queued_output().is_empty(), "it was answered");
+    p.budget = usize::MAX;
+    p.run();
+    p.budget = 10;
+    // Three at once: the first is handled, the rest waits for the next turn.
+    for _ in 0..3 {
+        p.send(json!({"op": "noop"}));
+    }
+    p.step();
+    assert!(p.server.held_input() > 0);
+    p.budget = usize::MAX;
+    assert_eq!(p.headers().len(), 4);
+}
