@@ -4,7 +4,8 @@
 //! Module map:
 //! - [`protocol`]: the `mioftp-proto` crate, re-exported: frames, messages,
 //!   error codes, SCRAM and the key-file format (pure; shared with the client).
-//! - [`session`]: the pure per-connection state machine; bytes in, bytes out,
+//! - [`session`]: the sans-IO per-connection endpoints and the contract the
+//!   driver moves their bytes by (docs/ARCHITECTURE.md); bytes in, bytes out,
 //!   time passed in as an argument.
 //! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
 //!   connections, timers, ready list.

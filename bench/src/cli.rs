@@ -14,7 +14,8 @@ use std::path::PathBuf;
 /// Scenarios: put, get (one large transfer, tmpfs and disk roots), logins
 /// (N sequential logins), idle (PUT and GET beside N idle clients),
 /// concurrent (N simultaneous GETs, then PUTs), memory (server RSS with idle
-/// connections), latency (dir latency under transfer load).
+/// connections), latency (dir latency under transfer load), fairness (dir
+/// latency beside a client pipelining requests without reading).
 #[derive(Debug, Parser)]
 #[command(name = "mioftp-bench", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -36,7 +37,7 @@ pub struct Args {
     /// Small sizes and counts: finishes in well under a minute.
     #[arg(long)]
     pub quick: bool,
-    /// Scenarios to run, comma-separated: put,get,logins,idle,concurrent,memory,latency [default: all].
+    /// Scenarios to run, comma-separated: put,get,logins,idle,concurrent,memory,latency,fairness [default: all].
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Data roots for put/get, comma-separated: tmpfs, disk.
@@ -78,6 +79,9 @@ pub struct Args {
     /// File size of each load transfer [default: 100MiB; quick: 16MiB].
     #[arg(long, value_parser = parse_size)]
     pub load_size: Option<u64>,
+    /// Requests the greedy client pipelines in the fairness scenario.
+    #[arg(long, default_value_t = 10_000)]
+    pub greedy_requests: usize,
     /// Pause between two dir probes, in milliseconds.
     #[arg(long, default_value_t = 10)]
     pub probe_interval_ms: u64,
@@ -114,7 +118,7 @@ pub struct Args {
     pub plot: Option<PathBuf>,
 }
 
-pub const SCENARIOS: [&str; 7] = ["put", "get", "logins", "idle", "concurrent", "memory", "latency"];
+pub const SCENARIOS: [&str; 8] = ["put", "get", "logins", "idle", "concurrent", "memory", "latency", "fairness"];
 
 /// The resolved settings, also written to the JSON.
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +139,7 @@ pub struct Settings {
     pub load: Vec<usize>,
     pub load_size: u64,
     pub probe_interval_ms: u64,
+    pub greedy_requests: usize,
     pub external: Option<String>,
     pub server_wrapper: Option<String>,
     pub server_args: Vec<String>,
@@ -186,6 +191,7 @@ impl Settings {
             load: list(&a.load, &[0, 10, 50], &[0, 10]),
             load_size: a.load_size.unwrap_or(if q { 16 << 20 } else { 100 << 20 }),
             probe_interval_ms: a.probe_interval_ms,
+            greedy_requests: a.greedy_requests,
             external: a.addr.clone(),
             server_wrapper: a.server_wrapper.clone(),
             server_args: a.server_arg.clone(),

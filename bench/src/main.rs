@@ -7,13 +7,15 @@
 //! - [`target`]: the server under test (started per scenario, or external);
 //! - [`creds`]: the account and the KDF cache;
 //! - [`baseline`]: plain loopback copies to judge transfers by;
-//! - [`transfers`], [`logins`], [`idle`], [`concurrent`], [`latency`]: the scenarios;
+//! - [`transfers`], [`logins`], [`idle`], [`concurrent`], [`latency`],
+//!   [`greedy`]: the scenarios;
 //! - [`report`], [`plot`]: output; [`sys`]: `/proc` and files.
 
 mod baseline;
 mod cli;
 mod concurrent;
 mod creds;
+mod greedy;
 mod idle;
 mod latency;
 mod logins;
@@ -88,6 +90,7 @@ fn run(args: &cli::Args) -> Result<()> {
         concurrent: Vec::new(),
         memory: Vec::new(),
         latency: Vec::new(),
+        fairness: Vec::new(),
         notes: Vec::new(),
     };
     eprintln!("{} x {}, load {:.2}, RLIMIT_NOFILE {nofile}", r.machine.cpus, r.machine.cpu_model, r.machine.load_start);
@@ -166,6 +169,13 @@ fn run(args: &cli::Args) -> Result<()> {
         attempt("dir latency under load", &mut r, &mut |r| {
             let interval = Duration::from_millis(s.probe_interval_ms);
             r.latency = latency::run(&launch, &tmpfs, &creds, &s.load, s.load_size, interval)?;
+            Ok(())
+        });
+    }
+    if s.wants("fairness") {
+        attempt("dir latency beside a pipelining client", &mut r, &mut |r| {
+            let interval = Duration::from_millis(s.probe_interval_ms);
+            r.fairness = greedy::run(&launch, &tmpfs, &creds, s.greedy_requests, interval)?;
             Ok(())
         });
     }
