@@ -10,6 +10,7 @@
 mod admission;
 mod conn;
 mod timers;
+mod turns;
 
 use crate::config::Config;
 use crate::services::Services;
@@ -217,6 +218,7 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         log::info!("listening on {} (connection cap {})", self.addr, self.max_connections);
+        let mut turns = turns::Turns::new(Instant::now()); // loop-turn timing, logged at debug level
         loop {
             let now = Instant::now();
             if self.stop.load(Ordering::SeqCst) && self.grace_deadline.is_none() {
@@ -272,6 +274,7 @@ impl Server {
                 self.accept_paused_until = None;
                 self.accept(now);
             }
+            turns.end(now);
         }
         self.finish(Instant::now());
         Ok(())
