@@ -12,6 +12,7 @@
 use crate::client::Client;
 use crate::digest::{self, CHUNK};
 use crate::error::{ClientError, Result};
+use crate::hashpipe::{self, Stop};
 use crate::partial::{PartialPaths, Sidecar};
 use crate::paths;
 use crate::progress::Progress;
@@ -175,8 +176,9 @@ impl Client {
             return Err(ClientError::Aborted(format!("{e}; the partial download is kept")));
         }
 
+        drop(buf);
         progress.start(start.length, start.offset);
-        self.receive_body(&mut file, start.size, &mut hasher, &parts.data, &mut buf, progress)?;
+        self.receive_body(&mut file, start.size, &mut hasher, &parts.data, progress)?;
         let (header, body_len) = self.conn.recv_reply()?;
         let end: GetEnd = messages::reply_body(header).map_err(ClientError::Protocol)?;
         if !end.trailer || body_len != 0 || end.length != start.length {
@@ -202,44 +204,47 @@ impl Client {
         }))
     }
 
-    /// Reads exactly `size` body bytes into the partial, hashing them.
+    /// Reads exactly `size` body bytes into the partial, hashing them on a
+    /// second thread while this one writes (see [`crate::hashpipe`]).
     fn receive_body(
         &mut self,
         file: &mut File,
         size: u64,
         hasher: &mut Sha256,
         part: &Path,
-        buf: &mut [u8],
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let mut left = size;
-        while left > 0 {
-            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = match self.conn.body_reader().read(&mut buf[..want]) {
-                // EOF mid-body: the server stopped (or the network did). What
-                // arrived is in the partial, which the next `get` resumes.
-                Ok(0) => {
-                    return Err(ClientError::Io(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the server closed the connection after {} of {size} bytes", size - left),
-                    )));
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ClientError::Io(e)),
-            };
-            hasher.update(&buf[..n]);
-            if let Err(e) = file.write_all(&buf[..n]) {
+        let reader = self.conn.body_reader();
+        let moved = hashpipe::stream(
+            size,
+            hasher,
+            |buf| reader.read(buf),
+            |chunk| {
+                file.write_all(chunk)?;
+                progress.advance(chunk.len() as u64);
+                Ok::<(), io::Error>(())
+            },
+        );
+        match moved {
+            Ok(()) => Ok(()),
+            // EOF mid-body: the server stopped (or the network did). What
+            // arrived is in the partial, which the next `get` resumes.
+            Err(Stop::Short { done }) => Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed the connection after {done} of {size} bytes"),
+            ))),
+            Err(Stop::Fill(e)) => Err(ClientError::Io(e)),
+            // A local failure cannot be reported in-band while the body is
+            // in flight: the connection is abandoned, the partial kept.
+            Err(Stop::Sink(e)) => {
                 self.abandon();
-                return Err(ClientError::Aborted(format!(
-                    "writing {}: {e}; the partial download is kept",
-                    part.display()
-                )));
+                Err(ClientError::Aborted(format!("writing {}: {e}; the partial download is kept", part.display())))
             }
-            progress.advance(n as u64);
-            left -= n as u64;
+            Err(Stop::Spawn(e)) => {
+                self.abandon();
+                Err(ClientError::Aborted(format!("starting the hash thread: {e}; the partial download is kept")))
+            }
         }
-        Ok(())
     }
 }
 
