@@ -11,6 +11,11 @@
 //!   (nothing is acknowledged before it is durable).
 //!
 //! Both use 256 KiB buffers, like the client and the server.
+//!
+//! The `binary` scenario runs the full baseline as a process of its own
+//! (`mioftp-bench pipe SRC DST`, [`pipe_main`]) and times it from spawn to
+//! exit, exactly as it times the `mioftp` binary: the same clock, the same
+//! process start-up, the same memory preparation before each run.
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
@@ -33,6 +38,23 @@ pub enum Kind {
 /// receiver's last byte (and, for [`Kind::Full`], its fsync). `dst` is the
 /// receiver's output file for [`Kind::Full`]; it is removed afterwards.
 pub fn run(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
+    let secs = run_keep(kind, src, dst)?;
+    if kind == Kind::Full {
+        std::fs::remove_file(dst)?;
+    }
+    Ok(secs)
+}
+
+/// `mioftp-bench pipe SRC DST`: the full baseline as its own process. The
+/// output file is left for the caller to remove, outside the timing.
+pub fn pipe_main(src: &Path, dst: &Path) -> Result<()> {
+    let secs = run_keep(Kind::Full, src, dst)?;
+    println!("{secs:.6}");
+    Ok(())
+}
+
+/// [`run`], leaving `dst` in place.
+fn run_keep(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let hashing = kind == Kind::Full;
@@ -81,7 +103,6 @@ pub fn run(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
     if hashing {
         let got: [u8; 32] = hasher.finalize().into();
         anyhow::ensure!(got == sent, "baseline digests differ");
-        std::fs::remove_file(dst)?;
     }
     Ok(secs)
 }

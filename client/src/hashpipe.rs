@@ -267,9 +267,12 @@ mod tests {
     fn nothing_to_move_leaves_the_hasher_alone() {
         let mut h = Sha256::new();
         h.update(b"kept");
-        stream(0, &mut h, |_: &mut [u8]| -> io::Result<usize> { panic!("no read expected") }, |_: &[u8]| {
-            Ok::<(), ()>(())
-        })
+        stream(
+            0,
+            &mut h,
+            |_: &mut [u8]| -> io::Result<usize> { panic!("no read expected") },
+            |_: &[u8]| Ok::<(), ()>(()),
+        )
         .unwrap();
         assert_eq!(h.finalize()[..], Sha256::digest(b"kept")[..]);
     }

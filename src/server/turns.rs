@@ -80,11 +80,6 @@ impl Turns {
         }
     }
 
-    /// The longest turn since start.
-    pub fn max(&self) -> Duration {
-        self.max
-    }
-
     /// An upper bound of the `p`th percentile (0 to 100) of turns since
     /// start: the upper edge of the bucket that holds it.
     pub fn percentile_le(&self, p: f64) -> Duration {
@@ -192,7 +187,7 @@ mod tests {
         assert_eq!(t.percentile_le(98.0), us(128));
         assert_eq!(t.percentile_le(99.0), us(4096));
         assert_eq!(t.percentile_le(100.0), us(300_000), "the top bucket's edge is capped by the true maximum");
-        assert_eq!(t.max(), us(300_000));
+        assert_eq!(t.max, us(300_000));
         assert_eq!(t.hist_words(), "128:98,4096:1,524288:1");
     }
 
@@ -216,6 +211,6 @@ mod tests {
         assert_eq!(t.window_count, 0);
         assert_eq!(t.window_max, Duration::ZERO);
         assert_eq!(t.count, 2);
-        assert!(t.max() >= us(900));
+        assert!(t.max >= us(900));
     }
 }
