@@ -1,6 +1,7 @@
 //! Issue 12's throughput check: PUT and GET of one large file through the
 //! real `mioftp` binary, to a real file, against the copy+SHA-256+write+fsync
-//! baseline run as a process too (`mioftp-bench pipe`, see `baseline.rs`).
+//! pipeline (one SHA-256, at the receiver) run as a process too
+//! (`mioftp-bench pipe`, see `baseline.rs`).
 //!
 //! Every contender (the baseline, and PUT and GET for each client binary
 //! given with `--client-bin`, e.g. the one built from `main` and the one
@@ -131,7 +132,8 @@ pub fn run(launch: &Launch, dir: &Path, creds: &Creds, spec: &Spec) -> Result<Fi
     // Uploaded through the server, so it remembers the digest and serves
     // every GET with sendfile, as it would any uploaded file.
     admin.put(&src, GET_NAME, &PutOptions { resume: false }, &mut NoProgress).context("uploading the GET file")?;
-    let ctx = Ctx { target: &target, creds, key_file: &key_file, src: &src, size: spec.size };
+    let sha256 = mioftp_client::digest::file_sha256(&src)?;
+    let ctx = Ctx { target: &target, creds, key_file: &key_file, src: &src, sha256: &sha256, size: spec.size };
     let mut jobs = vec![Job::Baseline];
     for c in spec.clients {
         jobs.push(Job::Put(c));
@@ -207,6 +209,7 @@ struct Ctx<'a> {
     creds: &'a Creds,
     key_file: &'a Path,
     src: &'a Path,
+    sha256: &'a str,
     size: u64,
 }
 
@@ -219,7 +222,7 @@ impl Ctx<'_> {
                 let exe = std::env::current_exe()?;
                 let out = self.target.local.join("baseline.out");
                 let mut cmd = Command::new(exe);
-                cmd.arg("pipe").arg(self.src).arg(out);
+                cmd.arg("pipe").arg(self.src).arg(out).arg(self.sha256);
                 spawn_timed(&mut cmd)?
             }
             Job::Put(c) => {

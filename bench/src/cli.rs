@@ -34,7 +34,7 @@ pub enum Cmd {
     Hold,
     /// (internal) the copy+SHA-256+write+fsync baseline as its own process.
     #[command(hide = true)]
-    Pipe { src: PathBuf, dst: PathBuf },
+    Pipe { src: PathBuf, dst: PathBuf, sha256: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +111,9 @@ pub struct Args {
     /// [default: target/release/mioftp, labelled "new"].
     #[arg(long)]
     pub client_bin: Vec<String>,
+    /// binary: data roots, comma-separated: disk (ext4 or whatever --disk-dir is on), tmpfs.
+    #[arg(long, value_delimiter = ',', default_value = "disk")]
+    pub binary_fs: Vec<String>,
     /// binary: file size [default: 1GiB; quick: 64MiB].
     #[arg(long, value_parser = parse_size)]
     pub binary_size: Option<u64>,
@@ -179,6 +182,7 @@ pub struct Settings {
     pub external: Option<String>,
     pub server_wrapper: Option<String>,
     pub server_args: Vec<String>,
+    pub binary_fs: Vec<String>,
     pub binary_size: u64,
     pub memory: Vec<String>,
     pub cold_pause_s: u64,
@@ -229,7 +233,7 @@ impl Settings {
                 bail!("unknown --memory {m:?} (warm or cold)");
             }
         }
-        for f in &a.fs {
+        for f in a.fs.iter().chain(&a.binary_fs) {
             if f != "tmpfs" && f != "disk" {
                 bail!("unknown --fs {f:?} (tmpfs or disk)");
             }
@@ -254,6 +258,7 @@ impl Settings {
             external: a.addr.clone(),
             server_wrapper: a.server_wrapper.clone(),
             server_args: a.server_arg.clone(),
+            binary_fs: a.binary_fs.clone(),
             binary_size: a.binary_size.unwrap_or(if q { 64 << 20 } else { 1 << 30 }),
             memory: a.memory.clone(),
             cold_pause_s: a.cold_pause_s.unwrap_or(if q { 3 } else { 6 }),

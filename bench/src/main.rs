@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Some(Cmd::Hold) => idle::hold_main(),
-        Some(Cmd::Pipe { src, dst }) => baseline::pipe_main(&src, &dst),
+        Some(Cmd::Pipe { src, dst, sha256 }) => baseline::pipe_main(&src, &dst, &sha256),
         None => run(&cli.args),
     };
     match result {
@@ -95,7 +95,7 @@ fn run(args: &cli::Args) -> Result<()> {
         concurrent: Vec::new(),
         memory: Vec::new(),
         latency: Vec::new(),
-        binary: None,
+        binary: Vec::new(),
         churn: None,
         notes: Vec::new(),
     };
@@ -179,8 +179,9 @@ fn run(args: &cli::Args) -> Result<()> {
         });
     }
 
-    if s.wants("binary") {
-        attempt("PUT and GET through the mioftp binary", &mut r, &mut |r| {
+    for fs in s.binary_fs.iter().filter(|_| s.wants("binary")) {
+        let dir = if fs == "tmpfs" { &tmpfs } else { &s.disk_dir };
+        attempt(&format!("PUT and GET through the mioftp binary, {fs} ({})", dir.display()), &mut r, &mut |r| {
             let clients = client_bins(&args.client_bin)?;
             let spec = binary::Spec {
                 clients: &clients,
@@ -189,7 +190,7 @@ fn run(args: &cli::Args) -> Result<()> {
                 memory: &s.memory,
                 cold_pause: Duration::from_secs(s.cold_pause_s),
             };
-            r.binary = Some(binary::run(&launch, &s.disk_dir, &creds, &spec)?);
+            r.binary.push(binary::run(&launch, dir, &creds, &spec)?);
             Ok(())
         });
     }
@@ -216,7 +217,7 @@ fn run(args: &cli::Args) -> Result<()> {
     if classic {
         print!("{}", report::table(&r));
     }
-    if let Some(b) = &r.binary {
+    for b in &r.binary {
         print!("{}", binary::table(b));
     }
     if let Some(c) = &r.churn {

@@ -122,7 +122,7 @@ pub struct Results {
     pub memory: Vec<MemoryLevel>,
     pub latency: Vec<Latency>,
     /// Issue 12: PUT and GET through the `mioftp` binary.
-    pub binary: Option<crate::binary::Figures>,
+    pub binary: Vec<crate::binary::Figures>,
     /// Issue 12: the disk churn scenario.
     pub churn: Option<crate::churn::Figures>,
     pub notes: Vec<String>,

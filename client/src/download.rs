@@ -204,8 +204,8 @@ impl Client {
         }))
     }
 
-    /// Reads exactly `size` body bytes into the partial, hashing them on a
-    /// second thread while this one writes (see [`crate::hashpipe`]).
+    /// Reads exactly `size` body bytes into the partial; a second thread
+    /// hashes them and a third writes them (see [`crate::hashpipe`]).
     fn receive_body(
         &mut self,
         file: &mut File,
@@ -219,11 +219,8 @@ impl Client {
             size,
             hasher,
             |buf| reader.read(buf),
-            |chunk| {
-                file.write_all(chunk)?;
-                progress.advance(chunk.len() as u64);
-                Ok::<(), io::Error>(())
-            },
+            |chunk| file.write_all(chunk),
+            |n| progress.advance(n),
         );
         match moved {
             Ok(()) => Ok(()),

@@ -1,30 +1,34 @@
-//! Moving a transfer's body while a second thread hashes it.
+//! Moving a transfer's body through three threads: one reads, one hashes,
+//! one writes.
 //!
 //! A transfer does three things to every byte: read it (from the socket or
 //! the local file), SHA-256 it, and pass it on (to the file or the socket).
-//! On one thread these add up; here the caller's thread reads and passes on
-//! while a scoped hasher thread digests the same chunks, so a transfer takes
-//! about as long as the slower of the two instead of their sum. On this
-//! project's 2-core test machine that took a 1 GiB GET through the `mioftp`
-//! binary from well under to about the copy+SHA-256+write+fsync baseline
-//! (docs/BENCHMARKS.md, issue 12).
+//! On one thread these add up. Here they form a pipeline: the caller's
+//! thread fills a buffer and hands it to a hasher thread, which hands it to
+//! a sink thread, which hands it back to the caller to fill again. Each
+//! stage works on a different buffer at the same time, so a transfer takes
+//! about as long as its slowest stage instead of the sum of all three (on
+//! this project's 2-core test machine, writing a downloaded file into the
+//! page cache costs more than hashing it; docs/BENCHMARKS.md, issue 12).
 //!
 //! Bounded: at most [`DEPTH`] buffers of [`CHUNK`] bytes exist per transfer,
-//! recycled in turn. A buffer is shared (`Arc`) between the two threads
-//! while both read it and is filled again only once the hasher handed it
-//! back. The digest covers exactly the bytes given to the sink, in order;
+//! recycled in turn, and each buffer belongs to exactly one stage at a time
+//! (it moves; nothing is shared). Order is kept: every stage takes buffers
+//! first in, first out. The digest covers exactly the bytes read, in order;
 //! the caller keeps its resume and verification rules unchanged (it passes
 //! in a hasher that has already taken any kept prefix, and gets it back).
 
 use crate::digest::CHUNK;
 use sha2::{Digest, Sha256};
 use std::io;
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
-/// Buffers per transfer: enough that neither thread waits for the other
-/// over a short stall, few enough that memory stays small (1 MiB).
+/// Buffers per transfer: one per stage and one spare, so no stage waits
+/// for another over a short stall, and memory stays at 1 MiB.
 pub const DEPTH: usize = 4;
+
+/// A filled buffer and how many of its bytes count.
+type Chunk = (Vec<u8>, usize);
 
 /// Why [`stream`] stopped before `size` bytes.
 #[derive(Debug)]
@@ -35,82 +39,99 @@ pub enum Stop<E> {
     Fill(io::Error),
     /// The sink refused a chunk.
     Sink(E),
-    /// The hasher thread could not be started (nothing was read).
+    /// A pipeline thread could not be started (nothing was read).
     Spawn(io::Error),
 }
 
 /// Moves exactly `size` bytes from `fill` to `sink` in chunks of at most
-/// [`CHUNK`] bytes, and adds them to `hasher` on a second thread. `fill`
-/// reads into the slice it is given and returns how many bytes it read;
-/// `sink` takes each chunk once, in order. When it returns, `hasher` holds
-/// every chunk that was read, in order: on success exactly `size` bytes; on
-/// a stop, also a chunk the sink refused (callers discard a failed
-/// transfer's digest anyway).
-pub fn stream<E>(
+/// [`CHUNK`] bytes, adding them to `hasher` on the way.
+///
+/// `fill` runs on the caller's thread and reads into the slice it is given,
+/// returning how many bytes it read. `sink` runs on its own thread and takes
+/// each chunk once, in order; `done` runs on the caller's thread with the
+/// size of each chunk the sink has taken (for progress). On any stop, every
+/// chunk read before it has been offered to the sink (so a download's
+/// partial holds all that arrived) unless the sink itself failed.
+pub fn stream<E: Send>(
     size: u64,
     hasher: &mut Sha256,
     mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
-    mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+    mut sink: impl FnMut(&[u8]) -> Result<(), E> + Send,
+    mut done: impl FnMut(u64),
 ) -> Result<(), Stop<E>> {
     if size == 0 {
         return Ok(());
     }
-    // Chunks go to the hasher with their length; it hands each buffer back
-    // when done. Neither channel ever holds more than DEPTH buffers.
-    let (to_hasher, chunks) = mpsc::sync_channel::<(Arc<Vec<u8>>, usize)>(DEPTH);
-    let (give_back, returned) = mpsc::sync_channel::<Arc<Vec<u8>>>(DEPTH);
+    let (to_hasher, hasher_in) = mpsc::sync_channel::<Chunk>(DEPTH);
+    let (to_sink, sink_in) = mpsc::sync_channel::<Chunk>(DEPTH);
+    let (to_mover, returned) = mpsc::sync_channel::<Chunk>(DEPTH);
     let mut digest = hasher.clone();
     std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new().name("mioftp-hash".into()).spawn_scoped(scope, move || {
-            for (buf, n) in chunks {
+        let hash_stage = move || {
+            for (buf, n) in hasher_in {
                 digest.update(&buf[..n]);
-                // The receiver is gone once the mover has stopped: the
-                // buffer is simply freed.
-                let _ = give_back.send(buf);
+                // The sink has stopped (it failed): stop hashing too.
+                if to_sink.send((buf, n)).is_err() {
+                    break;
+                }
             }
             digest
-        });
-        let worker = match spawned {
-            Ok(worker) => worker,
-            Err(e) => return Err(Stop::Spawn(e)),
         };
-        let moved = move_all(size, &to_hasher, &returned, &mut fill, &mut sink);
-        // Closing the channel ends the hasher's loop after the chunks it
-        // already has, so the digest covers exactly what reached the sink.
+        let sink_stage = move || -> Result<(), E> {
+            for (buf, n) in sink_in {
+                sink(&buf[..n])?;
+                // The mover has stopped taking buffers back: free it.
+                let _ = to_mover.send((buf, n));
+            }
+            Ok(())
+        };
+        let named = |name: &str| std::thread::Builder::new().name(name.into());
+        let hashing = named("mioftp-hash").spawn_scoped(scope, hash_stage).map_err(Stop::Spawn)?;
+        let sinking = named("mioftp-sink").spawn_scoped(scope, sink_stage).map_err(Stop::Spawn)?;
+        let moved = fill_all(size, &to_hasher, &returned, &mut fill, &mut done);
+        // Closing the first channel lets each stage finish the chunks it
+        // has and end; what the sink finishes is still counted as done.
         drop(to_hasher);
-        drop(returned);
-        match worker.join() {
-            Ok(done) => *hasher = done,
-            Err(panic) => std::panic::resume_unwind(panic),
+        for (_, n) in returned.iter() {
+            done(n as u64);
         }
+        let hashed = hashing.join();
+        let sunk = sinking.join();
+        *hasher = hashed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        sunk.unwrap_or_else(|panic| std::panic::resume_unwind(panic)).map_err(Stop::Sink)?;
         moved
     })
 }
 
-/// The mover's side of [`stream`]: fill a buffer, share it with the hasher,
-/// pass it to the sink, recycle.
-fn move_all<E>(
+/// The caller's stage: take a free buffer, fill it, pass it on.
+fn fill_all<E>(
     size: u64,
-    to_hasher: &mpsc::SyncSender<(Arc<Vec<u8>>, usize)>,
-    returned: &mpsc::Receiver<Arc<Vec<u8>>>,
+    to_hasher: &SyncSender<Chunk>,
+    returned: &Receiver<Chunk>,
     fill: &mut impl FnMut(&mut [u8]) -> io::Result<usize>,
-    sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    done: &mut impl FnMut(u64),
 ) -> Result<(), Stop<E>> {
     let mut made = 0;
     let mut left = size;
     while left > 0 {
-        // A buffer the hasher has finished with, else a new one while fewer
-        // than DEPTH exist, else wait for the hasher to finish the oldest.
-        let recycled = match returned.try_recv() {
-            Ok(buf) => Some(buf),
+        // A buffer back from the sink, else a new one while fewer than
+        // DEPTH exist, else wait for the sink to finish the oldest.
+        let back = match returned.try_recv() {
+            Ok(chunk) => Some(chunk),
             Err(_) if made < DEPTH => None,
-            Err(_) => returned.recv().ok(),
+            // The sink stage has ended early (it failed): stop; the caller
+            // collects its error.
+            Err(_) => match returned.recv() {
+                Ok(chunk) => Some(chunk),
+                Err(_) => return Ok(()),
+            },
         };
-        let mut buf = match recycled.map(Arc::try_unwrap) {
-            Some(Ok(buf)) => buf,
-            // Not unique (cannot happen: the mover drops its handle before
-            // it asks for a buffer) or none to recycle: a fresh one.
-            Some(Err(_)) | None => {
+        let mut buf = match back {
+            Some((buf, n)) => {
+                done(n as u64);
+                buf
+            }
+            None => {
                 made += 1;
                 vec![0u8; CHUNK]
             }
@@ -125,13 +146,10 @@ fn move_all<E>(
                 Err(e) => return Err(Stop::Fill(e)),
             }
         };
-        let shared = Arc::new(buf);
-        // Hash before the sink sees the chunk: the two run side by side. A
-        // hasher that is gone has panicked; join() reports that.
-        if to_hasher.send((shared.clone(), n)).is_err() {
-            break;
+        // The hasher is gone only if it panicked; join() reports that.
+        if to_hasher.send((buf, n)).is_err() {
+            return Ok(());
         }
-        sink(&shared[..n]).map_err(Stop::Sink)?;
         left -= n as u64;
     }
     Ok(())
@@ -165,18 +183,18 @@ mod tests {
 
     #[test]
     fn the_sink_gets_every_byte_in_order_and_the_digest_covers_them() {
-        let src = data(3 * CHUNK + 12_345);
-        for step in [1000, CHUNK, 7 * CHUNK] {
-            let mut seen = HashSet::new();
-            let mut out = Vec::new();
+        let src = data(5 * CHUNK + 12_345);
+        for step in [1000, 77_777, CHUNK, 7 * CHUNK] {
+            let (mut seen, mut out, mut counted) = (HashSet::new(), Vec::new(), 0);
             let mut h = Sha256::new();
-            stream(src.len() as u64, &mut h, source(&src, step, &mut seen), |c: &[u8]| {
+            let sink = |c: &[u8]| {
                 out.extend_from_slice(c);
                 Ok::<(), ()>(())
-            })
-            .unwrap();
+            };
+            stream(src.len() as u64, &mut h, source(&src, step, &mut seen), sink, |n| counted += n).unwrap();
             assert_eq!(out, src, "step {step}");
             assert_eq!(h.finalize()[..], Sha256::digest(&src)[..], "step {step}");
+            assert_eq!(counted, src.len() as u64, "step {step}: progress sees every byte");
             assert!(seen.len() <= DEPTH, "{} buffers for step {step}", seen.len());
         }
     }
@@ -187,8 +205,8 @@ mod tests {
         let mut h = Sha256::new();
         h.update(&src[..500]);
         let mut seen = HashSet::new();
-        stream((src.len() - 500) as u64, &mut h, source(&src[500..], 4096, &mut seen), |_: &[u8]| Ok::<(), ()>(()))
-            .unwrap();
+        let rest = (src.len() - 500) as u64;
+        stream(rest, &mut h, source(&src[500..], 4096, &mut seen), |_: &[u8]| Ok::<(), ()>(()), |_| {}).unwrap();
         assert_eq!(h.finalize()[..], Sha256::digest(&src)[..]);
     }
 
@@ -197,69 +215,68 @@ mod tests {
         let src = data(5000);
         let (mut seen, mut out) = (HashSet::new(), Vec::new());
         let mut h = Sha256::new();
-        stream(3000, &mut h, source(&src, 4096, &mut seen), |c: &[u8]| {
+        let sink = |c: &[u8]| {
             out.extend_from_slice(c);
             Ok::<(), ()>(())
-        })
-        .unwrap();
+        };
+        stream(3000, &mut h, source(&src, 4096, &mut seen), sink, |_| {}).unwrap();
         assert_eq!(out, &src[..3000]);
         assert_eq!(h.finalize()[..], Sha256::digest(&src[..3000])[..]);
     }
 
     #[test]
-    fn a_short_source_is_reported_with_what_was_moved_and_hashed() {
+    fn a_short_source_is_reported_after_everything_read_reached_the_sink() {
         let src = data(10_000);
-        let (mut seen, mut out) = (HashSet::new(), Vec::new());
+        let (mut seen, mut out, mut counted) = (HashSet::new(), Vec::new(), 0);
         let mut h = Sha256::new();
-        let stop = stream(20_000, &mut h, source(&src, 3000, &mut seen), |c: &[u8]| {
+        let sink = |c: &[u8]| {
             out.extend_from_slice(c);
             Ok::<(), ()>(())
-        })
-        .unwrap_err();
+        };
+        let stop = stream(20_000, &mut h, source(&src, 3000, &mut seen), sink, |n| counted += n).unwrap_err();
         assert!(matches!(stop, Stop::Short { done: 10_000 }), "{stop:?}");
+        assert_eq!(out, src, "a download's partial keeps all that arrived");
+        assert_eq!(counted, 10_000);
         assert_eq!(h.finalize()[..], Sha256::digest(&src)[..]);
-        assert_eq!(out, src);
     }
 
     #[test]
     fn a_sink_failure_stops_the_transfer_and_is_reported() {
-        let src = data(10 * 1000);
+        let src = data(100 * 1000);
         let mut seen = HashSet::new();
         let mut calls = 0;
         let mut h = Sha256::new();
-        let stop = stream(src.len() as u64, &mut h, source(&src, 1000, &mut seen), |_: &[u8]| {
+        let sink = |_: &[u8]| {
             calls += 1;
             if calls == 3 { Err("disk full") } else { Ok(()) }
-        })
-        .unwrap_err();
+        };
+        let stop = stream(src.len() as u64, &mut h, source(&src, 1000, &mut seen), sink, |_| {}).unwrap_err();
         assert!(matches!(stop, Stop::Sink("disk full")), "{stop:?}");
-        // The refused third chunk was already handed to the hasher (hashing
-        // runs beside the sink); both callers discard a failed digest.
-        assert_eq!(h.finalize()[..], Sha256::digest(&src[..3000])[..], "the hasher saw exactly the chunks read");
+        assert_eq!(calls, 3, "nothing is offered to a sink after it failed");
     }
 
     #[test]
     fn a_fill_error_is_reported_and_interruptions_are_retried() {
-        let mut n = 0;
+        let (mut n, mut out) = (0, Vec::new());
         let mut h = Sha256::new();
-        let stop = stream(
-            100,
-            &mut h,
-            |buf: &mut [u8]| {
-                n += 1;
-                match n {
-                    1 => Err(io::Error::from(io::ErrorKind::Interrupted)),
-                    2 => {
-                        buf[..10].fill(7);
-                        Ok(10)
-                    }
-                    _ => Err(io::Error::other("socket reset")),
+        let fill = |buf: &mut [u8]| {
+            n += 1;
+            match n {
+                1 => Err(io::Error::from(io::ErrorKind::Interrupted)),
+                2 => {
+                    buf[..10].fill(7);
+                    Ok(10)
                 }
-            },
-            |_: &[u8]| Ok::<(), ()>(()),
-        )
-        .unwrap_err();
+                _ => Err(io::Error::other("socket reset")),
+            }
+        };
+        let sink = |c: &[u8]| {
+            out.extend_from_slice(c);
+            Ok::<(), ()>(())
+        };
+        let stop = stream(100, &mut h, fill, sink, |_| {}).unwrap_err();
         assert!(matches!(&stop, Stop::Fill(e) if e.to_string() == "socket reset"), "{stop:?}");
+        assert_eq!(out, [7u8; 10]);
         assert_eq!(h.finalize()[..], Sha256::digest([7u8; 10])[..]);
     }
 
@@ -267,13 +284,8 @@ mod tests {
     fn nothing_to_move_leaves_the_hasher_alone() {
         let mut h = Sha256::new();
         h.update(b"kept");
-        stream(
-            0,
-            &mut h,
-            |_: &mut [u8]| -> io::Result<usize> { panic!("no read expected") },
-            |_: &[u8]| Ok::<(), ()>(()),
-        )
-        .unwrap();
+        let fill = |_: &mut [u8]| -> io::Result<usize> { panic!("no read expected") };
+        stream(0, &mut h, fill, |_: &[u8]| Ok::<(), ()>(()), |_| {}).unwrap();
         assert_eq!(h.finalize()[..], Sha256::digest(b"kept")[..]);
     }
 }

@@ -127,8 +127,8 @@ impl Client {
     }
 
     /// Streams exactly `size` bytes of `file` into the open `put_data`
-    /// frame, hashing them on a second thread while this one reads and
-    /// sends (see [`crate::hashpipe`]).
+    /// frame: this thread reads, a second hashes, a third sends (see
+    /// [`crate::hashpipe`]).
     fn send_body(
         &mut self,
         file: &mut File,
@@ -142,11 +142,8 @@ impl Client {
             size,
             hasher,
             |buf| file.read(buf),
-            |chunk| {
-                conn.send_body(chunk)?;
-                progress.advance(chunk.len() as u64);
-                Ok(())
-            },
+            |chunk| conn.send_body(chunk),
+            |n| progress.advance(n),
         );
         // The frame promised `size` bytes: if the file cannot supply them,
         // the connection's framing is broken, so it is abandoned (the
