@@ -140,7 +140,7 @@ pub struct Args {
     #[arg(long, value_parser = parse_size, default_value = "4MiB")]
     pub churn_upload_size: u64,
     /// churn: pause between two turns of the second user's loop, in milliseconds.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 1000)]
     pub churn_pause_ms: u64,
     /// Account the benchmark registers and logs in as.
     #[arg(long, default_value = "bench")]
