@@ -1,5 +1,6 @@
 //! Moving a transfer's body through three threads: one reads, one hashes,
-//! one writes.
+//! one writes. `get` uses it (socket, SHA-256, partial file); `put` does not,
+//! since an upload is bound by the server, not the client (see `upload.rs`).
 //!
 //! A transfer does three things to every byte: read it (from the socket or
 //! the local file), SHA-256 it, and pass it on (to the file or the socket).

@@ -9,7 +9,7 @@
 //! - [`upload`] / [`download`]: `put` and `get` with resume and SHA-256.
 //! - [`partial`]: a download's partial file and its sidecar.
 //! - [`digest`]: streaming SHA-256 in bounded chunks.
-//! - [`hashpipe`]: a transfer's body moved on one thread, hashed on another.
+//! - [`hashpipe`]: a download's body read, hashed and written on three threads.
 //! - [`progress`]: the [`Progress`] trait transfers report to.
 //! - [`paths`]: remote path arithmetic (resolve, base name).
 //! - [`error`], [`keyfile`].

@@ -11,7 +11,6 @@
 use crate::client::Client;
 use crate::digest::{self, CHUNK};
 use crate::error::{ClientError, Result};
-use crate::hashpipe::{self, Stop};
 use crate::progress::Progress;
 use mioftp_proto::messages::{self, PutReady, Stored};
 use mioftp_proto::{ErrorCode, Request};
@@ -101,9 +100,8 @@ impl Client {
         let size = length - offset;
         progress.start(length, offset);
 
-        drop(buf);
         self.conn.send(&json!({"op": "put_data", "size": size}))?;
-        self.send_body(&mut file, size, &mut hasher, local, progress)?;
+        self.send_body(&mut file, size, &mut hasher, local, &mut buf, progress)?;
         let sha256 = digest::hex_of(&hasher);
         self.conn.send(&Request::PutDone { sha256: sha256.clone() })?;
         self.conn.flush()?;
@@ -126,37 +124,51 @@ impl Client {
         })
     }
 
-    /// Streams exactly `size` bytes of `file` into the open `put_data`
-    /// frame: this thread reads, a second hashes, a third sends (see
-    /// [`crate::hashpipe`]).
+    /// Streams exactly `size` bytes of `file` into the open `put_data` frame.
+    ///
+    /// One thread reads, hashes and sends. Unlike `get`, an upload is bound
+    /// by the server (which receives, hashes and writes on its one loop
+    /// thread), and moving the client's hashing to other threads
+    /// ([`crate::hashpipe`]) made the binary's 1 GiB PUT 2-6 % slower on 2
+    /// cores instead of faster (docs/BENCHMARKS.md, issue 12).
     fn send_body(
         &mut self,
         file: &mut File,
         size: u64,
         hasher: &mut Sha256,
         local: &Path,
+        buf: &mut [u8],
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let conn = &mut self.conn;
-        let moved = hashpipe::stream(
-            size,
-            hasher,
-            |buf| file.read(buf),
-            |chunk| conn.send_body(chunk),
-            |n| progress.advance(n),
-        );
-        // The frame promised `size` bytes: if the file cannot supply them,
-        // the connection's framing is broken, so it is abandoned (the
-        // server keeps what it got as a partial).
-        let local_failure = match moved {
-            Ok(()) => return Ok(()),
-            Err(Stop::Sink(e)) => return Err(self.explain_lost(e)),
-            Err(Stop::Short { .. }) => format!("{} shrank while it was being sent; run put again", local.display()),
-            Err(Stop::Fill(e)) => format!("reading {}: {e}", local.display()),
-            Err(Stop::Spawn(e)) => format!("starting the hash thread: {e}"),
-        };
-        self.abandon();
-        Err(ClientError::Aborted(local_failure))
+        let mut left = size;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match file.read(&mut buf[..want]) {
+                // The frame promised `size` bytes and the file cannot supply
+                // them: the connection's framing is now broken, so it is
+                // abandoned (the server keeps what it got as a partial).
+                Ok(0) => {
+                    self.abandon();
+                    return Err(ClientError::Aborted(format!(
+                        "{} shrank while it was being sent; run put again",
+                        local.display()
+                    )));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.abandon();
+                    return Err(ClientError::Aborted(format!("reading {}: {e}", local.display())));
+                }
+            };
+            hasher.update(&buf[..n]);
+            if let Err(e) = self.conn.send_body(&buf[..n]) {
+                return Err(self.explain_lost(e));
+            }
+            progress.advance(n as u64);
+            left -= n as u64;
+        }
+        Ok(())
     }
 
     /// The reply to `put_done`. A `size_mismatch` is the reply to `put_data`
