@@ -128,9 +128,11 @@ impl Client {
     ///
     /// One thread reads, hashes and sends. Unlike `get`, an upload is bound
     /// by the server (which receives, hashes and writes on its one loop
-    /// thread), and moving the client's hashing to other threads
-    /// ([`crate::hashpipe`]) made the binary's 1 GiB PUT 2-6 % slower on 2
-    /// cores instead of faster (docs/BENCHMARKS.md, issue 12).
+    /// thread, about 1.4 CPU-s per GiB against the client's 1.2), so moving
+    /// the client's hashing to other threads ([`crate::hashpipe`]) cannot
+    /// make it faster; measured through the binary it did not (PUT ÷ the
+    /// one-thread client 0.83-0.98 by median, within this machine's noise;
+    /// docs/BENCHMARKS.md, issue 12).
     fn send_body(
         &mut self,
         file: &mut File,
