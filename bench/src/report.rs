@@ -123,6 +123,10 @@ pub struct Results {
     pub latency: Vec<Latency>,
     /// `dir` latency beside a client pipelining requests (scenario 7).
     pub fairness: Vec<crate::greedy::Fairness>,
+    /// Issue 12: PUT and GET through the `mioftp` binary.
+    pub binary: Vec<crate::binary::Figures>,
+    /// Issue 12: the disk churn scenario.
+    pub churn: Option<crate::churn::Figures>,
     pub notes: Vec<String>,
 }
 

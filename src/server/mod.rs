@@ -23,6 +23,7 @@ mod pump;
 mod requests;
 mod timers;
 pub mod transport;
+mod turns;
 
 pub use handle::{RunningServer, ShutdownHandle};
 
@@ -194,6 +195,7 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         log::info!("listening on {} (connection cap {})", self.addr, self.max_connections);
+        let mut turns = turns::Turns::new(Instant::now()); // loop-turn timing, logged at debug level
         loop {
             let now = Instant::now();
             if self.stop.load(Ordering::SeqCst) && self.grace_deadline.is_none() {
@@ -254,6 +256,7 @@ impl Server {
                 self.accept_paused_until = None;
                 self.accept(now);
             }
+            turns.end(now);
         }
         self.finish(Instant::now());
         Ok(())

@@ -169,7 +169,7 @@ fn op_names_are_unique_snake_case_and_parse_back() {
         assert!(op.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{op}");
         assert_eq!(Op::ALL.iter().filter(|o| o.as_str() == op.as_str()).count(), 1, "{op}");
     }
-    assert_eq!(Op::ALL.len(), 17);
+    assert_eq!(Op::ALL.len(), 18);
     assert_eq!(Op::parse("format_disk"), None);
 }
 
