@@ -94,6 +94,10 @@ pub struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<&'a str>,
     pub event: &'a str,
+    /// The front end that served the action: `"ftp"` for the FTP front
+    /// end; absent for the native protocol (docs/AUDIT.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto: Option<&'static str>,
     pub outcome: Outcome,
     /// The stable error code on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,6 +219,12 @@ impl<'a> Record<'a> {
     /// Adds human text to a record that is not a failure.
     pub fn note(mut self, message: &'a str) -> Self {
         self.message = Some(message);
+        self
+    }
+
+    /// Marks the record as the FTP front end's (`"proto":"ftp"`).
+    pub fn ftp(mut self) -> Self {
+        self.proto = Some("ftp");
         self
     }
 }

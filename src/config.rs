@@ -64,6 +64,8 @@ pub struct Config {
     pub name_check_policy: crate::throttle::NameCheckPolicy,
     /// How long in-flight transfers may run on after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
+    /// The FTP front end (off unless `ftp.listen` is set).
+    pub ftp: crate::ftp::config::FtpConfig,
     /// Test seam: after this many upload bytes in total, writes fail as if
     /// the disk were full. Never set in production.
     #[doc(hidden)]
@@ -89,6 +91,7 @@ impl Config {
             login_policy: crate::throttle::Policy::default(),
             name_check_policy: crate::throttle::NAME_CHECK_POLICY,
             shutdown_grace: Duration::from_secs(10),
+            ftp: crate::ftp::config::FtpConfig::default(),
             fault_disk_full_after: None,
         }
     }

@@ -57,6 +57,7 @@ pub mod services;
 pub mod session;
 pub mod throttle;
 pub mod users;
+pub mod worker;
 
 /// Software name and version, as announced in `hello`.
 pub const SERVER_SOFTWARE: &str = concat!("mioftpd ", env!("CARGO_PKG_VERSION"));

@@ -132,6 +132,33 @@ struct ServeArgs {
         defaults().shutdown_grace.as_secs(),
     ))]
     shutdown_grace: Option<u64>,
+    /// Serve standard FTP clients (RFC 959) on ADDR too, in the same loop,
+    /// for the same accounts (off unless given; e.g. 127.0.0.1:2100).
+    #[arg(long, value_name = "ADDR", env = "MIOFTPD_FTP_LISTEN")]
+    ftp_listen: Option<SocketAddr>,
+    #[arg(long, value_name = "LOW-HIGH", help = shown(
+        "The ports FTP passive mode (PASV, EPSV) listens on, chosen at random",
+        defaults().ftp.passive_ports,
+    ))]
+    ftp_passive_ports: Option<mioftp::ftp::addr::PortRange>,
+    /// The IPv4 address FTP's PASV announces instead of the server's own
+    /// (a server behind NAT).
+    #[arg(long, value_name = "ADDR")]
+    ftp_masquerade: Option<std::net::Ipv4Addr>,
+    /// Allow FTP active mode (PORT, EPRT), still only to the client's own
+    /// address on a port >= 1024.
+    #[arg(long)]
+    ftp_active: bool,
+    /// Allow FTP logins (USER/PASS, in clear text) from addresses that are
+    /// not loopback.
+    #[arg(long)]
+    ftp_allow_plain_login: bool,
+    #[arg(long, value_name = "SECS", help = shown(
+        "Seconds an FTP password once verified is remembered in memory, so \
+         logins within that time skip PBKDF2 (0: off; docs/FTP.md)",
+        defaults().ftp.login_cache_ttl.as_secs(),
+    ))]
+    ftp_login_cache_ttl: Option<u64>,
 }
 
 impl ServeArgs {
@@ -164,6 +191,12 @@ impl ServeArgs {
         set(&mut c.login_policy.max_backoff, self.login_max_backoff.map(secs));
         set(&mut c.login_policy.window, self.login_window.map(secs));
         set(&mut c.shutdown_grace, self.shutdown_grace.map(secs));
+        set(&mut c.ftp.listen, self.ftp_listen.map(Some));
+        set(&mut c.ftp.passive_ports, self.ftp_passive_ports);
+        set(&mut c.ftp.masquerade, self.ftp_masquerade.map(Some));
+        c.ftp.active |= self.ftp_active;
+        c.ftp.allow_plain_login |= self.ftp_allow_plain_login;
+        set(&mut c.ftp.login_cache_ttl, self.ftp_login_cache_ttl.map(secs));
     }
 }
 
@@ -298,6 +331,12 @@ mod tests {
             "--login-max-backoff=13",
             "--login-window=9",
             "--shutdown-grace=10",
+            "--ftp-listen=127.0.0.1:2100",
+            "--ftp-passive-ports=40000-40009",
+            "--ftp-masquerade=203.0.113.9",
+            "--ftp-active",
+            "--ftp-allow-plain-login",
+            "--ftp-login-cache-ttl=0",
         ]);
         assert_eq!(c.listen, "0.0.0.0:21".parse().unwrap());
         assert_eq!(c.key_file, Some(PathBuf::from("/k")));
@@ -310,6 +349,12 @@ mod tests {
         let p = c.login_policy;
         assert_eq!((p.max_failures_per_ip, p.max_failures_per_user, p.max_backoff), (11, 12, secs(13)));
         assert_eq!(c.shutdown_grace, secs(10));
+        let f = &c.ftp;
+        assert_eq!(f.listen, Some("127.0.0.1:2100".parse().unwrap()));
+        assert_eq!(f.passive_ports.to_string(), "40000-40009");
+        assert_eq!(f.masquerade, Some("203.0.113.9".parse().unwrap()));
+        assert!(f.active && f.allow_plain_login);
+        assert_eq!(f.login_cache_ttl, Duration::ZERO);
     }
 
     /// Each `[default: X]` that `--help` shows, given back as the flag's
@@ -330,7 +375,7 @@ mod tests {
             assert_eq!(format!("{:?}", config(&[&flag])), format!("{:?}", config(&[])), "{flag}");
             checked += 1;
         }
-        assert_eq!(checked, 16, "every serve flag but --root and --key-file shows its default");
+        assert_eq!(checked, 18, "every serve flag but --root and --key-file shows its default");
         let root = cmd.get_arguments().find(|a| a.get_long() == Some("root")).unwrap();
         assert_eq!(root.get_default_values(), ["."]);
     }

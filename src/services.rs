@@ -31,6 +31,8 @@ pub struct Services {
     pub name_checks: NameChecks,
     /// Upload bytes written in total (drives the disk-full test seam).
     pub upload_bytes_written: u64,
+    /// The FTP front end's recently verified passwords (memory only).
+    pub ftp_logins: crate::ftp::session::CredentialCache,
 }
 
 impl Services {
@@ -62,6 +64,7 @@ impl Services {
         let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
         let throttle = Throttle::new(config.login_policy);
         let name_checks = NameChecks::new(config.name_check_policy);
+        let ftp_logins = crate::ftp::session::CredentialCache::new(config.ftp.login_cache_ttl)?;
         Ok(Services {
             config,
             key,
@@ -72,6 +75,7 @@ impl Services {
             throttle,
             name_checks,
             upload_bytes_written: 0,
+            ftp_logins,
         })
     }
 

@@ -14,10 +14,12 @@
 
 pub mod addr;
 pub mod command;
+pub mod config;
 pub mod feat;
 pub mod line;
 pub mod listing;
 pub mod reply;
+pub mod session;
 pub mod verb;
 
 pub use command::{Command, ParseError, parse};

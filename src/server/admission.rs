@@ -10,6 +10,7 @@ use mio::Interest;
 use mio::net::TcpStream;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 /// Descriptors kept free for logs, homes, files being transferred and accept.
@@ -18,14 +19,16 @@ const RESERVED_FDS: u64 = 64;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 impl Server {
-    pub(super) fn accept(&mut self, now: Instant) {
+    /// Accepts what listener `which` has queued, until `WouldBlock`.
+    pub(super) fn accept(&mut self, which: usize, now: Instant) {
         if self.accept_paused_until.is_some() {
             return;
         }
         loop {
-            let Some(listener) = self.listener.as_ref() else { return };
-            match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer, now),
+            let Some(listener) = self.listeners.get(which) else { return };
+            let Some(socket) = listener.socket.as_ref() else { return };
+            match socket.accept() {
+                Ok((stream, peer)) => self.admit(which, stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_out_of_descriptors(&e) && self.spare_fd.is_some() => {
@@ -35,10 +38,11 @@ impl Server {
                     // we are busy (instead of hanging in the kernel's queue);
                     // an empty queue ends the loop. Then take the spare back.
                     self.spare_fd = None;
-                    let queued = match listener.accept() {
+                    let queued = match socket.accept() {
                         Ok((mut stream, peer)) => {
                             log::warn!("out of file descriptors; refusing {peer} with server_busy");
-                            refuse_busy(&mut stream, "the server is out of resources; try again later");
+                            let why = "the server is out of resources; try again later";
+                            refuse_busy(&mut stream, &listener.acceptor.busy_reply(why));
                             true
                         }
                         Err(_) => false,
@@ -60,23 +64,32 @@ impl Server {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+    fn admit(&mut self, which: usize, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        let refusal = self.per_ip_refusal(peer.ip());
+        let Some(listener) = self.listeners.get_mut(which) else { return };
+        let acceptor = &mut listener.acceptor;
         if self.conns.len() >= self.max_connections {
-            refuse_busy(&mut stream, "the server is at its connection limit; try again later");
+            let why = "the server is at its connection limit; try again later";
+            refuse_busy(&mut stream, &acceptor.busy_reply(why));
             return;
         }
         let id = self.next_session;
         self.next_session += 1;
+        if let Err(e) = acceptor.configure(stream.as_fd()) {
+            log::warn!("session {id}: cannot set up the socket from {peer}: {e}");
+            return;
+        }
+        let local = stream.local_addr().unwrap_or(listener.addr);
         // A preamble (PROXY protocol from a trusted balancer) runs before
         // admission: the per-IP limit applies to the address it reveals.
-        let (session, admitted) = match self.acceptor.preamble(id, peer, now, &self.svc) {
+        let (session, admitted) = match acceptor.preamble(id, peer, now, &self.svc) {
             Some(preamble) => (preamble, false),
             None => {
-                if let Some(why) = self.per_ip_refusal(peer.ip()) {
-                    refuse_busy(&mut stream, &why);
+                if let Some(why) = refusal {
+                    refuse_busy(&mut stream, &acceptor.busy_reply(&why));
                     return;
                 }
-                match self.acceptor.start(id, peer, now, &self.svc) {
+                match acceptor.start_at(id, peer, local, now, &self.svc) {
                     Ok(s) => (s, true),
                     Err(e) => {
                         log::error!("cannot start a session: {e}");
@@ -92,7 +105,7 @@ impl Server {
             log::error!("cannot register a connection: {e}");
             return;
         }
-        entry.insert(Conn::new(stream, session, admitted));
+        entry.insert(Conn::new(stream, session, admitted, which));
         if admitted {
             *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
         }
@@ -152,14 +165,10 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
     matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
 }
 
-/// Best-effort error frame to a connection we will not serve, then drop it.
-pub(super) fn refuse_busy(stream: &mut TcpStream, message: &str) {
-    use crate::protocol::messages::ErrReply;
-    use crate::protocol::{ErrorCode, WireError, frame};
-    let err = WireError::new(ErrorCode::ServerBusy, message);
-    if let Ok(bytes) = frame::encode_to_vec(&ErrReply::new(&err)) {
-        // A fresh socket's send buffer takes a small frame; if not, the peer
-        // just sees the close.
-        let _ = stream.write(&bytes);
-    }
+/// Best-effort refusal (the listener's acceptor wrote it: a native error
+/// frame, or an FTP 421 line) to a connection we will not serve, then drop it.
+pub(super) fn refuse_busy(stream: &mut TcpStream, reply: &[u8]) {
+    // A fresh socket's send buffer takes a small reply; if not, the peer
+    // just sees the close.
+    let _ = stream.write(reply);
 }

@@ -30,10 +30,12 @@ pub struct Conn {
     pub admitted: bool,
     /// Data channels 1.. (FTP), opened at the endpoint's request.
     pub chans: [Option<Chan>; Channel::MAX as usize - 1],
+    /// The listener (index) that accepted the connection.
+    pub listener: usize,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, session: Box<dyn Endpoint>, admitted: bool) -> Conn {
+    pub fn new(stream: TcpStream, session: Box<dyn Endpoint>, admitted: bool, listener: usize) -> Conn {
         Conn {
             stream,
             session,
@@ -45,6 +47,7 @@ impl Conn {
             driven_turn: 0,
             admitted,
             chans: Default::default(),
+            listener,
         }
     }
 

@@ -26,6 +26,8 @@ impl ShutdownHandle {
 /// A server running on its own thread; stops when dropped.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The FTP front end's address, when it is on.
+    pub ftp_addr: Option<SocketAddr>,
     pub(super) handle: ShutdownHandle,
     pub(super) thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }

@@ -31,8 +31,10 @@ impl Server {
     pub(super) fn begin_shutdown(&mut self, now: Instant) {
         let grace = self.svc.config.shutdown_grace;
         self.grace_deadline = Some(now + grace);
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for listener in &mut self.listeners {
+            if let Some(mut socket) = listener.socket.take() {
+                let _ = self.poll.registry().deregister(&mut socket);
+            }
         }
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         log::info!("shutdown: {} connection(s) open, grace {grace:?}", keys.len());

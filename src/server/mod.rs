@@ -1,4 +1,5 @@
-//! The mio driver: one thread, one `Poll`, a listener and a `Slab` of
+//! The mio driver: one thread, one `Poll`, its listeners (the native
+//! protocol's, and the FTP front end's when configured) and a `Slab` of
 //! connections whose keys are their tokens.
 //!
 //! Each loop turn: poll with the next deadline (or zero if the ready list has
@@ -19,6 +20,7 @@ mod channels;
 mod conn;
 mod handle;
 mod lifecycle;
+mod listeners;
 mod pump;
 mod requests;
 mod timers;
@@ -31,6 +33,7 @@ use crate::config::Config;
 use crate::services::Services;
 use crate::session::{Acceptor, Budget, Channel, CloseReason, Native};
 use conn::Conn;
+use listeners::Listener;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use pump::Pumped;
@@ -43,7 +46,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use timers::Timers;
 
-const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
 
@@ -79,13 +81,14 @@ fn turn_share(busy: usize) -> usize {
 /// The server: bind with [`Server::bind`], then [`Server::run`].
 pub struct Server {
     poll: Poll,
-    /// `None` once shutdown has begun: new connections are refused.
-    listener: Option<TcpListener>,
+    /// The listening sockets, each with the acceptor that starts its
+    /// connections' endpoints. The first is the main one (`addr`).
+    listeners: Vec<Listener>,
     addr: SocketAddr,
+    /// The FTP front end's address, when it is on.
+    ftp_addr: Option<SocketAddr>,
     conns: Slab<Conn>,
     svc: Services,
-    /// Starts the endpoint of each new connection.
-    acceptor: Box<dyn Acceptor>,
     timers: Timers,
     ready: VecDeque<usize>,
     scratch: Box<[u8]>,
@@ -113,9 +116,31 @@ pub struct Server {
 
 impl Server {
     /// Opens the data root and binds the listener; connections speak the
-    /// native protocol.
+    /// native protocol. With `config.ftp.listen`, a second listener serves
+    /// the FTP front end (`crate::ftp::session`) in the same loop.
     pub fn bind(config: Config) -> io::Result<Server> {
-        Server::bind_with(config, Box::new(Native))
+        let ftp = config.ftp.listen;
+        let mut server = Server::bind_with(config, Box::new(Native))?;
+        if let Some(addr) = ftp {
+            let acceptor = crate::ftp::session::FtpAcceptor::new(&server.svc)?;
+            server.ftp_addr = Some(server.add_listener(addr, Box::new(acceptor))?);
+        }
+        Ok(server)
+    }
+
+    /// Binds one more listener, whose connections `acceptor` starts; they
+    /// share the slab, the admission rules and the loop with the others.
+    /// Returns the bound address.
+    pub fn add_listener(&mut self, addr: SocketAddr, acceptor: Box<dyn Acceptor>) -> io::Result<SocketAddr> {
+        let i = self.listeners.len();
+        if i >= listeners::MAX_LISTENERS {
+            return Err(io::Error::other("too many listeners"));
+        }
+        let mut socket = TcpListener::bind(addr)?;
+        self.poll.registry().register(&mut socket, listeners::token(i), Interest::READABLE)?;
+        let addr = socket.local_addr()?;
+        self.listeners.push(Listener { socket: Some(socket), addr, acceptor });
+        Ok(addr)
     }
 
     /// Opens the data root and binds the listener; `acceptor` starts each
@@ -126,15 +151,16 @@ impl Server {
         let max_connections = admission::connection_cap(svc.config.max_connections);
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(listen)?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry().register(&mut listener, listeners::token(0), Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let addr = listener.local_addr()?;
         Ok(Server {
             poll,
-            addr: listener.local_addr()?,
-            listener: Some(listener),
+            addr,
+            listeners: vec![Listener { socket: Some(listener), addr, acceptor }],
+            ftp_addr: None,
             conns: Slab::new(),
             svc,
-            acceptor,
             timers: Timers::default(),
             ready: VecDeque::new(),
             scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
@@ -175,6 +201,11 @@ impl Server {
         Ok(self.addr)
     }
 
+    /// The FTP front end's bound address, when it is on.
+    pub fn ftp_addr(&self) -> Option<SocketAddr> {
+        self.ftp_addr
+    }
+
     /// A handle that stops [`Server::run`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle { stop: self.stop.clone(), waker: self.waker.clone() }
@@ -183,10 +214,10 @@ impl Server {
     /// Runs the server on a background thread (for tests, benchmarks and
     /// embedding). Dropping the returned handle stops it and waits.
     pub fn spawn(self) -> io::Result<RunningServer> {
-        let addr = self.local_addr()?;
+        let (addr, ftp_addr) = (self.local_addr()?, self.ftp_addr);
         let handle = self.shutdown_handle();
         let thread = std::thread::Builder::new().name("mioftpd".into()).spawn(move || self.run())?;
-        Ok(RunningServer { addr, handle, thread: Some(thread) })
+        Ok(RunningServer { addr, ftp_addr, handle, thread: Some(thread) })
     }
 
     /// Runs the event loop until shut down. Shutdown (a signal or the
@@ -195,6 +226,9 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         log::info!("listening on {} (connection cap {})", self.addr, self.max_connections);
+        if let Some(ftp) = self.ftp_addr {
+            log::info!("FTP front end listening on {ftp}");
+        }
         let mut turns = turns::Turns::new(Instant::now()); // loop-turn timing, logged at debug level
         loop {
             let now = Instant::now();
@@ -219,10 +253,13 @@ impl Server {
             self.turn_budget = turn_share(self.ready.len());
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now),
                     WAKER => {} // the loop reads the flag
                     SIGNALS => self.on_signals(),
                     token => {
+                        if let Some(i) = listeners::index(token) {
+                            self.accept(i, now);
+                            continue;
+                        }
                         let (key, ch) = split(token);
                         if ch != Channel::CONTROL {
                             self.channel_event(key, ch, event, now);
@@ -254,7 +291,9 @@ impl Server {
             self.fire_timers(now);
             if self.accept_paused_until.is_some_and(|t| t <= now) {
                 self.accept_paused_until = None;
-                self.accept(now);
+                for i in 0..self.listeners.len() {
+                    self.accept(i, now);
+                }
             }
             turns.end(now);
         }
@@ -372,6 +411,12 @@ impl Server {
                 continue;
             }
             conn.session.handle_timeout(now, &mut self.svc);
+            if conn.session.poll_timeout().is_some_and(|t| t > now) && !conn.session.is_closed() {
+                // A timer of the endpoint's own (FTP's delayed 530), not
+                // its end: it goes on, with its next deadline filed.
+                self.drive(key, now);
+                continue;
+            }
             // One best-effort flush of the timeout notice, then close: a peer
             // that is not reading must not keep the connection alive.
             let mut budget = Budget::new(MAX_BUDGET);

@@ -32,6 +32,13 @@ impl Server {
                 }
                 DriverRequest::Connect { channel, to, deadline } => self.open_connect(key, channel, to, deadline, now),
                 DriverRequest::CloseChannel { channel } => self.close_channel(key, channel, None, now),
+                // PLACEHOLDER until issue 12's pool: run inline.
+                DriverRequest::Work(job) => {
+                    let output = job.run();
+                    if let Some(conn) = self.conns.get_mut(key) {
+                        conn.session.work_done(output, now, &mut self.svc);
+                    }
+                }
             }
         }
     }
@@ -40,16 +47,19 @@ impl Server {
     fn admit_revealed(&mut self, key: usize, peer: SocketAddr, leftover: Vec<u8>, now: Instant) {
         let refusal = self.per_ip_refusal(peer.ip());
         let Some(conn) = self.conns.get_mut(key) else { return };
+        let Some(listener) = self.listeners.get_mut(conn.listener) else { return };
+        let acceptor = &mut listener.acceptor;
         if conn.admitted {
             log::error!("session {}: a second admission request; closing", conn.session.id());
             return self.close(key, CloseReason::Done, now);
         }
         if let Some(why) = refusal {
-            refuse_busy(&mut conn.stream, &why);
+            refuse_busy(&mut conn.stream, &acceptor.busy_reply(&why));
             return self.close(key, CloseReason::Done, now);
         }
         let id = conn.session.id();
-        let session = match self.acceptor.start(id, peer, now, &self.svc) {
+        let local = conn.stream.local_addr().unwrap_or(listener.addr);
+        let session = match acceptor.start_at(id, peer, local, now, &self.svc) {
             Ok(s) => s,
             Err(e) => {
                 log::error!("session {id}: cannot start a session: {e}");

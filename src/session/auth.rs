@@ -156,6 +156,8 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
             return Err(WireError::new(ErrorCode::Internal, "the account could not be saved"));
         }
     }
+    // A new account: no FTP login of that name may be remembered from before.
+    svc.ftp_logins.flush_user(user);
     if let Err(e) = std::fs::create_dir_all(svc.config.home_dir().join(user)) {
         // The account exists; login creates the home if it is still missing.
         log::error!("register {user}: creating home: {e}");

@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
 /// One connection's allowance of work in one loop turn, in bytes or
@@ -113,6 +114,9 @@ pub enum DriverRequest {
     /// replaces this endpoint with the one its listener starts for `peer`,
     /// and hands it `leftover` as its first input.
     Admit { peer: SocketAddr, leftover: Vec<u8> },
+    /// Slow work for the worker pool; the result comes back through
+    /// [`Endpoint::work_done`].
+    Work(crate::worker::Job),
 }
 
 /// The driver's answer to a [`DriverRequest`], or news of a channel.
@@ -200,7 +204,10 @@ pub trait Endpoint: Send {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Time has reached the deadline: the endpoint tells the peer if it can,
     /// and ends. The driver flushes once more and closes with
-    /// [`CloseReason::Timeout`].
+    /// [`CloseReason::Timeout`]. An endpoint whose deadline was a timer of
+    /// its own (FTP answers a failed login after a delay) does that work
+    /// instead and moves [`poll_timeout`](Endpoint::poll_timeout) past
+    /// `now`: then the driver drives it on rather than closing it.
     fn handle_timeout(&mut self, now: Instant, svc: &mut Services);
 
     /// Whether the endpoint has ended and its final output is flushed (or
@@ -232,6 +239,9 @@ pub trait Endpoint: Send {
     }
     /// The driver's answer to a request, or a channel's failure.
     fn handle_channel(&mut self, _event: ChannelEvent, _now: Instant, _svc: &mut Services) {}
+
+    /// The result of a [`DriverRequest::Work`] job.
+    fn work_done(&mut self, _output: crate::worker::JobOutput, _now: Instant, _svc: &mut Services) {}
 }
 
 /// Starts endpoints for a listener's new connections.
@@ -244,6 +254,37 @@ pub trait Acceptor: Send {
     }
     /// The endpoint for an admitted connection from `peer`.
     fn start(&mut self, id: u64, peer: SocketAddr, now: Instant, svc: &Services) -> io::Result<Box<dyn Endpoint>>;
+
+    /// [`start`](Acceptor::start), also told the connection's local address
+    /// (the FTP front end announces it in PASV replies and listens on it for
+    /// data connections). The driver calls this one.
+    fn start_at(
+        &mut self,
+        id: u64,
+        peer: SocketAddr,
+        _local: SocketAddr,
+        now: Instant,
+        svc: &Services,
+    ) -> io::Result<Box<dyn Endpoint>> {
+        self.start(id, peer, now, svc)
+    }
+
+    /// Socket options the protocol needs, set on each accepted socket before
+    /// anything is read (FTP: `SO_OOBINLINE`, so an ABOR sent as urgent data
+    /// stays in the stream).
+    fn configure(&self, _socket: BorrowedFd<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// What a connection that is refused before it starts (the server or its
+    /// address is at its limit) is sent before the close: here, a native
+    /// `server_busy` error frame.
+    fn busy_reply(&self, message: &str) -> Vec<u8> {
+        use crate::protocol::messages::ErrReply;
+        use crate::protocol::{ErrorCode, WireError, frame};
+        let err = WireError::new(ErrorCode::ServerBusy, message);
+        frame::encode_to_vec(&ErrReply::new(&err)).unwrap_or_default()
+    }
 }
 
 /// The native protocol's acceptor: every connection gets a [`super::Session`].

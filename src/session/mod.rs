@@ -51,6 +51,7 @@ mod files;
 mod io;
 mod upload;
 
+pub use auth::AUTH_FAILED;
 pub use contract::{Acceptor, Budget, Channel, ChannelEvent, CloseReason, DriverRequest, Endpoint, FileRange, Native};
 
 use crate::audit::{Actor, Log, Record};
