@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 target=target
 quiet=(cargo --quiet)
 "${quiet[@]}" build --manifest-path fuzz/Cargo.toml --target-dir "$target" --bins
-for t in frame_decode session session_authed; do
+for t in frame_decode ftp_line session session_authed; do
     files=(fuzz/corpus/"$t"/*)
     echo "fuzz/ci.sh: replaying ${#files[@]} $t inputs through the libFuzzer binary"
     "$target/debug/$t" "${files[@]}" > "$target/fuzz-replay-$t.log" 2>&1 ||

@@ -15,6 +15,7 @@
 pub mod alloc;
 pub mod conn;
 pub mod frame_decode;
+pub mod ftp_line;
 pub mod output;
 pub mod requests;
 pub mod script;

@@ -263,3 +263,11 @@ fn summarize(dir: &std::path::Path, target: &str) {
         eprintln!("{n:>9} {inputs:>6}  {k}");
     }
 }
+
+#[test]
+fn replay_ftp_line_corpus() {
+    for (name, data) in corpus("ftp_line") {
+        eprintln!("ftp_line/{name}");
+        crate::ftp_line::run(&data);
+    }
+}
