@@ -20,10 +20,14 @@ pub const TEST_ITERATIONS: u32 = 1000;
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 pub const PASSWORD: &str = "correct horse battery";
 
+pub mod ftp;
+
 pub struct TestServer {
     pub root: tempfile::TempDir,
     pub key: Vec<u8>,
     pub addr: SocketAddr,
+    /// The FTP front end's address, when the test turned it on.
+    pub ftp_addr: Option<SocketAddr>,
     server: Option<RunningServer>,
 }
 
@@ -40,7 +44,7 @@ impl TestServer {
         tweak(&mut cfg);
         let server = Server::bind(cfg).expect("bind").spawn().expect("spawn");
         let key = std::fs::read(root.path().join("server.key")).expect("server.key created at start");
-        TestServer { addr: server.addr, root, key, server: Some(server) }
+        TestServer { addr: server.addr, ftp_addr: server.ftp_addr, root, key, server: Some(server) }
     }
 
     pub fn addr_str(&self) -> String {
@@ -437,7 +441,7 @@ impl TestServer {
         cfg.min_iterations = TEST_ITERATIONS;
         tweak(&mut cfg);
         let server = Server::bind(cfg).expect("bind").spawn().expect("spawn");
-        TestServer { addr: server.addr, root: self.root, key: self.key, server: Some(server) }
+        TestServer { addr: server.addr, ftp_addr: server.ftp_addr, root: self.root, key: self.key, server: Some(server) }
     }
 }
 
