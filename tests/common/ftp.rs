@@ -179,3 +179,16 @@ impl TestServer {
         Ftp::login(self.ftp(), name)
     }
 }
+
+impl TestServer {
+    /// Registers `name` and gives its account its own quota (edited into
+    /// the account record before its first login, as an administrator would).
+    pub fn register_with_quota(&self, name: &str, quota: u64) {
+        self.client().register(name, PASSWORD).expect("register");
+        let path = self.path("accounts").join(format!("{name}.json"));
+        let mut account: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("account record")).expect("account JSON");
+        account["quota"] = quota.into();
+        std::fs::write(&path, serde_json::to_vec(&account).unwrap()).expect("write the account record");
+    }
+}

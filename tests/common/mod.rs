@@ -441,7 +441,13 @@ impl TestServer {
         cfg.min_iterations = TEST_ITERATIONS;
         tweak(&mut cfg);
         let server = Server::bind(cfg).expect("bind").spawn().expect("spawn");
-        TestServer { addr: server.addr, ftp_addr: server.ftp_addr, root: self.root, key: self.key, server: Some(server) }
+        TestServer {
+            addr: server.addr,
+            ftp_addr: server.ftp_addr,
+            root: self.root,
+            key: self.key,
+            server: Some(server),
+        }
     }
 }
 

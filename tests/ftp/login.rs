@@ -48,7 +48,8 @@ fn commands_before_login_get_530_and_login_free_ones_work() {
     for cmd in ["PWD", "CWD /", "LIST", "RETR x", "STOR x", "MKD d", "DELE x", "PASV", "SIZE x", "STAT /"] {
         assert!(f.cmd(cmd).is(530), "{cmd}");
     }
-    for (cmd, code) in [("NOOP", 200), ("SYST", 215), ("FEAT", 211), ("HELP", 214), ("STAT", 211), ("OPTS UTF8 ON", 200)]
+    for (cmd, code) in
+        [("NOOP", 200), ("SYST", 215), ("FEAT", 211), ("HELP", 214), ("STAT", 211), ("OPTS UTF8 ON", 200)]
     {
         assert!(f.cmd(cmd).is(code), "{cmd}");
     }

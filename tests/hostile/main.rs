@@ -2,7 +2,8 @@
 //! theme: [`framing`] (bytes that are not frames), [`pipelining`] (how
 //! frames arrive: a byte at a time, a thousand at once), [`connections`]
 //! (storms and stalled peers), [`requests`] (frames that are not valid
-//! requests), [`states`] (requests out of order), [`uploads`] and [`files`].
+//! requests), [`states`] (requests out of order), [`uploads`] and [`files`];
+//! [`ftp`] does the same to the FTP front end.
 //!
 //! Every test runs in an [`Arena`]: a real server, a healthy logged-in client
 //! ("steady") that must still be answered after the hostile action, and a
@@ -17,6 +18,7 @@ mod common;
 mod connections;
 mod files;
 mod framing;
+mod ftp;
 mod pipelining;
 mod requests;
 mod states;
