@@ -134,6 +134,8 @@ pub struct Actor<'a> {
     pub session: u64,
     /// The account, when known.
     pub user: Option<&'a str>,
+    /// The front end: `Some("ftp")`, or `None` for the native protocol.
+    pub proto: Option<&'static str>,
 }
 
 /// The facts of one transfer attempt, for `upload_file.log` and
@@ -167,7 +169,8 @@ impl<'a> Record<'a> {
             Ok(()) => Outcome::Ok,
             Err(e) => Outcome::of_failure(e.code),
         };
-        Record::new(who.peer, who.session, who.user, event, outcome).failure(result.err())
+        Record { proto: who.proto, ..Record::new(who.peer, who.session, who.user, event, outcome) }
+            .failure(result.err())
     }
 
     /// A shell command: [`Record::attempt`] with the arguments as given and
@@ -198,6 +201,7 @@ impl<'a> Record<'a> {
             offset: facts.offset,
             sha256: facts.sha256,
             duration_ms: Some(u64::try_from(facts.duration.as_millis()).unwrap_or(u64::MAX)),
+            proto: who.proto,
             ..Record::new(who.peer, who.session, who.user, event, outcome).failure(failure)
         }
     }
@@ -219,12 +223,6 @@ impl<'a> Record<'a> {
     /// Adds human text to a record that is not a failure.
     pub fn note(mut self, message: &'a str) -> Self {
         self.message = Some(message);
-        self
-    }
-
-    /// Marks the record as the FTP front end's (`"proto":"ftp"`).
-    pub fn ftp(mut self) -> Self {
-        self.proto = Some("ftp");
         self
     }
 }

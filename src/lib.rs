@@ -43,6 +43,7 @@ pub mod home;
 pub mod keys;
 pub mod metrics;
 pub mod netaddr;
+pub mod ops;
 pub mod partial;
 pub mod perms;
 pub mod proxy;

@@ -80,16 +80,51 @@ pub struct Opened {
     pub dropped: u64,
 }
 
+/// The `length` of a stream upload's checkpoint: an FTP STOR or APPE, whose
+/// size is known only when its data connection ends.
+pub const STREAM: u64 = u64::MAX;
+
+/// Which earlier partial an upload may continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// None: start empty.
+    No,
+    /// The checkpointed one, if it was for the same declared length (a
+    /// native `put`; for a stream, `STREAM`).
+    IfLength(u64),
+    /// The checkpointed stream partial if it holds exactly this many bytes
+    /// (FTP's `REST n` then STOR); otherwise nothing is opened.
+    ExactlyAt(u64),
+}
+
 /// Opens the partial for `path`: resumes the checkpointed one if `resume`
 /// and it matches `length`, otherwise starts an empty one.
 pub fn open(home: &Dir, path: &VPath, length: u64, resume: bool) -> io::Result<Opened> {
+    let how = if resume { Resume::IfLength(length) } else { Resume::No };
+    open_with(home, path, how).map(|o| o.expect("only ExactlyAt can find nothing to open"))
+}
+
+/// Opens the partial for `path` as `how` says; `None` when `ExactlyAt(n)`
+/// finds no stream partial of exactly `n` bytes (then nothing changed).
+pub fn open_with(home: &Dir, path: &VPath, how: Resume) -> io::Result<Option<Opened>> {
     home.create_dir_all(PARTIAL_DIR)?;
     let id = id_for(path);
     let on_disk = home.symlink_metadata(data_name(&id)).map(|m| m.len()).unwrap_or(0);
-    let checkpoint = if resume { read_checkpoint(home, &id) } else { None };
+    let checkpoint = if how == Resume::No { None } else { read_checkpoint(home, &id) };
+    let fits = |c: &Checkpoint| match how {
+        Resume::No => false,
+        Resume::IfLength(length) => c.length == length && (c.offset <= length || length == STREAM),
+        Resume::ExactlyAt(n) => c.length == STREAM && c.offset == n,
+    };
     let resumable = checkpoint
-        .filter(|c| c.path == path.to_string() && c.length == length && c.offset <= length && c.offset <= on_disk)
+        .filter(|c| c.path == path.to_string() && c.offset <= on_disk && fits(c))
         .and_then(|c| load_state(&c.state).map(|h| (c.offset, h)));
+    if let (Resume::ExactlyAt(n), None) = (how, &resumable) {
+        // REST 0 is a fresh start; any other offset must match exactly.
+        if n > 0 {
+            return Ok(None);
+        }
+    }
     let (offset, hasher) = resumable.unwrap_or((0, Sha256::default()));
     let mut opts = OpenOptions::new();
     opts.read(true).write(true).create(true);
@@ -103,7 +138,7 @@ pub fn open(home: &Dir, path: &VPath, length: u64, resume: bool) -> io::Result<O
     use std::io::{Seek, SeekFrom};
     let mut file = file;
     file.seek(SeekFrom::Start(offset))?;
-    Ok(Opened { partial: Partial { id, file, offset, hasher }, dropped: on_disk - offset })
+    Ok(Some(Opened { partial: Partial { id, file, offset, hasher }, dropped: on_disk - offset }))
 }
 
 fn read_checkpoint(home: &Dir, id: &str) -> Option<Checkpoint> {

@@ -97,6 +97,31 @@ impl UserState {
         }))
     }
 
+    /// Admits a stream upload (FTP: its length is known only at its end),
+    /// replacing `replaced` if any: reserves `reserve` (what ALLO asked
+    /// for; 0 without), and credits the replaced file's whole size, since
+    /// the old file goes when the new one is committed. Each write beyond
+    /// the reservation must then fit [`Self::free`]; with the credit that
+    /// means the home ends within the quota once the old file is gone.
+    pub fn reserve_stream(
+        &mut self,
+        reserve: u64,
+        replaced: Option<(FileId, u64)>,
+    ) -> Result<Option<FileId>, Shortfall> {
+        if let (Some(limit), Some(free)) = (self.limit, self.free()) {
+            if reserve > free {
+                return Err(Shortfall { needed: reserve, free, limit, used: self.used, reserved: self.reserved });
+            }
+        }
+        self.reserved = self.reserved.saturating_add(reserve);
+        let credit = replaced.filter(|(id, _)| !self.credits.contains_key(id));
+        Ok(credit.map(|(id, size)| {
+            self.credits.insert(id, size);
+            self.credited = self.credited.saturating_add(size);
+            id
+        }))
+    }
+
     /// An upload ended: gives back its unused reservation and its credit.
     /// (If the credit was revoked and the inode number since reused by a file
     /// another upload is credited for, that credit goes too: the error is on

@@ -108,6 +108,34 @@ impl Home {
         Ok((meta.kind, freed))
     }
 
+    /// `rename`: moves `from` (a file, a link or a directory, never followed)
+    /// to `to` in one step. An existing file at `to` is replaced atomically
+    /// (rename(2)); a directory at `to` is never replaced, and a directory
+    /// cannot be moved into itself. Returns the bytes of the regular file
+    /// that was replaced, if one was.
+    pub fn rename(&self, from: &VPath, to: &VPath) -> Result<u64, FsError> {
+        if from.is_root() || to.is_root() {
+            return Err(FsError::Invalid("your home folder cannot be renamed, or replaced".to_owned()));
+        }
+        if to.is_within(from) {
+            return Err(FsError::Invalid(format!("{from} cannot be moved inside itself ({to})")));
+        }
+        let source = self.lstat(from)?;
+        let replaced = match self.lstat(to) {
+            Ok(m) if m.kind == EntryKind::Dir => {
+                return Err(FsError::Exists(format!("{to} is a directory; it is never replaced")));
+            }
+            Ok(m) if source.kind == EntryKind::Dir => {
+                return Err(FsError::Exists(format!("{to} exists; a directory cannot replace it ({:?})", m.kind)));
+            }
+            Ok(m) if m.kind == EntryKind::File => m.size,
+            Ok(_) | Err(FsError::NotFound(_)) => 0,
+            Err(e) => return Err(e),
+        };
+        self.dir.rename(from.rel(), &self.dir, to.rel()).map_err(|e| from_io(e, to))?;
+        Ok(replaced)
+    }
+
     /// Opens a regular file for reading (following links that stay inside).
     ///
     /// The file is opened once and checked through its descriptor, so what

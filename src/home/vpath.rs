@@ -129,6 +129,11 @@ impl VPath {
         Ok(resolved)
     }
 
+    /// Whether this path lies strictly inside `ancestor`.
+    pub fn is_within(&self, ancestor: &VPath) -> bool {
+        self.names.len() > ancestor.names.len() && self.names.starts_with(&ancestor.names)
+    }
+
     /// Whether this is the home itself.
     pub fn is_root(&self) -> bool {
         self.names.is_empty()

@@ -2,61 +2,21 @@
 //! streams the body only while the connection's output has room, then sends
 //! a trailer with the SHA-256 of the whole file.
 //!
-//! Two ways to send the body:
-//! - **Cached digest** (`crate::digest_cache`: the file's SHA-256 is known
-//!   and its size and mtime are unchanged): the body goes with `sendfile(2)`
-//!   straight from the page cache to the socket, and nothing is read or
-//!   hashed in user space, not even for a resumed download.
-//! - **Hash while sending**: each chunk is read into the output buffer and
-//!   hashed on the way. On a resumed download the server first hashes the
-//!   bytes the client already holds (without sending them), a bounded chunk
-//!   per turn, so the trailer's digest always covers the whole file. When the
-//!   whole file was hashed and it did not change meanwhile, the digest is
-//!   remembered for next time.
+//! The download itself is the shared [`crate::ops::download::Download`]
+//! (sendfile when the file's digest is cached, read-and-hash otherwise, the
+//! record); this file is the native protocol around it: the resume rule
+//! (`offset` only against the same version, `if_match`), the header and the
+//! trailer.
 
-use super::files::{resolve, wire};
-use super::{Session, State};
-use crate::audit::{Log, Outcome, Record, Transfer};
-use crate::digest_cache::{self, Stamp};
+use super::Session;
+use crate::ops::download::{self, Download as Shared};
 use crate::protocol::messages::{GetEnd, GetStart};
-use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
-use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::time::{Duration, Instant};
-
-/// Most bytes read from the file per step (the driver may ask for fewer,
-/// to keep its loop turns short when many transfers share them).
-const CHUNK: usize = 256 * 1024;
-const MIN_CHUNK: usize = 16 * 1024;
+use std::time::Instant;
 
 /// A download in progress.
-pub(super) struct Download {
-    path: String,
-    file: File,
-    length: u64,
-    /// Where the body starts.
-    offset: u64,
-    /// Next byte to read (hash-only while below `offset`) or send.
-    pos: u64,
-    mode: Mode,
-    started: Instant,
-}
-
-enum Mode {
-    /// Read, hash and send through the output buffer; `Stamp` is the file
-    /// as opened, to decide at the end whether the digest may be cached.
-    Hash(Sha256, Option<Stamp>),
-    /// The digest is known: the body goes out with sendfile.
-    Cached(String),
-}
-
-impl Download {
-    fn sent(&self) -> u64 {
-        self.pos.saturating_sub(self.offset)
-    }
-}
+pub(super) struct Download(Shared);
 
 /// `get`: opens the file and queues the header; the body follows as output room allows.
 pub(super) fn get(
@@ -67,39 +27,19 @@ pub(super) fn get(
     now: Instant,
     svc: &mut Services,
 ) {
-    let State::Authed(a) = &s.state else { return };
-    let target = resolve(a, &path);
-    let opened = target.clone().and_then(|t| a.home.open_read(&t).map_err(|e| wire(&e)));
-    let (file, meta, etag) = match opened {
+    let origin = s.origin();
+    let super::State::Authed(a) = &s.state else { return };
+    let (mut job, meta, etag) = match Shared::open(&origin, a, &path, offset, now, svc) {
         Ok(o) => o,
-        Err(e) => {
-            let shown = target.map(|t| t.to_string()).unwrap_or(path);
-            let facts = Transfer {
-                path: &shown,
-                size: None,
-                bytes: 0,
-                offset: Some(offset),
-                sha256: None,
-                duration: Duration::ZERO,
-            };
-            let rec = Record::transfer(s.actor(s.user()), "download", Outcome::of_failure(e.code), Some(&e), facts);
-            svc.audit.record(Log::Downloads, rec);
-            return s.send_error(&e);
-        }
+        Err(e) => return s.send_error(&e),
     };
     let length = meta.size;
     // Resume only against the same version of the file.
     let start = if offset > 0 && offset <= length && if_match.as_deref() == Some(etag.as_str()) { offset } else { 0 };
-    let shown = target.map(|t| t.to_string()).unwrap_or_default();
-    s.send_ok(&GetStart { path: shown.clone(), length, offset: start, etag, mtime: meta.mtime, size: length - start });
-    let mode = match digest_cache::load(&file) {
-        Some(sha256) => Mode::Cached(sha256),
-        None => Mode::Hash(Sha256::default(), Stamp::of(&file)),
-    };
-    // With a known digest there is nothing to hash below the resume point.
-    let pos = if matches!(mode, Mode::Cached(_)) { start } else { 0 };
-    let job = Download { path: shown, file, length, offset: start, pos, mode, started: now };
-    s.producer = Some(super::Producer::Get(job));
+    job.start_at(start);
+    let shown = job.path().to_owned();
+    s.send_ok(&GetStart { path: shown, length, offset: start, etag, mtime: meta.mtime, size: length - start });
+    s.producer = Some(super::Producer::Get(Download(job)));
 }
 
 /// What a step of a download did.
@@ -113,123 +53,55 @@ pub(super) enum Step {
 }
 
 impl Download {
-    /// Reads the next chunk: hash-only below the resume offset, otherwise
-    /// straight into the session's output buffer.
+    /// Reads the next chunk into the session's output (hash-only below the
+    /// resume offset); once the body is all out, queues the trailer.
     pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services, max_bytes: usize) -> Step {
-        let chunk = max_bytes.clamp(MIN_CHUNK, CHUNK) as u64;
-        let Mode::Hash(hasher, _) = &mut self.mode else {
-            // sendfile moved the body (see `file_range`); only the trailer is left.
-            return self.finish(s, now, svc, 0);
-        };
-        if self.pos < self.offset {
-            let want = (self.offset - self.pos).min(chunk) as usize;
-            let mut buf = vec![0u8; want];
-            return match read_full(&self.file, &mut buf, self.pos) {
-                Ok(()) => {
-                    hasher.update(&buf);
-                    self.pos += want as u64;
-                    Step::Working(want)
-                }
-                Err(e) => self.broken(s, &e, now, svc),
-            };
-        }
-        let want = (self.length - self.pos).min(chunk) as usize;
-        if want > 0 {
-            let out = &mut s.out;
-            let at = out.len();
-            out.resize(at + want, 0);
-            if let Err(e) = read_full(&self.file, &mut out[at..], self.pos) {
-                out.truncate(at);
-                return self.broken(s, &e, now, svc);
+        match self.0.step(&mut s.out, max_bytes) {
+            Ok(download::Step::Working(n)) => Step::Working(n),
+            Ok(download::Step::Done(n)) => {
+                let sha256 = self.0.finish(now, svc);
+                s.send_ok(&GetEnd { trailer: true, length: self.0.length(), sha256 });
+                Step::Done(n)
             }
-            hasher.update(&out[at..]);
-            self.pos += want as u64;
+            Err(e) => {
+                self.0.broken(&e, now, svc);
+                Step::Broken
+            }
         }
-        if self.pos < self.length {
-            return Step::Working(want);
-        }
-        self.finish(s, now, svc, want)
     }
 
-    /// The whole body is out: record it, queue the trailer, and remember the
-    /// digest if this download computed it from an unchanged file.
-    fn finish(&mut self, s: &mut Session, now: Instant, svc: &mut Services, work: usize) -> Step {
-        let sha256 = match &self.mode {
-            Mode::Cached(sha) => sha.clone(),
-            Mode::Hash(hasher, opened) => {
-                let sha = hex::encode(hasher.clone().finalize());
-                if opened.is_some() && Stamp::of(&self.file) == *opened {
-                    digest_cache::store(&self.file, &sha);
-                }
-                sha
-            }
-        };
-        self.record(s, svc, Outcome::Complete, None, self.facts(now, Some(&sha256)));
-        s.send_ok(&GetEnd { trailer: true, length: self.length, sha256 });
-        Step::Done(work)
-    }
-
-    /// The part of the file sendfile should send next, when the digest is
-    /// known and the body is not all sent.
+    /// The part of the file sendfile should send next (a cached digest).
     pub(super) fn file_range(&self) -> Option<(&File, u64, u64)> {
-        match self.mode {
-            Mode::Cached(_) if self.pos < self.length => Some((&self.file, self.pos, self.length - self.pos)),
-            _ => None,
-        }
+        self.0.file_range()
     }
 
     /// `n` body bytes went out with sendfile.
     pub(super) fn advance(&mut self, n: u64) {
-        self.pos = (self.pos + n).min(self.length);
+        self.0.advance(n);
     }
 
     /// Whether `step` has anything to do now: always while hashing, and for
     /// a sendfile download only once the body is all out (the trailer).
     pub(super) fn wants_step(&self) -> bool {
-        !matches!(self.mode, Mode::Cached(_)) || self.pos == self.length
+        self.0.wants_step() || self.0.all_sent()
     }
 
     /// sendfile found the file shorter than announced: the body cannot be
     /// completed, so the connection must close.
-    pub(super) fn truncated(&mut self, s: &Session, now: Instant, svc: &mut Services) {
+    pub(super) fn truncated(&mut self, _s: &Session, now: Instant, svc: &mut Services) {
         let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank while being sent");
-        self.broken(s, &e, now, svc);
-    }
-
-    fn broken(&mut self, s: &Session, e: &std::io::Error, now: Instant, svc: &mut Services) -> Step {
-        log::error!("reading {} for download: {e}", self.path);
-        let err = WireError::new(ErrorCode::Internal, "the file could not be read");
-        self.record(s, svc, Outcome::Fail, Some(&err), self.facts(now, None));
-        Step::Broken
+        self.0.broken(&e, now, svc);
     }
 
     /// The connection went away before the trailer. Bytes still in the
     /// output buffer never reached the peer, so they are not counted.
-    pub(super) fn interrupted(&mut self, s: &Session, why: &WireError, now: Instant, svc: &mut Services) {
-        let unsent = (s.output().len() as u64).min(self.sent());
-        self.pos -= unsent;
-        self.record(s, svc, Outcome::Incomplete, Some(why), self.facts(now, None));
+    pub(super) fn interrupted(
+        &mut self,
+        s: &Session,
+        why: &crate::protocol::WireError,
+        now: Instant,
+        svc: &mut Services,
+    ) {
+        self.0.interrupted(s.output().len() as u64, why, now, svc);
     }
-
-    /// The attempt's facts as they stand at `now`.
-    fn facts<'a>(&'a self, now: Instant, sha256: Option<&'a str>) -> Transfer<'a> {
-        Transfer {
-            path: &self.path,
-            size: Some(self.length),
-            bytes: self.sent(),
-            offset: Some(self.offset),
-            sha256,
-            duration: now.saturating_duration_since(self.started),
-        }
-    }
-
-    /// Writes the attempt's `download_file.log` record.
-    fn record(&self, s: &Session, svc: &mut Services, outcome: Outcome, err: Option<&WireError>, facts: Transfer<'_>) {
-        svc.audit.record(Log::Downloads, Record::transfer(s.actor(s.user()), "download", outcome, err, facts));
-    }
-}
-
-/// Reads exactly `buf.len()` bytes at `pos`; a file that shrank is an error.
-fn read_full(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
-    file.read_exact_at(buf, pos)
 }

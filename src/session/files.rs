@@ -1,10 +1,11 @@
 //! The shell commands of a logged-in session: pwd, cd, mkdir, rm, quota and
-//! dir. Every one is confined to the user's home by `crate::home` and
-//! recorded in `shell_command.log` before its reply is queued.
+//! dir. Each is one call into the shared services (`crate::ops::files`),
+//! which confine, act and record in `shell_command.log`; this file turns
+//! the result into the native reply.
 
 use super::{Authed, Session};
-use crate::audit::{Log, Record};
-use crate::home::{FsError, Listing, VPath};
+use crate::home::{Listing, VPath};
+use crate::ops::files::{self, Expect};
 use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
@@ -13,44 +14,22 @@ use crate::services::Services;
 /// can grow six-fold; 32 such entries still fit well inside a 64 KiB header.
 pub const DIR_BATCH: usize = 32;
 
-/// Converts a filesystem error to the wire.
-pub(super) fn wire(e: &FsError) -> WireError {
-    let code = e.code();
-    if code == ErrorCode::Internal {
-        log::error!("filesystem error: {e:?}");
-    }
-    WireError::new(code, e.message())
-}
-
 impl Session {
-    /// Writes a `shell_command.log` record.
-    pub(super) fn audit_command(
-        &self,
-        svc: &mut Services,
-        cmd: &str,
-        args: &[String],
-        path: Option<&VPath>,
-        result: Result<(), &WireError>,
-    ) {
-        let shown = path.map(|p| p.to_string());
-        let rec = Record::command(self.actor(self.user()), cmd, args, shown.as_deref(), result);
-        svc.audit.record(Log::Commands, rec);
-    }
-
-    /// Audits and sends a command's result.
-    fn finish_command<T: serde::Serialize>(
-        &mut self,
-        svc: &mut Services,
-        cmd: &str,
-        args: &[String],
-        path: Option<&VPath>,
-        result: Result<T, WireError>,
-    ) {
-        self.audit_command(svc, cmd, args, path, result.as_ref().map(|_| ()));
+    /// Sends a command's result.
+    fn reply_result<T: serde::Serialize>(&mut self, result: Result<T, WireError>) {
         match result {
             Ok(body) => self.send_ok(&body),
             Err(e) => self.send_error(&e),
         }
+    }
+}
+
+/// The session's logged-in state, taken out for a call that needs the
+/// session too (put back by the caller).
+fn take_authed(s: &mut Session) -> Box<Authed> {
+    match std::mem::replace(&mut s.state, super::State::Open) {
+        super::State::Authed(a) => a,
+        _ => unreachable!("file commands are dispatched only when logged in"),
     }
 }
 
@@ -61,73 +40,36 @@ fn authed(s: &Session) -> &Authed {
     }
 }
 
-/// Resolves a peer-supplied path against the session's directory.
-pub(super) fn resolve(a: &Authed, input: &str) -> Result<VPath, WireError> {
-    VPath::resolve(&a.cwd, input).map_err(|e| wire(&FsError::from(e)))
-}
-
 pub(super) fn pwd(s: &mut Session, svc: &mut Services) {
-    let cwd = authed(s).cwd.clone();
-    s.finish_command(svc, "pwd", &[], Some(&cwd), Ok(Cwd { cwd: cwd.to_string() }));
+    let cwd = files::pwd(&s.origin(), authed(s), svc, "pwd");
+    s.send_ok(&Cwd { cwd: cwd.to_string() });
 }
 
 pub(super) fn cd(s: &mut Session, path: String, svc: &mut Services) {
-    let args = [path];
-    let a = authed(s);
-    let target = resolve(a, &args[0]);
-    let result = target.clone().and_then(|t| a.home.check_dir(&t).map_err(|e| wire(&e)).map(|()| t));
-    if let (Ok(t), super::State::Authed(a)) = (&result, &mut s.state) {
-        a.cwd = t.clone();
-    }
-    let shown = target.ok();
-    s.finish_command(svc, "cd", &args, shown.as_ref(), result.map(|t| Cwd { cwd: t.to_string() }));
+    let origin = s.origin();
+    let mut a = take_authed(s);
+    let result = files::cd(&origin, &mut a, svc, "cd", std::slice::from_ref(&path), &path);
+    s.state = super::State::Authed(a);
+    s.reply_result(result.map(|t| Cwd { cwd: t.to_string() }));
 }
 
 pub(super) fn mkdir(s: &mut Session, path: String, parents: bool, svc: &mut Services) {
-    let mut args = vec![path];
+    let mut args = vec![path.clone()];
     if parents {
         args.insert(0, "-p".into());
     }
-    let a = authed(s);
-    let target = resolve(a, args.last().map(String::as_str).unwrap_or_default());
-    let result = target.clone().and_then(|t| {
-        let created = a.home.mkdir(&t, parents).map_err(|e| wire(&e))?;
-        Ok(Made { path: t.to_string(), created })
-    });
-    s.finish_command(svc, "mkdir", &args, target.ok().as_ref(), result);
+    let result = files::mkdir(&s.origin(), authed(s), svc, "mkdir", &args, &path, parents);
+    s.reply_result(result.map(|(t, created)| Made { path: t.to_string(), created }));
 }
 
 pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
-    let args = [path];
-    let a = authed(s);
-    let user = a.user.clone();
-    let target = resolve(a, &args[0]);
-    // Removing a file that an upload will replace is fine: the upload's
-    // data is elsewhere until it is renamed into place. But the upload was
-    // credited for that file's size, which this frees now: the credit goes.
-    let result = target.clone().and_then(|t| {
-        if t.is_root() {
-            return Err(WireError::new(ErrorCode::BadRequest, "cannot remove your home folder"));
-        }
-        let credited = svc.users.get(&user).is_some_and(|u| u.has_credits());
-        let id = if credited { a.home.file_id(&t) } else { None };
-        let (kind, freed) = a.home.remove(&t).map_err(|e| wire(&e))?;
-        if let Some(u) = svc.users.get_mut(&user) {
-            u.shrink(freed);
-            if let Some(id) = id {
-                u.revoke_credit(id);
-            }
-        }
-        Ok(Removed { path: t.to_string(), kind, freed })
-    });
-    s.finish_command(svc, "rm", &args, target.ok().as_ref(), result);
+    let result = files::remove(&s.origin(), authed(s), svc, "rm", std::slice::from_ref(&path), &path, Expect::Any);
+    s.reply_result(result.map(|(t, kind, freed)| Removed { path: t.to_string(), kind, freed }));
 }
 
 pub(super) fn quota(s: &mut Session, svc: &mut Services) {
-    let user = authed(s).user.clone();
-    let info = svc.users.get(&user).map(|u| u.quota());
-    let result = info.ok_or_else(|| WireError::new(ErrorCode::Internal, "usage is not available"));
-    s.finish_command(svc, "quota", &[], None, result);
+    let result = files::quota(&s.origin(), authed(s), svc, "quota");
+    s.reply_result(result);
 }
 
 /// A `dir` reply in progress: entries are read and sent a batch at a time,
@@ -139,16 +81,9 @@ pub(super) struct DirJob {
 
 pub(super) fn dir(s: &mut Session, path: Option<String>, svc: &mut Services) {
     let args: Vec<String> = path.iter().cloned().collect();
-    let a = authed(s);
-    let target = match &path {
-        Some(p) => resolve(a, p),
-        None => Ok(a.cwd.clone()),
-    };
-    let started = target.clone().and_then(|t| a.home.list(&t).map_err(|e| wire(&e)));
-    s.audit_command(svc, "dir", &args, target.as_ref().ok(), started.as_ref().map(|_| ()));
-    match (started, target) {
-        (Ok(listing), Ok(path)) => s.producer = Some(super::Producer::Dir(DirJob { path, listing })),
-        (Err(e), _) | (_, Err(e)) => s.send_error(&e),
+    match files::list(&s.origin(), authed(s), svc, "dir", &args, path.as_deref()) {
+        Ok((path, listing)) => s.producer = Some(super::Producer::Dir(DirJob { path, listing })),
+        Err(e) => s.send_error(&e),
     }
 }
 

@@ -55,14 +55,13 @@ pub use auth::AUTH_FAILED;
 pub use contract::{Acceptor, Budget, Channel, ChannelEvent, CloseReason, DriverRequest, Endpoint, FileRange, Native};
 
 use crate::audit::{Actor, Log, Record};
-use crate::home::{Home, VPath};
+use crate::ops::Authed;
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::messages::{ErrReply, Notice, OkReply};
 use crate::protocol::{ErrorCode, Request, WireError};
 use crate::services::Services;
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Above this many bytes of unsent output the session stops taking input, so a
@@ -78,13 +77,6 @@ enum State {
     Open,
     LoginPending(Box<auth::PendingLogin>),
     Authed(Box<Authed>),
-}
-
-/// What a logged-in session knows.
-struct Authed {
-    user: String,
-    home: Arc<Home>,
-    cwd: VPath,
 }
 
 /// Output that is generated as the socket drains.
@@ -316,7 +308,12 @@ impl Session {
 
     /// Who this session's records name as acting: its peer and id, and `user`.
     fn actor<'a>(&self, user: Option<&'a str>) -> Actor<'a> {
-        Actor { peer: self.peer, session: self.id, user }
+        self.origin().actor(user)
+    }
+
+    /// Where this session's actions come from, for the shared services.
+    fn origin(&self) -> crate::ops::Origin {
+        crate::ops::Origin { peer: self.peer, session: self.id, proto: None }
     }
 
     fn audit(&self, svc: &mut Services, log: Log, user: Option<&str>, event: &str, result: Result<(), &WireError>) {

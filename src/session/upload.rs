@@ -2,31 +2,20 @@
 //! (the body, written to the hidden partial file and hashed as it arrives),
 //! and `put_done` (digest check, fsync, atomic rename, audit, reply).
 //!
-//! Memory stays bounded whatever the file size: body bytes go from the
-//! connection's read buffer straight to the partial file. An upload that ends
-//! any other way (disconnect, timeout, shutdown, disk full) leaves a
-//! checkpoint so the next `put` of the same path resumes.
+//! The upload itself is the shared [`crate::ops::upload::Upload`]; this file
+//! is the native protocol around it: the phases between the three requests
+//! and their replies. Memory stays bounded whatever the file size: body
+//! bytes go from the connection's read buffer straight to the partial file.
+//! An upload that ends any other way (disconnect, timeout, shutdown, disk
+//! full) leaves a checkpoint so the next `put` of the same path resumes.
 
-use super::files::{resolve, wire};
-use super::{Authed, Input, Session, State};
-use crate::audit::{Log, Outcome, Record, Transfer};
-use crate::home::{FileId, Home, VPath};
-use crate::partial::{self, Partial};
+use super::{Input, Session, State};
+use crate::audit::Outcome;
+use crate::ops::upload::{Size, Start, Upload as Shared};
 use crate::protocol::messages::{PutReady, Stored};
-use crate::protocol::{ErrorCode, WireError, human_size as human};
+use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
-use crate::users::Shortfall;
-use sha2::Digest;
-use std::io::Write;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// The largest `length` a `put` may declare: a body's `size` cannot exceed it.
-const MAX_LENGTH: u64 = i64::MAX as u64;
-
-/// A checkpoint is written after this many bytes, so a crash costs at most
-/// this much re-sending.
-const CHECKPOINT_EVERY: u64 = 64 * 1024 * 1024;
+use std::time::Instant;
 
 #[derive(Debug, PartialEq)]
 enum Phase {
@@ -41,21 +30,10 @@ enum Phase {
     Failed(WireError),
 }
 
-/// An upload in progress.
+/// An upload in progress on this connection.
 pub(super) struct Upload {
-    user: String,
-    home: Arc<Home>,
-    target: VPath,
+    up: Shared,
     length: u64,
-    partial: Partial,
-    /// Body bytes written in this attempt.
-    received: u64,
-    /// Reserved quota not yet used by written bytes.
-    reserved: u64,
-    /// The replaced file this upload holds a quota credit for.
-    credit: Option<FileId>,
-    since_checkpoint: u64,
-    started: Instant,
     phase: Phase,
 }
 
@@ -65,19 +43,7 @@ impl Upload {
     }
 
     fn expected_body(&self) -> u64 {
-        self.length - self.partial.offset
-    }
-
-    fn written(&self) -> u64 {
-        self.partial.offset + self.received
-    }
-
-    /// `n` body bytes were written: the part of this upload's reservation
-    /// they use up (all of them, as the body's size was checked against it).
-    fn take_reserved(&mut self, n: u64) -> u64 {
-        let promised = n.min(self.reserved);
-        self.reserved -= promised;
-        promised
+        self.length - self.up.offset()
     }
 }
 
@@ -94,97 +60,17 @@ pub(super) fn put(s: &mut Session, path: String, length: u64, resume: bool, now:
         // A new put while one waits for put_data restarts it.
         end(s, svc, now, Outcome::Incomplete, Some(&fail(ErrorCode::BadState, "replaced by a new put")));
     }
+    let origin = s.origin();
     let State::Authed(a) = &s.state else { return };
-    let target = resolve(a, &path);
-    match target.clone().and_then(|t| begin(a, t, length, resume, now, svc)) {
+    let start = if resume { Start::Resume } else { Start::Fresh };
+    match Shared::begin(&origin, a, &path, Size::Exactly(length), start, now, svc) {
         Ok(up) => {
-            let offset = up.partial.offset;
-            let prefix = (offset > 0).then(|| hex::encode(up.partial.hasher.clone().finalize()));
-            let reply = PutReady { path: up.target.to_string(), offset, prefix_sha256: prefix };
-            s.upload = Some(Box::new(up));
+            let reply =
+                PutReady { path: up.target().to_string(), offset: up.offset(), prefix_sha256: up.prefix_sha256() };
+            s.upload = Some(Box::new(Upload { up, length, phase: Phase::Ready }));
             s.send_ok(&reply);
         }
-        Err(e) => {
-            let shown = target.map(|t| t.to_string()).unwrap_or(path);
-            let nothing = Duration::ZERO;
-            let facts =
-                Transfer { path: &shown, size: Some(length), bytes: 0, offset: None, sha256: None, duration: nothing };
-            let rec = Record::transfer(s.actor(s.user()), "upload", Outcome::of_failure(e.code), Some(&e), facts);
-            svc.audit.record(Log::Uploads, rec);
-            s.send_error(&e);
-        }
-    }
-}
-
-fn begin(
-    a: &Authed,
-    target: VPath,
-    length: u64,
-    resume: bool,
-    now: Instant,
-    svc: &mut Services,
-) -> Result<Upload, WireError> {
-    if length > MAX_LENGTH {
-        return Err(fail(
-            ErrorCode::BadRequest,
-            format!("length {length} is larger than any file can be ({MAX_LENGTH})"),
-        ));
-    }
-    if target.is_root() {
-        return Err(fail(ErrorCode::IsADirectory, "/ is your home folder, not a file"));
-    }
-    let replaced = a.home.upload_target(&target).map_err(|e| wire(&e))?;
-    let user = svc.users.get_mut(&a.user).ok_or_else(|| fail(ErrorCode::Internal, "user state missing"))?;
-    if user.uploads.contains(&target) {
-        return Err(fail(ErrorCode::Busy, format!("{target} is already being uploaded by another of your sessions")));
-    }
-    let opened = partial::open(a.home.dir(), &target, length, resume).map_err(|e| {
-        log::error!("opening partial for {target}: {e}");
-        io_error(&e)
-    })?;
-    user.shrink(opened.dropped);
-    let offset = opened.partial.offset;
-    let needed = length - offset;
-    // Only the growth over a replaced file must be free (UserState::reserve_upload).
-    let credit = user.reserve_upload(needed, replaced).map_err(|short| {
-        let Shortfall { needed: growth, free, limit, used, reserved } = short;
-        let replacing = match replaced {
-            Some((_, size)) if growth < needed => format!(" (the {} file it replaces is credited)", human(size)),
-            _ => String::new(),
-        };
-        fail(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "{target} needs {} more{replacing} but only {} of your {} quota is free ({} used, {} promised to uploads in progress)",
-                human(growth),
-                human(free),
-                human(limit),
-                human(used),
-                human(reserved)
-            ),
-        )
-    })?;
-    user.uploads.insert(target.clone());
-    Ok(Upload {
-        user: a.user.clone(),
-        home: a.home.clone(),
-        target,
-        length,
-        partial: opened.partial,
-        received: 0,
-        reserved: needed,
-        credit,
-        since_checkpoint: 0,
-        started: now,
-        phase: Phase::Ready,
-    })
-}
-
-fn io_error(e: &std::io::Error) -> WireError {
-    if e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded {
-        fail(ErrorCode::NoSpace, "the server's disk is full; the data received so far is kept for a later resume")
-    } else {
-        fail(ErrorCode::Internal, "the server could not write the upload")
+        Err(e) => s.send_error(&e),
     }
 }
 
@@ -221,45 +107,12 @@ pub(super) fn put_data(s: &mut Session, body_len: u64, now: Instant, svc: &mut S
 pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services) {
     let Some(up) = s.upload.as_mut() else { return };
     if up.phase == Phase::Receiving {
-        let n = bytes.len() as u64;
-        let fault = svc.config.fault_disk_full_after.is_some_and(|limit| svc.upload_bytes_written + n > limit);
-        let written = if fault {
-            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
-        } else {
-            up.partial.file.write_all(bytes)
-        };
-        match written {
-            Ok(()) => {
-                svc.upload_bytes_written += n;
-                up.partial.hasher.update(bytes);
-                up.received += n;
-                up.since_checkpoint += n;
-                let promised = up.take_reserved(n);
-                if let Some(u) = svc.users.get_mut(&up.user) {
-                    u.wrote(n, promised);
-                }
-                if up.since_checkpoint >= CHECKPOINT_EVERY {
-                    up.since_checkpoint = 0;
-                    save_checkpoint(up);
-                }
-            }
-            Err(e) => {
-                log::error!("writing upload {}: {e}", up.target);
-                up.phase = Phase::Failed(io_error(&e));
-                save_checkpoint(up);
-            }
+        if let Err(e) = up.up.write(bytes, svc) {
+            up.phase = Phase::Failed(e);
         }
     }
     if last && up.phase == Phase::Receiving {
         up.phase = Phase::AwaitDone;
-    }
-}
-
-fn save_checkpoint(up: &Upload) {
-    if let Err(e) =
-        partial::checkpoint(up.home.dir(), &up.partial.id, &up.target, up.length, up.written(), &up.partial.hasher)
-    {
-        log::error!("checkpoint of upload {}: {e}", up.target);
     }
 }
 
@@ -275,37 +128,19 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
         return s.send_error(&e);
     }
     let Some(up) = s.upload.as_ref() else { return };
-    let ours = hex::encode(up.partial.hasher.clone().finalize());
+    let ours = up.up.digest();
     if !sha256.eq_ignore_ascii_case(&ours) {
         let e = fail(
             ErrorCode::DigestMismatch,
-            format!("SHA-256 mismatch for {}: the server received {ours}; nothing was stored", up.target),
+            format!("SHA-256 mismatch for {}: the server received {ours}; nothing was stored", up.up.target()),
         );
-        match partial::discard(up.home.dir(), &up.partial.id) {
-            Ok(freed) => {
-                if let Some(u) = svc.users.get_mut(&up.user) {
-                    u.shrink(freed);
-                }
-            }
-            Err(err) => log::error!("discarding partial of {}: {err}", up.target),
-        }
+        up.up.discard(svc);
         end(s, svc, now, Outcome::Rejected, Some(&e));
         return s.send_error(&e);
     }
-    let replaced = up.home.check_upload_target(&up.target);
-    let committed = replaced.map_err(|e| wire(&e)).and_then(|old| {
-        partial::commit(up.home.dir(), &up.partial, &up.target, &ours).map_err(|e| {
-            log::error!("committing upload {}: {e}", up.target);
-            io_error(&e)
-        })?;
-        Ok(old.unwrap_or(0))
-    });
-    match committed {
-        Ok(old_size) => {
-            if let Some(u) = svc.users.get_mut(&up.user) {
-                u.shrink(old_size);
-            }
-            let reply = Stored { path: up.target.to_string(), length: up.length, sha256: ours.clone() };
+    match up.up.commit(&ours, svc) {
+        Ok(()) => {
+            let reply = Stored { path: up.up.target().to_string(), length: up.length, sha256: ours.clone() };
             end_with_digest(s, svc, now, Outcome::Complete, None, Some(&ours));
             s.send_ok(&reply);
         }
@@ -318,11 +153,13 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
 
 /// The connection is going away mid-upload: keep a checkpoint, record it.
 pub(super) fn interrupted(s: &mut Session, why: &WireError, now: Instant, svc: &mut Services) {
-    if let Some(up) = &s.upload {
-        if up.written() > 0 && !matches!(up.phase, Phase::Failed(_)) {
-            save_checkpoint(up);
+    if let Some(up) = s.upload.take() {
+        if matches!(up.phase, Phase::Failed(_)) {
+            // The checkpoint was written when the write failed.
+            up.up.end(Outcome::Incomplete, Some(why), None, now, svc);
+        } else {
+            up.up.interrupted(why, now, svc);
         }
-        end(s, svc, now, Outcome::Incomplete, Some(why));
     }
 }
 
@@ -339,19 +176,7 @@ fn end_with_digest(
     err: Option<&WireError>,
     sha256: Option<&str>,
 ) {
-    let Some(up) = s.upload.take() else { return };
-    if let Some(u) = svc.users.get_mut(&up.user) {
-        u.release_upload(up.reserved, up.credit);
-        u.uploads.remove(&up.target);
+    if let Some(up) = s.upload.take() {
+        up.up.end(outcome, err, sha256, now, svc);
     }
-    let shown = up.target.to_string();
-    let facts = Transfer {
-        path: &shown,
-        size: Some(up.length),
-        bytes: up.received,
-        offset: Some(up.partial.offset),
-        sha256,
-        duration: now.saturating_duration_since(up.started),
-    };
-    svc.audit.record(Log::Uploads, Record::transfer(s.actor(Some(&up.user)), "upload", outcome, err, facts));
 }

@@ -230,7 +230,7 @@ impl FtpSession {
     /// connection): the `logout` record, and the user's state detached.
     pub(super) fn logout(&mut self, svc: &mut Services, why: &str) {
         if let Login::Authed(a) = std::mem::replace(&mut self.login, Login::Anonymous) {
-            let rec = crate::audit::Record::attempt(self.actor(Some(&a.user)), "logout", Ok(())).note(why).ftp();
+            let rec = crate::audit::Record::attempt(self.actor(Some(&a.user)), "logout", Ok(())).note(why);
             svc.audit.record(crate::audit::Log::Accounts, rec);
             svc.users.detach(&a.user);
         }

@@ -68,12 +68,7 @@ enum Login {
     Authed(Box<Authed>),
 }
 
-/// What a logged-in session knows.
-struct Authed {
-    user: String,
-    home: std::sync::Arc<crate::home::Home>,
-    cwd: crate::home::VPath,
-}
+use crate::ops::{Authed, Origin};
 
 /// Something the session waits for before it handles the next command.
 #[derive(Debug)]
@@ -214,13 +209,18 @@ impl FtpSession {
         self.reply(reply::error(e.code, Some(&e.message)));
     }
 
+    /// Where this session's actions come from: the FTP front end.
+    fn origin(&self) -> Origin {
+        Origin { peer: self.peer, session: self.id, proto: Some("ftp") }
+    }
+
     fn actor<'a>(&self, user: Option<&'a str>) -> Actor<'a> {
-        Actor { peer: self.peer, session: self.id, user }
+        self.origin().actor(user)
     }
 
     /// Writes an accounts-log record for this session.
     fn audit_account(&self, svc: &mut Services, user: Option<&str>, event: &str, result: Result<(), &WireError>) {
-        svc.audit.record(Log::Accounts, Record::attempt(self.actor(user), event, result).ftp());
+        svc.audit.record(Log::Accounts, Record::attempt(self.actor(user), event, result));
     }
 
     fn pending_output(&self) -> usize {
