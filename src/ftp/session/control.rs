@@ -70,7 +70,7 @@ impl FtpSession {
 
     /// During shutdown, an idle session says goodbye and ends.
     pub(super) fn finish_shutdown_if_idle(&mut self) {
-        if self.shutting_down && !self.closing && matches!(self.wait, Wait::Nothing) {
+        if self.shutting_down && !self.closing && matches!(self.wait, Wait::Nothing) && self.transfer.is_none() {
             self.reply(Reply::new(421, "Server shutting down; please reconnect later."));
             self.closing = true;
         }

@@ -154,6 +154,9 @@ impl FtpSession {
             return;
         }
         self.wait = Wait::Nothing;
+        if let JobOutput::Digest(sha) = output {
+            return self.hashed(sha);
+        }
         let Login::Checking(mut check) = std::mem::replace(&mut self.login, Login::Anonymous) else { return };
         match output {
             JobOutput::Keys { stored_key, server_key } => {
@@ -168,6 +171,7 @@ impl FtpSession {
             }
             // The pool is full (or this address has its share in flight):
             // try again a little later, holding the command queue meanwhile.
+            JobOutput::Digest(_) => {}
             JobOutput::Busy => {
                 let wait = check.retry;
                 check.retry = (check.retry * 2).min(MAX_RETRY);

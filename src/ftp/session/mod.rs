@@ -28,6 +28,7 @@ mod acceptor;
 mod control;
 mod data;
 mod dispatch;
+mod files;
 mod login;
 mod transfer;
 
@@ -138,6 +139,16 @@ pub struct FtpSession {
     data_type: DataType,
     /// The reply a failed login will send when its delay is over.
     delayed: Option<Reply>,
+    /// The transfer set up or running.
+    transfer: Option<Box<transfer::Transfer>>,
+    /// RNFR's source, for the RNTO that must follow.
+    rename_from: Option<crate::home::VPath>,
+    /// REST's offset, for the next RETR or STOR.
+    rest: Option<u64>,
+    /// ALLO's size, reserved by the next STOR or APPE.
+    allo: Option<u64>,
+    /// HASH waiting for the pool: the path shown and the file's size.
+    hashing: Option<(String, u64)>,
     shutting_down: bool,
     phase_start: Instant,
     last_activity: Instant,
@@ -178,6 +189,11 @@ impl FtpSession {
             facts: FactSet::ALL,
             data_type: DataType::Ascii,
             delayed: None,
+            transfer: None,
+            rename_from: None,
+            rest: None,
+            allo: None,
+            hashing: None,
             shutting_down: false,
             phase_start: now,
             last_activity: now,
@@ -201,12 +217,6 @@ impl FtpSession {
 
     fn reply(&mut self, r: Reply) {
         r.encode(&mut self.out);
-    }
-
-    /// A failure of the server's services, as FTP words it (docs/FTP.md §6),
-    /// with its detail when the message is worth showing.
-    fn reply_error(&mut self, e: &WireError) {
-        self.reply(reply::error(e.code, Some(&e.message)));
     }
 
     /// Where this session's actions come from: the FTP front end.
@@ -239,9 +249,10 @@ impl FtpSession {
         }
     }
 
-    /// Whether bytes must keep moving: output waits for the peer.
+    /// Whether bytes must keep moving: output waits for the peer, or a
+    /// transfer runs.
     fn moving(&self) -> bool {
-        self.pending_output() > 0
+        self.pending_output() > 0 || self.transfer_running()
     }
 }
 

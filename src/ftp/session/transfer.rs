@@ -1,63 +1,460 @@
-//! Transfers on the data connection (placeholder while the shared services
-//! are factored out).
+//! Transfers on the data connection: RETR, STOR, APPE, LIST, NLST, MLSD.
+//!
+//! A transfer command is checked at once (the path, the quota, REST), and a
+//! refusal is answered before any data connection is used. Then the
+//! transfer waits for the data connection if it is not open yet, answers
+//! `150` when it is, and moves bytes through this endpoint's [`DATA`]
+//! channel: a download or listing fills a bounded buffer only while the
+//! socket takes it (or hands the file to sendfile when its digest is
+//! cached), an upload writes each read straight to its partial file. The
+//! end: the data socket is closed (`CloseChannel`), an upload is committed,
+//! and only then is `226` sent (see `after_close`). ABOR answers `426` for
+//! the transfer, then `226`. A lost data connection is `426`; none at all,
+//! `425`.
+//!
+//! Every transfer hashes SHA-256 (or takes the cached digest) and is
+//! recorded by the shared download and upload objects, as native ones are.
 
-use super::{FtpSession, plain};
+use super::files::{error, wall_clock};
+use super::{DataConn, FtpSession};
+use crate::audit::Outcome;
 use crate::ftp::command::Command;
-use crate::protocol::ErrorCode;
+use crate::ftp::listing::{self, Entry, FactSet};
+use crate::ftp::reply::Reply;
+use crate::home::Listing;
+use crate::ops::download::{self, Download};
+use crate::ops::files;
+use crate::ops::upload::{Size, Start, Upload};
+use crate::protocol::messages::EntryKind;
+use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
-use crate::session::{CloseReason, FileRange};
+use crate::session::{Budget, CloseReason, FileRange};
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
+/// A download or listing generates more only while less than this waits.
+const DATA_LOW_WATER: usize = 64 * 1024;
+/// Fewest bytes one data read asks for.
+const MIN_READ: usize = 16 * 1024;
+/// Directory entries formatted per step of a listing.
+const LIST_BATCH: usize = 64;
+
+/// A transfer, from its command to its last reply.
+pub(super) struct Transfer {
+    kind: Kind,
+    /// The 150 is out: bytes flow.
+    started: bool,
+    /// Data queued for the data connection (downloads, listings).
+    out: Vec<u8>,
+    out_pos: usize,
+}
+
+enum Kind {
+    Retr(Download),
+    Stor(Upload),
+    List { listing: Listing, format: Format, now: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    List,
+    Nlst,
+    Mlsd(FactSet),
+}
+
+impl Transfer {
+    fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.out_pos += n;
+        if self.out_pos >= self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.out_pos > 0 {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+    }
+
+    /// Whether everything is generated and sent.
+    fn sent_all(&self) -> bool {
+        self.pending() == 0
+            && match &self.kind {
+                Kind::Retr(d) => d.all_sent(),
+                Kind::List { listing, .. } => listing.done(),
+                Kind::Stor(_) => false,
+            }
+    }
+}
+
+/// The audit reason for a transfer cut by the connection's end.
+fn cut_reason(reason: CloseReason) -> WireError {
+    let (code, why) = match reason {
+        CloseReason::PeerClosed => (ErrorCode::Disconnected, "the client closed the control connection"),
+        CloseReason::Timeout => (ErrorCode::Timeout, "timeout"),
+        CloseReason::Done => (ErrorCode::Closed, "session ended"),
+        CloseReason::Shutdown => (ErrorCode::Shutdown, "server shutting down"),
+    };
+    WireError::new(code, why)
+}
+
 impl FtpSession {
+    /// A transfer is set up or running: other commands wait (but ABOR).
     pub(super) fn transfer_busy(&self) -> bool {
-        false
+        self.transfer.is_some()
     }
+
+    /// Bytes are flowing on the data connection.
     pub(super) fn transfer_running(&self) -> bool {
-        false
+        self.transfer.as_ref().is_some_and(|t| t.started)
     }
+
+    /// RETR, STOR, APPE, LIST, NLST, MLSD.
+    pub(super) fn transfer_command(&mut self, cmd: Command, now: Instant, svc: &mut Services) {
+        let rest = self.rest.take();
+        let allo = self.allo.take();
+        if self.data == DataConn::None {
+            return self.reply(Reply::new(425, "Use PASV, EPSV, PORT or EPRT first."));
+        }
+        let origin = self.origin();
+        let append = matches!(cmd, Command::Appe(_));
+        let list_format = match cmd {
+            Command::List(_) => Format::List,
+            Command::Nlst(_) => Format::Nlst,
+            _ => Format::Mlsd(self.facts),
+        };
+        let Some(a) = self.authed() else { return };
+        let kind = match cmd {
+            Command::Retr(path) => {
+                let (mut d, _, _) = match Download::open(&origin, a, &path, rest.unwrap_or(0), now, svc) {
+                    Ok(o) => o,
+                    Err(e) => return self.reply(error(&e)),
+                };
+                let n = rest.unwrap_or(0);
+                if n > d.length() {
+                    let why = format!("REST {n} is past the end of {} ({} bytes)", d.path(), d.length());
+                    let e = WireError::new(ErrorCode::SizeMismatch, why);
+                    d.refuse(n, &e, now, svc);
+                    return self.reply(Reply::new(554, format!("Invalid REST offset: {}.", e.message)));
+                }
+                d.start_at(n);
+                Kind::Retr(d)
+            }
+            Command::Stor(path) | Command::Appe(path) => {
+                if append && rest.is_some() {
+                    return self.reply(Reply::new(503, "REST with APPE is not supported; use REST with STOR."));
+                }
+                let start = match (append, rest) {
+                    (true, _) => Start::Append,
+                    (false, Some(n)) => Start::At(n),
+                    (false, None) => Start::Fresh,
+                };
+                match Upload::begin(&origin, a, &path, Size::Stream { reserve: allo.unwrap_or(0) }, start, now, svc) {
+                    Ok(u) => Kind::Stor(u),
+                    Err(e) => return self.reply(error(&e)),
+                }
+            }
+            Command::List(path) | Command::Nlst(path) | Command::Mlsd(path) => {
+                let format = list_format;
+                let args: Vec<String> = path.iter().cloned().collect();
+                if let (Format::Mlsd(_), Some(p)) = (format, &path) {
+                    // MLSD lists directories only (RFC 3659 §7.1).
+                    if let Ok(t) = crate::ops::resolve(a, p) {
+                        if a.home.stat(&t).is_ok_and(|m| m.kind != EntryKind::Dir) {
+                            let e = WireError::new(ErrorCode::NotADirectory, format!("{t} is not a directory"));
+                            files::record(&origin, a, svc, "dir", &args, Some(&t), Err(&e));
+                            return self.reply(Reply::new(501, format!("{t} is not a directory; use MLST.")));
+                        }
+                    }
+                }
+                match files::list(&origin, a, svc, "dir", &args, path.as_deref()) {
+                    Ok((_, listing)) => Kind::List { listing, format, now: wall_clock() },
+                    Err(e) => return self.reply(error(&e)),
+                }
+            }
+            _ => return,
+        };
+        self.transfer = Some(Box::new(Transfer { kind, started: false, out: Vec::new(), out_pos: 0 }));
+        if let DataConn::Open(_) = self.data {
+            self.start_transfer(now);
+        }
+        // Otherwise the transfer starts when the data connection opens.
+    }
+
+    /// The data connection is there: `150`, and bytes flow.
+    fn start_transfer(&mut self, now: Instant) {
+        let Some(t) = self.transfer.as_mut() else { return };
+        if t.started {
+            return;
+        }
+        t.started = true;
+        self.last_activity = now;
+        let text = match &t.kind {
+            Kind::Retr(d) => format!("Opening data connection for {} ({} bytes).", d.path(), d.length() - d.offset()),
+            Kind::Stor(u) => format!("Ok to send data for {}.", u.target()),
+            Kind::List { .. } => "Here comes the listing.".to_owned(),
+        };
+        self.reply(Reply::new(150, text));
+    }
+
+    pub(super) fn data_opened(&mut self, now: Instant, _svc: &mut Services) {
+        self.start_transfer(now);
+    }
+
+    /// The data connection failed or never came (its deadline passed).
+    pub(super) fn data_failed(&mut self, now: Instant, svc: &mut Services) {
+        let Some(t) = self.transfer.take() else { return };
+        let why = WireError::new(ErrorCode::Disconnected, "the data connection failed");
+        let reply = if t.started {
+            Reply::new(426, "Data connection lost; transfer aborted.")
+        } else {
+            Reply::new(425, "Cannot open the data connection.")
+        };
+        self.end_transfer(*t, &why, now, svc);
+        self.reply(reply);
+    }
+
+    /// Records a transfer that ends before its time.
+    fn end_transfer(&mut self, t: Transfer, why: &WireError, now: Instant, svc: &mut Services) {
+        let unsent = t.pending() as u64;
+        match t.kind {
+            Kind::Retr(mut d) => d.interrupted(unsent, why, now, svc),
+            Kind::Stor(u) => u.interrupted(why, now, svc),
+            Kind::List { .. } => {}
+        }
+    }
+
+    /// ABOR: a transfer is cut (`426`, then `226`); otherwise `225`.
+    pub(super) fn abort(&mut self, now: Instant, svc: &mut Services) {
+        let had_data = self.data != DataConn::None;
+        self.drop_data();
+        match self.transfer.take() {
+            Some(t) => {
+                let started = t.started;
+                let why = WireError::new(ErrorCode::Cancelled, "aborted by the client (ABOR)");
+                self.end_transfer(*t, &why, now, svc);
+                self.reply(if started {
+                    Reply::new(426, "Transfer aborted.")
+                } else {
+                    Reply::new(425, "No data connection; transfer aborted.")
+                });
+                self.reply(Reply::new(226, "ABOR command successful."));
+            }
+            None if had_data => self.reply(Reply::new(225, "ABOR command successful; data connection closed.")),
+            None => self.reply(Reply::new(225, "No transfer to abort.")),
+        }
+    }
+
+    /// The transfer is over: the data socket is closed now, and `reply`
+    /// follows the close.
+    fn close_with(&mut self, reply: Reply) {
+        self.drop_data();
+        self.after_close = Some(reply);
+    }
+
     pub(super) fn data_wants_read(&self) -> bool {
-        false
+        matches!(&self.transfer, Some(t) if t.started && matches!(&t.kind, Kind::Stor(u) if !u.copying()))
     }
+
     pub(super) fn data_wants_write(&self) -> bool {
-        false
+        let Some(t) = &self.transfer else { return false };
+        t.started
+            && (t.pending() > 0
+                || match &t.kind {
+                    Kind::Retr(d) => d.wants_step() || d.all_sent() || d.file_range().is_some(),
+                    Kind::List { .. } => true,
+                    Kind::Stor(u) => u.copying(),
+                })
     }
+
     pub(super) fn data_read(
         &mut self,
         rd: &mut dyn Read,
         scratch: &mut [u8],
-        budget: &mut crate::session::Budget,
-        _now: Instant,
-        _svc: &mut Services,
+        budget: &mut Budget,
+        now: Instant,
+        svc: &mut Services,
     ) -> io::Result<usize> {
-        let take = scratch.len().min(budget.left().max(16 * 1024));
+        if !self.data_wants_read() {
+            return Err(io::Error::other("read_from on the data channel while not receiving"));
+        }
+        let take = scratch.len().min(budget.left().max(MIN_READ));
         let n = rd.read(&mut scratch[..take])?;
         budget.charge(n.max(1));
-        Ok(n)
-    }
-    pub(super) fn data_write(
-        &mut self,
-        _wr: &mut dyn Write,
-        _budget: &mut crate::session::Budget,
-        _now: Instant,
-        _svc: &mut Services,
-    ) -> io::Result<usize> {
+        self.last_activity = now;
+        let Some(mut t) = self.transfer.take() else { return Ok(n) };
+        let Kind::Stor(up) = &mut t.kind else {
+            self.transfer = Some(t);
+            return Ok(n);
+        };
+        if n > 0 {
+            match up.write(&scratch[..n], svc) {
+                Ok(()) => self.transfer = Some(t),
+                Err(e) => self.upload_failed(*t, e, now, svc),
+            }
+            return Ok(n);
+        }
+        // EOF: in stream mode, the end of the file. (A killed client's
+        // socket ends with a plain FIN too; plain FTP cannot tell them apart:
+        // docs/FTP.md §4.2.)
+        let Kind::Stor(up) = t.kind else { return Ok(0) };
+        let sha = up.digest();
+        match up.commit(&sha, svc) {
+            Ok(()) => {
+                let size = up.written();
+                up.end(Outcome::Complete, None, Some(&sha), now, svc);
+                self.close_with(Reply::new(226, format!("Transfer complete: {size} bytes, SHA-256 {sha}.")));
+            }
+            Err(e) => {
+                up.end(Outcome::Fail, Some(&e), None, now, svc);
+                self.close_with(error(&e));
+            }
+        }
         Ok(0)
     }
+
+    /// A write refused (the quota) or failed (the disk): the data
+    /// connection is cut, the partial kept for a resume.
+    fn upload_failed(&mut self, t: Transfer, e: WireError, now: Instant, svc: &mut Services) {
+        if let Kind::Stor(up) = t.kind {
+            up.end(Outcome::of_failure(e.code), Some(&e), None, now, svc);
+        }
+        self.close_with(error(&e));
+    }
+
+    pub(super) fn data_write(
+        &mut self,
+        wr: &mut dyn Write,
+        budget: &mut Budget,
+        now: Instant,
+        svc: &mut Services,
+    ) -> io::Result<usize> {
+        let Some(mut t) = self.transfer.take() else { return Ok(0) };
+        if !t.started {
+            self.transfer = Some(t);
+            return Ok(0);
+        }
+        // Generate while there is room and budget.
+        while t.pending() < DATA_LOW_WATER && !budget.spent() {
+            t.compact();
+            let before = t.out.len();
+            let progress = match &mut t.kind {
+                Kind::Retr(d) if d.wants_step() => match d.step(&mut t.out, budget.left()) {
+                    Ok(download::Step::Working(n) | download::Step::Done(n)) => n,
+                    Err(e) => {
+                        d.broken(&e, now, svc);
+                        self.close_with(Reply::new(451, "Local error: the file could not be read; transfer aborted."));
+                        return Ok(0);
+                    }
+                },
+                Kind::List { listing, format, now: wall } => match listing.next_batch(LIST_BATCH) {
+                    Ok(batch) => {
+                        for d in &batch {
+                            let e = Entry::new(&d.name, d.kind, d.size, d.mtime);
+                            let line = match format {
+                                Format::List => listing::list_line(&e, *wall),
+                                Format::Nlst => listing::nlst_line(&e),
+                                Format::Mlsd(facts) => listing::fact_line(&e, *facts),
+                            };
+                            listing::push_line(&mut t.out, line);
+                        }
+                        batch.len().max(1) * 64
+                    }
+                    Err(e) => {
+                        log::error!("session {}: listing: {e}", self.id);
+                        self.close_with(Reply::new(451, "Local error: the listing could not be completed."));
+                        return Ok(0);
+                    }
+                },
+                Kind::Stor(up) if up.copying() => match up.copy_step(budget.left(), svc) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.upload_failed(*t, e, now, svc);
+                        return Ok(0);
+                    }
+                },
+                _ => 0,
+            };
+            budget.charge(progress.max(t.out.len() - before).max(1));
+            if progress == 0 || matches!(&t.kind, Kind::List { listing, .. } if listing.done()) {
+                break;
+            }
+        }
+        // One write of what is queued.
+        let mut written = 0;
+        if t.pending() > 0 {
+            match wr.write(&t.out[t.out_pos..]) {
+                Ok(0) => {
+                    self.transfer = Some(t);
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => {
+                    t.advance(n);
+                    budget.charge(n);
+                    self.last_activity = now;
+                    written = n;
+                }
+                Err(e) => {
+                    self.transfer = Some(t);
+                    return Err(e);
+                }
+            }
+        }
+        if t.started && t.sent_all() {
+            self.finish_send(*t, now, svc);
+        } else {
+            self.transfer = Some(t);
+        }
+        Ok(written)
+    }
+
+    /// A download or listing is all out: close the data socket, then 226.
+    fn finish_send(&mut self, t: Transfer, now: Instant, svc: &mut Services) {
+        let reply = match t.kind {
+            Kind::Retr(mut d) => {
+                let sha = d.finish(now, svc);
+                Reply::new(226, format!("Transfer complete: {} bytes, SHA-256 {sha}.", d.sent()))
+            }
+            _ => Reply::new(226, "Transfer complete."),
+        };
+        self.close_with(reply);
+    }
+
     pub(super) fn data_file_range(&self) -> Option<FileRange<'_>> {
-        None
+        let t = self.transfer.as_ref().filter(|t| t.started && t.pending() == 0)?;
+        let Kind::Retr(d) = &t.kind else { return None };
+        d.file_range().map(|(file, offset, len)| FileRange { file, offset, len })
     }
-    pub(super) fn data_advance_file(&mut self, _n: usize, _now: Instant) {}
-    pub(super) fn data_file_truncated(&mut self, _now: Instant, _svc: &mut Services) {}
-    pub(super) fn data_opened(&mut self, _now: Instant, _svc: &mut Services) {}
-    pub(super) fn data_failed(&mut self, _now: Instant, _svc: &mut Services) {}
-    pub(super) fn take_rename_source(&mut self, _cmd: &Command) -> Option<()> {
-        None
+
+    pub(super) fn data_advance_file(&mut self, n: usize, now: Instant) {
+        if let Some(Transfer { kind: Kind::Retr(d), .. }) = self.transfer.as_deref_mut() {
+            d.advance(n as u64);
+            self.last_activity = now;
+        }
     }
-    pub(super) fn file_command(&mut self, _cmd: Command, _renaming: Option<()>, _now: Instant, _svc: &mut Services) {
-        self.reply(plain(ErrorCode::Internal));
+
+    pub(super) fn data_file_truncated(&mut self, now: Instant, svc: &mut Services) {
+        if let Some(t) = self.transfer.take() {
+            if let Kind::Retr(mut d) = t.kind {
+                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while being sent");
+                d.broken(&e, now, svc);
+            }
+            self.close_with(Reply::new(451, "Local error: the file shrank while being sent; transfer aborted."));
+        }
     }
-    pub(super) fn finish(&mut self, reason: CloseReason, _now: Instant, svc: &mut Services) {
+
+    /// The connection is going away: a transfer still running is recorded
+    /// as cut (an upload keeps its partial), the login ends.
+    pub(super) fn finish(&mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
+        if let Some(t) = self.transfer.take() {
+            self.end_transfer(*t, &cut_reason(reason), now, svc);
+        }
         let why = match reason {
             CloseReason::PeerClosed => "peer closed the connection",
             CloseReason::Timeout => "timeout",
