@@ -18,10 +18,23 @@ impl Server {
     /// Serves the requests `key`'s endpoint queued. Returns `true` when the
     /// connection was closed, or replaced and driven again, so the caller
     /// must not touch it further.
+    ///
+    /// An answer may give the endpoint work (FTP queues its 227 when the
+    /// listener is bound) after its pump already stopped, with no readiness
+    /// edge to come: a connection that had a request served goes on the
+    /// ready list, to be driven again next turn.
     pub(super) fn serve_requests(&mut self, key: usize, now: Instant) -> bool {
+        let mut served = false;
         loop {
             let Some(conn) = self.conns.get_mut(key) else { return true };
-            let Some(request) = conn.session.poll_request() else { return false };
+            let Some(request) = conn.session.poll_request() else {
+                if served && !conn.queued {
+                    conn.queued = true;
+                    self.ready.push_back(key);
+                }
+                return false;
+            };
+            served = true;
             match request {
                 DriverRequest::Admit { peer, leftover } => {
                     self.admit_revealed(key, peer, leftover, now);

@@ -51,6 +51,11 @@ impl FtpSession {
                     Err(e) => error(&e),
                 }
             }
+            // CDUP at the top stays there (RFC 959 leaves it open; pyftpdlib
+            // and vsftpd do the same); a CWD .. above it is an escape.
+            Command::Cdup if a.cwd.is_root() => {
+                Reply::new(250, format!("Directory changed to {}.", files::pwd(&origin, a, svc, "cd")))
+            }
             Command::Cdup => match files::cd(&origin, a, svc, "cd", &["..".to_owned()], "..") {
                 Ok(t) => Reply::new(250, format!("Directory changed to {t}.")),
                 Err(e) => error(&e),
