@@ -90,6 +90,12 @@ pub struct Record<'a> {
     pub sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// `rm`: entries removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// `rm`: bytes of the regular files removed (what the quota got back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freed: Option<u64>,
 }
 
 impl<'a> Record<'a> {

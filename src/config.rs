@@ -57,10 +57,6 @@ pub struct Config {
     pub login_policy: crate::throttle::Policy,
     /// How long in-flight transfers may run on after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
-    /// Test seam: after this many upload bytes in total, writes fail as if
-    /// the disk were full. Never set in production.
-    #[doc(hidden)]
-    pub fault_disk_full_after: Option<u64>,
 }
 
 impl Config {
@@ -81,7 +77,6 @@ impl Config {
             max_per_ip: 256,
             login_policy: crate::throttle::Policy::default(),
             shutdown_grace: Duration::from_secs(10),
-            fault_disk_full_after: None,
         }
     }
 

@@ -1,18 +1,21 @@
-//! The server-wide state that sessions act on: settings, keys, the account
-//! store and the audit logs.
+//! The server-wide state that sessions act on: settings, keys, the storage
+//! (homes and accounts) and the audit logs.
 //!
 //! A session is given `&mut Services` for each call instead of owning any of
 //! it. That keeps sessions free of sockets and shareable state, and lets the
-//! unit tests and fuzz targets drive a session against a temporary folder.
+//! unit tests and fuzz targets drive a session against a temporary folder or
+//! an in-memory storage.
 
-use crate::accounts::AccountStore;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
 use crate::protocol::scram::{self, Key};
+use crate::storage::Storage;
+use crate::storage::disk::DiskStorage;
 use crate::throttle::Throttle;
 use crate::users::Users;
 use std::io;
+use std::sync::Arc;
 
 /// Shared, single-threaded server state.
 pub struct Services {
@@ -21,22 +24,30 @@ pub struct Services {
     pub key: Vec<u8>,
     /// Private secret for fake salts of unknown users; never sent.
     secret: Vec<u8>,
-    pub accounts: AccountStore,
+    /// Homes and account records: every filesystem effect of a session.
+    pub storage: Arc<dyn Storage>,
+    /// The audit logs stay outside the storage: append-only files of the
+    /// server's own, not user data.
     pub audit: AuditLog,
     /// Logged-in users' homes, usage and uploads.
     pub users: Users,
     /// Failed-login throttling.
     pub throttle: Throttle,
-    /// Upload bytes written in total (drives the disk-full test seam).
-    pub upload_bytes_written: u64,
 }
 
 impl Services {
-    /// Opens everything under `config.root`, creating what is missing.
+    /// Opens everything under `config.root`, creating what is missing, with
+    /// homes and accounts on disk.
     pub fn open(config: Config) -> io::Result<Services> {
+        let storage = DiskStorage::open(&config)?;
+        Services::with_storage(config, Arc::new(storage))
+    }
+
+    /// Like [`Services::open`], with homes and accounts in `storage`; the
+    /// key files and audit logs are still under `config.root`.
+    pub fn with_storage(config: Config, storage: Arc<dyn Storage>) -> io::Result<Services> {
         std::fs::create_dir_all(&config.root)?;
-        std::fs::create_dir_all(config.home_dir())?;
-        let accounts = AccountStore::open(&config.accounts_dir())?;
+        std::fs::create_dir_all(config.accounts_dir())?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
             Some(path) => keys::read_key(path)
@@ -52,16 +63,7 @@ impl Services {
         };
         let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
         let throttle = Throttle::new(config.login_policy);
-        Ok(Services {
-            config,
-            key,
-            secret,
-            accounts,
-            audit,
-            users: Users::default(),
-            throttle,
-            upload_bytes_written: 0,
-        })
+        Ok(Services { config, key, secret, storage, audit, users: Users::default(), throttle })
     }
 
     /// The salt an unknown user is answered with: stable across requests and

@@ -8,11 +8,11 @@
 //! deferred request). After that it is kept up to date by every change, and
 //! dropped when the user's last session ends.
 
-use crate::home::{Home, UsageScan, VPath};
+use crate::home::VPath;
 use crate::partial;
+use crate::storage::{HomeStore, Storage, UsageWalk};
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub const SCAN_BUDGET: usize = 2048;
 
 /// One user's shared state.
 pub struct UserState {
-    pub home: Arc<Home>,
+    pub home: Arc<dyn HomeStore>,
     /// Bytes of regular files in the home, including partial uploads.
     /// Meaningful once `scan` is `None`.
     pub used: u64,
@@ -29,7 +29,7 @@ pub struct UserState {
     pub reserved: u64,
     /// The quota in bytes; `None` is unlimited.
     pub limit: Option<u64>,
-    scan: Option<UsageScan>,
+    scan: Option<Box<dyn UsageWalk>>,
     /// Why the last scan failed; usage is unknown until a new scan succeeds.
     pub scan_error: Option<String>,
     sessions: usize,
@@ -73,21 +73,21 @@ impl Users {
     /// can be uploading), so the scan counts what remains.
     pub fn attach(
         &mut self,
-        homes: &Path,
+        storage: &dyn Storage,
         user: &str,
         limit: Option<u64>,
         partial_max_age: Duration,
-    ) -> io::Result<Arc<Home>> {
+    ) -> io::Result<Arc<dyn HomeStore>> {
         if let Some(state) = self.map.get_mut(user) {
             state.sessions += 1;
             state.limit = limit;
             return Ok(state.home.clone());
         }
-        let home = Arc::new(Home::open(homes, user)?);
-        if let Err(e) = partial::sweep_stale(home.dir(), partial_max_age, &[]) {
+        let home = storage.open_home(user)?;
+        if let Err(e) = partial::sweep_stale(&*home, partial_max_age, &[]) {
             log::warn!("sweeping stale partial uploads of {user}: {e}");
         }
-        let scan = home.usage_scan()?;
+        let scan = home.usage_walk()?;
         self.map.insert(
             user.to_owned(),
             UserState {
@@ -132,7 +132,7 @@ impl Users {
         if state.scan.is_some() {
             return Ok(());
         }
-        state.scan = Some(state.home.usage_scan()?);
+        state.scan = Some(state.home.usage_walk()?);
         state.scan_error = None;
         self.scanning.push(user.to_owned());
         Ok(())
@@ -184,21 +184,41 @@ impl Users {
 mod tests {
     use super::*;
 
+    use crate::config::Config;
+    use crate::storage::disk::DiskStorage;
+    use crate::storage::memory::MemoryStorage;
+
     #[test]
-    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session() {
+    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session_on_disk() {
         let root = tempfile::tempdir().unwrap();
+        let storage = DiskStorage::open(&Config::new(root.path())).unwrap();
         for (user, files) in [("a", 50), ("b", 3)] {
-            let dir = root.path().join(user);
+            let dir = root.path().join("home").join(user);
             std::fs::create_dir_all(&dir).unwrap();
             for i in 0..files {
                 std::fs::write(dir.join(format!("f{i}")), [0u8; 10]).unwrap();
             }
         }
+        scans_finish_in_bounded_steps(&storage);
+    }
+
+    #[test]
+    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session_in_memory() {
+        let storage = MemoryStorage::new();
+        for (user, files) in [("a", 50), ("b", 3)] {
+            for i in 0..files {
+                storage.write_file(user, &format!("f{i}"), &[0u8; 10]).unwrap();
+            }
+        }
+        scans_finish_in_bounded_steps(&storage);
+    }
+
+    fn scans_finish_in_bounded_steps(storage: &dyn Storage) {
         let mut users = Users::default();
         let age = Duration::from_secs(3600);
-        users.attach(root.path(), "a", Some(1000), age).unwrap();
-        users.attach(root.path(), "b", None, age).unwrap();
-        users.attach(root.path(), "b", None, age).unwrap();
+        users.attach(storage, "a", Some(1000), age).unwrap();
+        users.attach(storage, "b", None, age).unwrap();
+        users.attach(storage, "b", None, age).unwrap();
         assert!(users.scanning());
         assert!(!users.get("a").unwrap().ready());
         let mut turns = 0;

@@ -1,7 +1,7 @@
 //! Operating the server: graceful shutdown on SIGTERM/SIGINT, log reopening
 //! on SIGHUP (the real binary, since signals are process-wide), deadlines
 //! against slow and silent peers, connection limits, login throttling and
-//! its fail2ban filter, a full disk, and a client that never reads.
+//! its fail2ban filter, and a client that never reads. (A full disk: tests/disk_full.rs.)
 //!
 //! Deadlines are set to a second or two so the suite stays fast. Timing
 //! assertions use lower bounds measured from a moment before the server's
@@ -564,42 +564,6 @@ fn logins_pending_before_the_lock_cannot_outrun_the_throttle() {
     let keys = ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), &salt, iterations));
     let reply = raw.call(json!({"op": "login_proof", "proof": scram::b64(&keys.proof(&ex.auth_message()))}));
     assert_eq!(code(&reply), "too_many_attempts", "a correct password during the lock: {reply}");
-}
-
-// -------------------------------------------------------------- disk full --
-
-#[test]
-fn a_full_disk_answers_put_done_with_no_space_keeps_the_partial_and_resumes_later() {
-    let server = TestServer::start_with(|c| c.fault_disk_full_after = Some(1_000_000));
-    let dir = tempfile::tempdir().unwrap();
-    let local = dir.path().join("big.bin");
-    let digest = random_file(&local, 3_000_000, 4);
-    let data = std::fs::read(&local).unwrap();
-    let mut healthy = server.user("steady");
-    let mut up = login_raw(&server, "filler");
-    assert_eq!(up.call(json!({"op": "put", "path": "big.bin", "length": data.len()}))["offset"], 0);
-    up.send(json!({"op": "put_data", "size": data.len()}));
-    up.send_bytes(&data);
-    // The failure is remembered, not replied to, until put_done.
-    assert_eq!(up.recv_within(Duration::from_millis(300)), Seen::Nothing);
-    healthy.dir(None).expect("another client is served meanwhile");
-    let reply = up.call(json!({"op": "put_done", "sha256": digest}));
-    assert_eq!(code(&reply), "no_space", "{reply}");
-    let rec = server.wait_for_record(UPLOADS, |r| r["reason"] == "no_space");
-    let kept = rec["bytes"].as_u64().unwrap();
-    assert_eq!(rec["outcome"], "incomplete");
-    assert!(kept > 0 && kept <= 1_000_000, "{rec}");
-    assert_eq!(up.call(json!({"op": "quota"}))["used"], kept, "the partial counts toward the quota");
-    assert!(!server.path("home/filler/big.bin").exists());
-    healthy.noop().expect("served");
-    drop((up, healthy));
-
-    // The disk has room again: a new server on the same root, no fault.
-    let server = server.restart_with(|_| {});
-    let mut c = server.login("filler");
-    let report = c.put(&local, "big.bin", &PutOptions::default(), &mut NoProgress).unwrap();
-    assert_eq!((report.offset, report.restarted, report.sha256.as_str()), (kept, false, digest.as_str()));
-    assert_eq!(sha256_file(&server.path("home/filler/big.bin")), digest);
 }
 
 // -------------------------------------------------------- silent readers --

@@ -444,8 +444,9 @@ impl Run<'_> {
         if pending == 0 {
             // A download whose digest is known: the driver would sendfile
             // this range; read it the same way and feed it as output.
-            if let Some((file, pos, left)) = c.s.file_range() {
+            if let Some((fd, pos, left)) = c.s.file_range() {
                 use std::os::unix::fs::FileExt;
+                let file = fs::File::from(fd.try_clone_to_owned().expect("a descriptor to read the range with"));
                 let want = if max == 0 { left } else { u64::from(max).min(left) };
                 let mut buf = vec![0u8; want.min(1 << 20) as usize];
                 let got = file.read_at(&mut buf, pos).unwrap_or(0);

@@ -1,5 +1,5 @@
-//! The changing and opening operations on a [`Home`]: `mkdir`, `rm`, opening
-//! a file for `get`, and the checks in front of `put`.
+//! The changing and opening operations on a [`Home`]: `mkdir`, `rm` of one
+//! entry, and opening a file for `get`.
 //!
 //! Each one works on a single [`VPath`] through the home's cap-std handle,
 //! so a symbolic link (or a directory swapped for one mid-request) can never
@@ -139,42 +139,6 @@ impl Home {
             return Err(FsError::Invalid(format!("{p} is not a regular file (a device, FIFO or socket)")));
         }
         Ok((file, Meta::from_std(&md), etag(&md)))
-    }
-
-    /// Upload target check: the parent must be an existing directory
-    /// (`NotFound` / `NotADirectory`); the target must not be a directory
-    /// (`IsADirectory`). Returns the size of the regular file that the upload
-    /// will replace, if there is one.
-    ///
-    /// A symbolic link at the target is itself replaced by the upload's
-    /// rename (its target is left alone), so it returns `None`, except that a
-    /// link to a directory gives `IsADirectory` and one leading outside gives
-    /// `Escape`, which is what the user would be told for any other request.
-    pub fn check_upload_target(&self, p: &VPath) -> Result<Option<u64>, FsError> {
-        let Some(parent) = p.parent() else {
-            return Err(FsError::IsADirectory("/ is your home folder".to_owned()));
-        };
-        let pm = self.stat(&parent)?;
-        if pm.kind != EntryKind::Dir {
-            return Err(FsError::NotADirectory(format!("{parent} is not a directory")));
-        }
-        let meta = match self.lstat(p) {
-            Ok(m) => m,
-            Err(FsError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match meta.kind {
-            EntryKind::File => Ok(Some(meta.size)),
-            EntryKind::Dir => Err(FsError::IsADirectory(format!("{p} is a directory"))),
-            EntryKind::Other => Ok(None),
-            EntryKind::Symlink => match self.stat(p) {
-                Ok(t) if t.kind == EntryKind::Dir => {
-                    Err(FsError::IsADirectory(format!("{p} is a symbolic link to a directory")))
-                }
-                Ok(_) | Err(FsError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
-            },
-        }
     }
 }
 

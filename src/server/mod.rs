@@ -144,8 +144,13 @@ pub struct Server {
 impl Server {
     /// Opens the data root and binds the listener.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let listen = config.listen;
-        let svc = Services::open(config)?;
+        Server::bind_services(Services::open(config)?)
+    }
+
+    /// Binds the listener for services already open (say, on another
+    /// storage than the disk).
+    pub fn bind_services(svc: Services) -> io::Result<Server> {
+        let listen = svc.config.listen;
         let max_connections = admission::connection_cap(svc.config.max_connections);
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(listen)?;

@@ -112,7 +112,7 @@ fn try_register(
         created: format_ts(SystemTime::now()),
         quota: None,
     };
-    match svc.accounts.create(&account) {
+    match svc.storage.create_account(&account) {
         Ok(()) => {}
         Err(CreateError::Exists) => {
             return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
@@ -122,7 +122,7 @@ fn try_register(
             return Err(WireError::new(ErrorCode::Internal, "the account could not be saved"));
         }
     }
-    if let Err(e) = std::fs::create_dir_all(svc.config.home_dir().join(user)) {
+    if let Err(e) = svc.storage.create_home(user) {
         // The account exists; login creates the home if it is still missing.
         log::error!("register {user}: creating home: {e}");
     }
@@ -162,7 +162,7 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
         );
     }
     let mut quota = None;
-    let creds = match svc.accounts.load(&user).map(|a| a.map(|a| (a.quota, a.credentials()))) {
+    let creds = match svc.storage.load_account(&user).map(|a| a.map(|a| (a.quota, a.credentials()))) {
         Ok(Some((q, Some(creds)))) => {
             quota = q;
             Some(creds)
@@ -240,8 +240,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         return s.send_error(&err);
     }
     let limit = pending.quota.or(svc.config.default_quota);
-    let homes = svc.config.home_dir();
-    let home = match svc.users.attach(&homes, &pending.user, limit, svc.config.partial_max_age) {
+    let home = match svc.users.attach(&*svc.storage, &pending.user, limit, svc.config.partial_max_age) {
         Ok(h) => h,
         Err(e) => {
             log::error!("login {}: home folder: {e}", pending.user);

@@ -25,13 +25,15 @@ mod files;
 mod upload;
 
 use crate::audit::{Log, Outcome, Record};
-use crate::home::{Home, VPath};
+use crate::home::VPath;
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::messages::{ErrReply, Notice, OkReply};
 use crate::protocol::{ErrorCode, Request, WireError};
 use crate::services::Services;
+use crate::storage::HomeStore;
 use serde::Serialize;
 use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,7 +55,7 @@ enum State {
 /// What a logged-in session knows.
 struct Authed {
     user: String,
-    home: Arc<Home>,
+    home: Arc<dyn HomeStore>,
     cwd: VPath,
 }
 
@@ -184,8 +186,9 @@ impl Session {
     }
 
     /// A file range to send with sendfile(2), once the output buffer is
-    /// empty: the body of a download whose digest is already known.
-    pub fn file_range(&self) -> Option<(&std::fs::File, u64, u64)> {
+    /// empty: the body of a download whose digest is already known, from a
+    /// storage that has a descriptor for it (never in memory).
+    pub fn file_range(&self) -> Option<(BorrowedFd<'_>, u64, u64)> {
         match &self.producer {
             Some(Producer::Get(job)) if self.pending_output() == 0 && !self.closing => job.file_range(),
             _ => None,

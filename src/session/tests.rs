@@ -1,30 +1,94 @@
 //! Session tests without sockets: bytes in, frames out, a fake clock.
+//!
+//! Every case that touches storage (accounts, homes, files) runs twice, on
+//! the disk storage and on the memory one (`on_both!`); the file commands
+//! and transfers are in [`files`].
 
 use super::*;
 use crate::config::Config;
 use crate::protocol::frame::encode_to_vec;
 use crate::protocol::scram::{self, ClientKeys, Exchange};
+use crate::storage::memory::MemoryStorage;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+mod files;
+
 const ITER: u32 = 1000;
+
+/// Which storage a harness runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Disk,
+    Memory,
+}
+
+/// Runs each named `fn case(store: Store)` as two tests, `case::on_disk`
+/// and `case::in_memory`.
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[test]
+                fn on_disk() {
+                    super::$case(super::Store::Disk)
+                }
+                #[test]
+                fn in_memory() {
+                    super::$case(super::Store::Memory)
+                }
+            }
+        )*
+    };
+}
+use on_both;
 
 struct Harness {
     session: Session,
     svc: Services,
     now: Instant,
     dir: tempfile::TempDir,
+    /// The memory storage, when the harness runs on it.
+    memory: Option<MemoryStorage>,
 }
 
 impl Harness {
     fn new() -> Harness {
+        Harness::on(Store::Disk)
+    }
+
+    fn on(store: Store) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config::new(dir.path());
         cfg.min_iterations = ITER;
-        let svc = Services::open(cfg).unwrap();
+        let memory = (store == Store::Memory).then(MemoryStorage::new);
+        let svc = match &memory {
+            None => Services::open(cfg).unwrap(),
+            Some(m) => Services::with_storage(cfg, Arc::new(m.clone())).unwrap(),
+        };
         let now = Instant::now();
         let session = Session::new(1, "127.0.0.1:9".parse().unwrap(), now, &svc).unwrap();
-        Harness { session, svc, now, dir }
+        Harness { session, svc, now, dir, memory }
+    }
+
+    /// Creates a file in a user's home behind the server's back.
+    fn plant(&self, user: &str, path: &str, bytes: &[u8]) {
+        match &self.memory {
+            Some(m) => m.write_file(user, path, bytes).unwrap(),
+            None => {
+                let p = self.dir.path().join("home").join(user).join(path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, bytes).unwrap();
+            }
+        }
+    }
+
+    /// Whether anything is at `path` in a user's home ("" for the home itself).
+    fn exists(&self, user: &str, path: &str) -> bool {
+        match &self.memory {
+            Some(m) => m.users().iter().any(|u| u == user) && m.exists(user, path),
+            None => std::fs::symlink_metadata(self.dir.path().join("home").join(user).join(path)).is_ok(),
+        }
     }
 
     /// Every whole frame the session has queued, consumed.
@@ -58,7 +122,11 @@ impl Harness {
     }
 
     fn checked() -> Harness {
-        let mut h = Harness::new();
+        Harness::checked_on(Store::Disk)
+    }
+
+    fn checked_on(store: Store) -> Harness {
+        let mut h = Harness::on(store);
         let hello = h.one();
         let challenge = scram::unb64(hello["challenge"].as_str().unwrap()).unwrap();
         let mac = scram::hmac(&h.svc.key, &challenge);
@@ -134,11 +202,10 @@ fn requests_before_the_check_are_refused_and_close() {
     assert!(h.session.is_finished());
 }
 
-#[test]
-fn register_then_login_then_logout() {
-    let mut h = Harness::checked();
+fn register_then_login_then_logout(store: Store) {
+    let mut h = Harness::checked_on(store);
     assert_eq!(h.register("alice", "pencil-pencil"), json!({"ok": true, "user": "alice"}));
-    assert!(h.dir.path().join("home/alice").is_dir());
+    assert!(h.exists("alice", ""), "registering creates the home");
     let reply = h.login("alice", "pencil-pencil");
     assert_eq!(reply["user"], "alice");
     assert_eq!(h.session.user(), Some("alice"));
@@ -152,9 +219,8 @@ fn register_then_login_then_logout() {
     assert_eq!(events, ["handshake:ok", "register:ok", "login:ok", "logout:ok"]);
 }
 
-#[test]
-fn unknown_user_and_wrong_password_look_the_same() {
-    let mut h = Harness::checked();
+fn unknown_user_and_wrong_password_look_the_same(store: Store) {
+    let mut h = Harness::checked_on(store);
     h.register("alice", "pencil-pencil");
     let wrong = h.login("alice", "wrong-password");
     let unknown = h.login("mallory", "wrong-password");
@@ -176,9 +242,8 @@ fn login_proof_without_login_is_bad_state_and_the_session_stays_usable() {
     assert_eq!(h.request(json!({"op": "noop"})), json!({"ok": true}));
 }
 
-#[test]
-fn a_replayed_proof_fails() {
-    let mut h = Harness::checked();
+fn a_replayed_proof_fails(store: Store) {
+    let mut h = Harness::checked_on(store);
     h.register("bob", "correct-horse");
     // Capture a valid proof for one exchange...
     let first = h.request(json!({"op": "login", "user": "bob", "nonce": "replaynonce1"}));
@@ -194,18 +259,16 @@ fn a_replayed_proof_fails() {
     assert_eq!(code(&h.request(proof)), "auth_failed");
 }
 
-#[test]
-fn invalid_usernames_are_refused_clearly() {
-    let mut h = Harness::checked();
+fn invalid_usernames_are_refused_clearly(store: Store) {
+    let mut h = Harness::checked_on(store);
     for user in ["", "..", "Alice", "a/b", "a\u{0}b", &"x".repeat(33), ".x", "a b"] {
         let reply = h.register(user, "pencil-pencil");
         assert_eq!(code(&reply), "invalid_username", "{user:?}");
     }
 }
 
-#[test]
-fn weak_kdf_and_duplicates_are_refused() {
-    let mut h = Harness::checked();
+fn weak_kdf_and_duplicates_are_refused(store: Store) {
+    let mut h = Harness::checked_on(store);
     let weak = h.request(json!({
         "op": "register", "user": "carol", "salt": scram::b64(b"saltsalt"), "iterations": ITER - 1,
         "stored_key": scram::b64(&[1; 32]), "server_key": scram::b64(&[2; 32]),
@@ -288,9 +351,8 @@ fn output_back_pressure_stops_input_until_drained() {
     assert!(h.feed(&bytes[used..]) > 0);
 }
 
-#[test]
-fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request() {
-    let mut h = Harness::new();
+fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request(store: Store) {
+    let mut h = Harness::on(store);
     let start = h.now;
     assert_eq!(h.session.deadline(&h.svc), start + Duration::from_secs(30));
     h.now += Duration::from_secs(29);
@@ -302,7 +364,7 @@ fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request() {
     assert_eq!(code(frames.last().unwrap()), "timeout");
     assert!(h.session.is_finished());
 
-    let mut h = Harness::checked();
+    let mut h = Harness::checked_on(store);
     h.register("dave", "pencil-pencil");
     h.login("dave", "pencil-pencil");
     h.now += Duration::from_secs(100);
@@ -310,9 +372,8 @@ fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request() {
     assert_eq!(h.session.deadline(&h.svc), h.now + Duration::from_secs(300));
 }
 
-#[test]
-fn closing_mid_login_or_logged_in_is_audited() {
-    let mut h = Harness::checked();
+fn closing_mid_login_or_logged_in_is_audited(store: Store) {
+    let mut h = Harness::checked_on(store);
     h.register("erin", "pencil-pencil");
     h.request(json!({"op": "login", "user": "erin", "nonce": "abandon-me"}));
     h.session.on_close(CloseReason::PeerClosed, h.now, &mut h.svc);
@@ -331,13 +392,12 @@ fn eof_inside_a_frame_is_reported_not_treated_as_clean() {
     assert!(h.session.is_finished());
 }
 
-#[test]
-fn a_slowly_drained_download_keeps_its_output_buffer_bounded() {
-    let mut h = Harness::checked();
+fn a_slowly_drained_download_keeps_its_output_buffer_bounded(store: Store) {
+    let mut h = Harness::checked_on(store);
     h.register("kim", "pencil-pencil");
     h.login("kim", "pencil-pencil");
     let size = 8 * 1024 * 1024;
-    std::fs::write(h.dir.path().join("home/kim/big"), vec![7u8; size]).unwrap();
+    h.plant("kim", "big", &vec![7u8; size]);
     let start = h.request(json!({"op": "get", "path": "big"}));
     assert_eq!(start["size"], size);
     let mut sent = 0usize;
@@ -358,3 +418,14 @@ fn a_slowly_drained_download_keeps_its_output_buffer_bounded() {
     assert!(sent > size, "the whole body and trailer went out");
     assert!(peak <= 1024 * 1024, "output buffer grew to {peak} bytes for an {size}-byte file");
 }
+
+on_both!(
+    register_then_login_then_logout,
+    unknown_user_and_wrong_password_look_the_same,
+    a_replayed_proof_fails,
+    invalid_usernames_are_refused_clearly,
+    weak_kdf_and_duplicates_are_refused,
+    handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request,
+    closing_mid_login_or_logged_in_is_audited,
+    a_slowly_drained_download_keeps_its_output_buffer_bounded,
+);

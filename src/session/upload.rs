@@ -10,13 +10,13 @@
 use super::files::{is_policy, resolve, wire};
 use super::{Authed, Input, Session, State};
 use crate::audit::{Log, Outcome, Record};
-use crate::home::{Home, VPath};
+use crate::home::VPath;
 use crate::partial::{self, Partial};
 use crate::protocol::messages::{PutReady, Stored};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
+use crate::storage::HomeStore;
 use sha2::Digest;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -43,7 +43,7 @@ enum Phase {
 /// An upload in progress.
 pub(super) struct Upload {
     user: String,
-    home: Arc<Home>,
+    home: Arc<dyn HomeStore>,
     target: VPath,
     length: u64,
     partial: Partial,
@@ -133,7 +133,7 @@ fn begin(
     if user.uploads.contains(&target) {
         return Err(fail(ErrorCode::Busy, format!("{target} is already being uploaded by another of your sessions")));
     }
-    let opened = partial::open(a.home.dir(), &target, length, resume).map_err(|e| {
+    let opened = partial::open(&*a.home, &target, length, resume).map_err(|e| {
         log::error!("opening partial for {target}: {e}");
         io_error(&e)
     })?;
@@ -215,15 +215,8 @@ pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services
     let Some(up) = s.upload.as_mut() else { return };
     if up.phase == Phase::Receiving {
         let n = bytes.len() as u64;
-        let fault = svc.config.fault_disk_full_after.is_some_and(|limit| svc.upload_bytes_written + n > limit);
-        let written = if fault {
-            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
-        } else {
-            up.partial.file.write_all(bytes)
-        };
-        match written {
+        match up.partial.file.write_all(bytes) {
             Ok(()) => {
-                svc.upload_bytes_written += n;
                 up.partial.hasher.update(bytes);
                 up.received += n;
                 up.since_checkpoint += n;
@@ -254,7 +247,7 @@ pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services
 
 fn save_checkpoint(up: &Upload) {
     if let Err(e) =
-        partial::checkpoint(up.home.dir(), &up.partial.id, &up.target, up.length, up.written(), &up.partial.hasher)
+        partial::checkpoint(&*up.home, &up.partial.id, &up.target, up.length, up.written(), &up.partial.hasher)
     {
         log::error!("checkpoint of upload {}: {e}", up.target);
     }
@@ -278,7 +271,7 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
             ErrorCode::DigestMismatch,
             format!("SHA-256 mismatch for {}: the server received {ours}; nothing was stored", up.target),
         );
-        match partial::discard(up.home.dir(), &up.partial.id) {
+        match partial::discard(&*up.home, &up.partial.id) {
             Ok(freed) => {
                 if let Some(u) = svc.users.get_mut(&up.user) {
                     u.shrink(freed);
@@ -291,7 +284,7 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
     }
     let replaced = up.home.check_upload_target(&up.target);
     let committed = replaced.map_err(|e| wire(&e)).and_then(|old| {
-        partial::commit(up.home.dir(), &up.partial, &up.target, &ours).map_err(|e| {
+        partial::commit(&*up.home, &up.partial, &up.target, &ours).map_err(|e| {
             log::error!("committing upload {}: {e}", up.target);
             io_error(&e)
         })?;

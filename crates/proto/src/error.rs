@@ -57,9 +57,9 @@ codes! {
     NotADirectory = "not_a_directory", "A directory was needed (for `cd`, or as a parent) but the path is something else.";
     IsADirectory = "is_a_directory", "A file was needed (for `put` or `get`) but the path is a directory.";
     Exists = "exists", "Something already exists at that path.";
-    NotEmpty = "not_empty", "`rm` of a directory that is not empty.";
+    NotEmpty = "not_empty", "`rm` of a directory that is not empty (without `recursive`), or one added to while `rm` with `recursive` ran.";
     QuotaExceeded = "quota_exceeded", "The upload does not fit in the user's quota; the message gives the numbers.";
-    Busy = "busy", "Another upload to the same path by the same user is in progress.";
+    Busy = "busy", "Another upload to the same path by the same user is in progress (for `rm` with `recursive`: to a path inside the directory).";
     SizeMismatch = "size_mismatch", "The upload body's size differs from what `put` declared and its reply allowed.";
     DigestMismatch = "digest_mismatch", "The SHA-256 in `put_done` differs from the server's digest of what it received. Nothing was stored and the partial was discarded.";
     NoSpace = "no_space", "The server's disk is full; the upload's partial data is kept for a later resume.";

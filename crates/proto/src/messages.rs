@@ -43,8 +43,13 @@ pub enum Request {
         #[serde(default)]
         parents: bool,
     },
-    /// Remove a file or an empty directory.
-    Rm { path: String },
+    /// Remove a file, a link or an empty directory; with `recursive`, a
+    /// directory and everything in it.
+    Rm {
+        path: String,
+        #[serde(default)]
+        recursive: bool,
+    },
     /// List a directory (default: the current one), streamed in chunks.
     Dir {
         #[serde(default)]
@@ -235,6 +240,9 @@ pub struct Removed {
     pub kind: EntryKind,
     /// Bytes given back to the quota.
     pub freed: u64,
+    /// Entries removed (1 without `recursive`); 0 from servers before it existed.
+    #[serde(default)]
+    pub count: u64,
 }
 
 /// Reply to `quota`; also the summary in the last `dir` chunk.
