@@ -47,6 +47,8 @@ mod vpath;
 pub(crate) mod walk;
 
 #[cfg(test)]
+mod deep_tests;
+#[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
 mod ops_tests;

@@ -63,25 +63,33 @@ impl Visit for Remover {
 impl Home {
     /// See [`crate::storage::HomeStore::remove_tree`].
     pub fn remove_tree(&self, p: &VPath) -> (Freed, Result<EntryKind, FsError>) {
+        let (freed, result, _) = self.remove_tree_counted(p);
+        (freed, result)
+    }
+
+    /// [`Home::remove_tree`], also telling the most descriptors its walk
+    /// held at once (0 when there was no walk).
+    pub(crate) fn remove_tree_counted(&self, p: &VPath) -> (Freed, Result<EntryKind, FsError>, usize) {
+        let nothing = |e| (Freed::default(), Err(e), 0);
         let one = |r: Result<(EntryKind, u64), FsError>| match r {
-            Ok((kind, bytes)) => (Freed { count: 1, bytes }, Ok(kind)),
-            Err(e) => (Freed::default(), Err(e)),
+            Ok((kind, bytes)) => (Freed { count: 1, bytes }, Ok(kind), 0),
+            Err(e) => nothing(e),
         };
         let (Some(parent), Some(name)) = (p.parent(), p.name()) else {
-            return (Freed::default(), Err(FsError::Invalid("cannot remove your home folder".to_owned())));
+            return nothing(FsError::Invalid("cannot remove your home folder".to_owned()));
         };
         match self.lstat(p) {
             Ok(m) if m.kind == EntryKind::Dir => {}
             // A file, a link (removed, not followed), or an error to report.
             Ok(_) => return one(self.remove(p)),
-            Err(e) => return (Freed::default(), Err(e)),
+            Err(e) => return nothing(e),
         }
         let Ok(name) = CString::new(name) else {
-            return (Freed::default(), Err(FsError::Invalid(format!("{p}: the name contains a NUL byte"))));
+            return nothing(FsError::Invalid(format!("{p}: the name contains a NUL byte")));
         };
         let parent_fd: OwnedFd = match self.dir.open_dir(parent.rel()) {
             Ok(d) => d.into(),
-            Err(e) => return (Freed::default(), Err(from_io(e, &parent))),
+            Err(e) => return nothing(from_io(e, &parent)),
         };
         let start = match open_dir_nofollow(parent_fd.as_fd(), &name) {
             Ok(fd) => fd,
@@ -90,30 +98,32 @@ impl Home {
             {
                 return one(self.remove(p));
             }
-            Err(e) => return (Freed::default(), Err(from_io(e, p))),
+            Err(e) => return nothing(from_io(e, p)),
         };
         let mut rm = Remover { freed: Freed::default(), not_empty: false };
+        let mut peak = 0;
         let result = Walk::new(start, name, Some(parent_fd), false).and_then(|mut walk| {
-            walk.step(&mut rm, usize::MAX)?;
-            Ok(walk.peak_open())
+            let done = walk.step(&mut rm, usize::MAX);
+            peak = walk.peak_open();
+            done
         });
         match result {
-            Ok(peak) => {
+            Ok(_) => {
                 log::debug!(
                     "rm -r {p}: {} entries, {} bytes, {peak} descriptors at most",
                     rm.freed.count,
                     rm.freed.bytes
                 );
-                (rm.freed, Ok(EntryKind::Dir))
+                (rm.freed, Ok(EntryKind::Dir), peak)
             }
             Err(_) if rm.not_empty => {
                 let e = FsError::NotEmpty(format!(
                     "{p}: something was added inside while it was being removed; {} entries were removed",
                     rm.freed.count
                 ));
-                (rm.freed, Err(e))
+                (rm.freed, Err(e), peak)
             }
-            Err(e) => (rm.freed, Err(from_io(e, p))),
+            Err(e) => (rm.freed, Err(from_io(e, p)), peak),
         }
     }
 }

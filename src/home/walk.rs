@@ -85,6 +85,9 @@ pub(crate) struct Walk {
     strict: bool,
     open: usize,
     peak: usize,
+    /// No frame below this index (other than the start) holds a handle, so
+    /// trimming need not look at them: O(1) per step, not O(depth).
+    first_open: usize,
     finished: bool,
 }
 
@@ -122,7 +125,7 @@ impl Walk {
         let dir = Dir::new(start)?;
         let frame = Frame { name, dev, ino, dir: Some(dir), read: false, subdirs: Vec::new() };
         let held = 1 + usize::from(parent.is_some());
-        Ok(Walk { frames: vec![frame], parent, strict, open: held, peak: held, finished: false })
+        Ok(Walk { frames: vec![frame], parent, strict, open: held, peak: held, first_open: 1, finished: false })
     }
 
     /// Most descriptors held at once so far.
@@ -140,15 +143,16 @@ impl Walk {
     fn trim(&mut self) {
         let held_by_frames = self.open - usize::from(self.parent.is_some());
         let mut excess = held_by_frames.saturating_sub(WINDOW);
-        for f in self.frames.iter_mut().skip(1) {
-            if excess == 0 {
-                break;
-            }
-            if f.dir.take().is_some() {
+        let mut i = self.first_open.max(1);
+        while excess > 0 && i < self.frames.len() {
+            if self.frames[i].dir.take().is_some() {
                 self.open -= 1;
                 excess -= 1;
             }
+            i += 1;
         }
+        // Every frame in 1..i is closed now.
+        self.first_open = i;
     }
 
     /// Does up to `budget` units of work (an entry read, a directory opened
@@ -248,6 +252,7 @@ impl Walk {
             return Ok(());
         }
         let depth = self.frames.len() - 1;
+        self.first_open = self.first_open.min(depth);
         if self.frames[depth].dir.is_none() {
             let child = done.dir.as_ref().expect("the deepest frame is open").fd()?;
             self.reopen_through_dotdot(depth, child)?;
@@ -279,6 +284,7 @@ impl Walk {
     /// Re-opens frames 1..=`depth` from the start by name, each checked by
     /// identity, keeping within the window as it goes.
     fn reopen_from_start(&mut self, depth: usize) -> io::Result<()> {
+        self.first_open = 1;
         for i in 1..=depth {
             if self.frames[i].dir.is_some() {
                 continue;
