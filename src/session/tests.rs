@@ -392,33 +392,6 @@ fn eof_inside_a_frame_is_reported_not_treated_as_clean() {
     assert!(h.session.is_finished());
 }
 
-fn a_slowly_drained_download_keeps_its_output_buffer_bounded(store: Store) {
-    let mut h = Harness::checked_on(store);
-    h.register("kim", "pencil-pencil");
-    h.login("kim", "pencil-pencil");
-    let size = 8 * 1024 * 1024;
-    h.plant("kim", "big", &vec![7u8; size]);
-    let start = h.request(json!({"op": "get", "path": "big"}));
-    assert_eq!(start["size"], size);
-    let mut sent = 0usize;
-    let mut peak = 0usize;
-    let mut turns = 0;
-    while h.session.wants_to_produce() || !h.session.output().is_empty() {
-        if h.session.wants_to_produce() {
-            h.session.produce(h.now, &mut h.svc, 256 * 1024).unwrap();
-        }
-        peak = peak.max(h.session.out.capacity());
-        // The peer drains only part of what is pending each time.
-        let n = (h.session.output().len() / 2).max(1);
-        h.session.advance_output(n, h.now);
-        sent += n;
-        turns += 1;
-        assert!(turns < 1_000_000);
-    }
-    assert!(sent > size, "the whole body and trailer went out");
-    assert!(peak <= 1024 * 1024, "output buffer grew to {peak} bytes for an {size}-byte file");
-}
-
 on_both!(
     register_then_login_then_logout,
     unknown_user_and_wrong_password_look_the_same,
@@ -427,5 +400,4 @@ on_both!(
     weak_kdf_and_duplicates_are_refused,
     handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request,
     closing_mid_login_or_logged_in_is_audited,
-    a_slowly_drained_download_keeps_its_output_buffer_bounded,
 );

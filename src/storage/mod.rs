@@ -27,6 +27,8 @@
 
 pub mod disk;
 pub mod memory;
+mod memory_files;
+mod memory_home;
 mod memory_tree;
 
 #[cfg(test)]

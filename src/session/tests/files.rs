@@ -225,7 +225,35 @@ fn uploads_round_trip_and_resume(store: Store) {
     assert_eq!(h2.used(), 2 * data.len() as u64);
 }
 
+fn a_slowly_drained_download_keeps_its_output_buffer_bounded(store: Store) {
+    let mut h = Harness::checked_on(store);
+    h.register("kim", "pencil-pencil");
+    h.login("kim", "pencil-pencil");
+    let size = 8 * 1024 * 1024;
+    h.plant("kim", "big", &vec![7u8; size]);
+    let start = h.request(json!({"op": "get", "path": "big"}));
+    assert_eq!(start["size"], size);
+    let mut sent = 0usize;
+    let mut peak = 0usize;
+    let mut turns = 0;
+    while h.session.wants_to_produce() || !h.session.output().is_empty() {
+        if h.session.wants_to_produce() {
+            h.session.produce(h.now, &mut h.svc, 256 * 1024).unwrap();
+        }
+        peak = peak.max(h.session.out.capacity());
+        // The peer drains only part of what is pending each time.
+        let n = (h.session.output().len() / 2).max(1);
+        h.session.advance_output(n, h.now);
+        sent += n;
+        turns += 1;
+        assert!(turns < 1_000_000);
+    }
+    assert!(sent > size, "the whole body and trailer went out");
+    assert!(peak <= 1024 * 1024, "output buffer grew to {peak} bytes for an {size}-byte file");
+}
+
 on_both!(
+    a_slowly_drained_download_keeps_its_output_buffer_bounded,
     file_commands_answer_and_are_audited,
     recursive_rm_frees_usage_and_writes_one_record,
     recursive_rm_of_a_folder_with_an_upload_in_progress_is_busy,
