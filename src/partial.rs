@@ -13,11 +13,12 @@
 //! Because the hash state is restored rather than recomputed, resuming reads
 //! nothing back, and the final digest still covers the whole file.
 //!
-//! A full disk must not lose the bytes received so far: the checkpoint is
-//! written when an upload starts (taking its space while there is some), and
-//! every checkpoint of one upload has the same length (padded JSON), so the
-//! storage can overwrite it in place when the disk is full and the usual
-//! temp file + rename cannot get a block (see the disk storage).
+//! A full disk must not lose the bytes received so far: the session writes
+//! the checkpoint as soon as an upload is accepted (taking its space while
+//! there is some), and every checkpoint of one upload has the same length
+//! (padded JSON), so the storage can overwrite it in place when the disk is
+//! full and the usual temp file + rename cannot get a block (see the disk
+//! storage).
 //!
 //! This file is the policy; the files themselves are the storage's
 //! (`crate::storage::HomeStore`'s partial-upload methods).
@@ -93,11 +94,7 @@ pub fn open(home: &dyn HomeStore, path: &VPath, length: u64, resume: bool) -> io
     let (offset, hasher) = resumable.unwrap_or((0, Sha256::default()));
     let file = home.open_partial(&id, offset)?;
     if offset == 0 {
-        // A fresh checkpoint, so its space is taken now (see the module doc).
-        if let Err(e) = checkpoint(home, &id, path, length, 0, &hasher) {
-            log::warn!("first checkpoint of the upload to {path}: {e}");
-            let _ = home.remove_checkpoint(&id);
-        }
+        let _ = home.remove_checkpoint(&id);
     }
     Ok(Opened { partial: Partial { id, file, offset, hasher }, dropped: on_disk.saturating_sub(offset) })
 }

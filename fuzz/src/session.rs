@@ -3,14 +3,17 @@
 //! script ([`crate::script`]) and a fake clock.
 //!
 //! # The world
-//! One `Services` per thread (so per fuzzing process), on a temporary folder
-//! (in /dev/shm when there is one: the accounts' and uploads' fsyncs are then
-//! free) named after the process, so that folders left by crashed runs can
-//! be swept. Its data root is `<tmp>/root`, one level below the temporary folder,
-//! so a file that escaped the root (`..` past it) would be seen. Two accounts
-//! are registered once through a real session (connection check + SCRAM
+//! One `Services` per thread (so per fuzzing process), with homes and
+//! accounts in the in-memory storage (`mioftp::storage::memory`: no disk
+//! writes, no fsync). The key files and audit logs, which stay outside the
+//! storage, are in a temporary folder (in /dev/shm when there is one) named
+//! after the process, so that folders left by crashed runs can be swept. Its
+//! data root is `<tmp>/root`, one level below the temporary folder, so a file
+//! that escaped the root (`..` past it) would be seen, and so would any home
+//! or account written to the disk instead of the storage. Two accounts are
+//! registered once through a real session (connection check + SCRAM
 //! registration): `fuzz` (unlimited) and `tight` (a 64 KiB quota, set in its
-//! account file the way an administrator would).
+//! record the way an administrator would).
 //!
 //! # A run
 //! The connection starts at the hello (`session`) or after a real connection
@@ -25,11 +28,12 @@
 //! frame offered to a session that wants input is consumed; pending output
 //! stays bounded; while a download's body is not yet all queued, nothing but
 //! `produce` adds output (anything else would land inside the body).
-//! Checked at the end: each user's usage matches the files on disk, and the
-//! `tight` user is within quota; after every connection is closed no user
-//! state is left; nothing exists outside `root/{accounts,home,logs,server.key}`
-//! and every home belongs to an account. Then the run's files and accounts
-//! are removed, so runs do not depend on each other.
+//! Checked at the end: each user's usage matches the files in the storage
+//! (exactly: checkpoints are counted by neither), and the `tight` user is
+//! within quota; after every connection is closed no user state is left;
+//! nothing exists on disk but `root/{accounts/.secret,logs,server.key}`, and
+//! every home belongs to an account. Then the run's files and accounts are
+//! removed, so runs do not depend on each other.
 
 use crate::output::{OutputCheck, hex};
 use crate::script::{Op, PATHS, Req, Script, Str, USERS, Upload};
@@ -38,12 +42,14 @@ use mioftp_proto::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
 use mioftp_proto::scram::{self, ClientKeys, Exchange};
 use mioftp::services::Services;
 use mioftp::session::{CloseReason, OUT_HIGH_WATER, Session};
+use mioftp::storage::memory::MemoryStorage;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The KDF policy: low, so registering in setup is quick.
@@ -103,6 +109,8 @@ struct World {
     /// Kept for its lifetime: the folder goes when the thread's world does.
     dir: tempfile::TempDir,
     root: PathBuf,
+    /// Homes and accounts (shared with `svc`).
+    storage: MemoryStorage,
     svc: Services,
     base: Instant,
     /// SCRAM keys for [`PASSWORD`] with [`SALT`] and [`ITER`].
@@ -129,8 +137,6 @@ struct Run<'w> {
     user: &'static str,
     slots: [Option<Conn>; 2],
     cur: usize,
-    /// An upload checkpoint has existed during this run (see [`Run::check_usage`]).
-    checkpoints: bool,
 }
 
 fn peer() -> SocketAddr {
@@ -173,9 +179,10 @@ impl World {
         cfg.idle_timeout = Duration::from_secs(10);
         cfg.transfer_timeout = Duration::from_secs(3);
         cfg.default_quota = None;
-        let svc = Services::open(cfg).expect("services on a temporary root");
+        let storage = MemoryStorage::new();
+        let svc = Services::with_storage(cfg, Arc::new(storage.clone())).expect("services on a temporary root");
         let keys = ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), SALT, ITER));
-        let mut w = World { dir, root, svc, base: Instant::now(), keys, sessions: 0 };
+        let mut w = World { dir, root, storage, svc, base: Instant::now(), keys, sessions: 0 };
         // Register the standing accounts through a real session.
         let mut run = Run {
             start: Start::Hello,
@@ -183,7 +190,6 @@ impl World {
             user: "fuzz",
             slots: [None, None],
             cur: 0,
-            checkpoints: false,
             w: &mut w,
         };
         run.open(0);
@@ -196,10 +202,7 @@ impl World {
         }
         run.finish(0);
         for (name, quota) in STANDING {
-            let path = w.root.join("accounts").join(format!("{name}.json"));
-            let mut account: Value = serde_json::from_slice(&fs::read(&path).expect("account file")).expect("json");
-            account["quota"] = json!(quota);
-            fs::write(&path, serde_json::to_vec_pretty(&account).expect("json")).expect("account file");
+            assert!(w.storage.set_quota(name, quota), "account {name}");
         }
         w
     }
@@ -207,7 +210,7 @@ impl World {
     fn run(&mut self, script: &Script, start: Start) {
         let p = &script.prologue;
         let user = STANDING[p.user as usize % STANDING.len()].0;
-        let mut run = Run { start, now: self.base, user, slots: [None, None], cur: 0, checkpoints: false, w: self };
+        let mut run = Run { start, now: self.base, user, slots: [None, None], cur: 0, w: self };
         run.open(0);
         if start == Start::Authed && p.scan_first {
             run.finish_scans();
@@ -220,32 +223,25 @@ impl World {
     }
 
     /// After a run: the layout holds nothing unexpected; then the run's
-    /// accounts, homes and files are removed.
+    /// accounts and homes are removed.
     fn check_and_clean(&mut self) {
         let top = names(self.dir.path());
         assert_eq!(top, ["root"], "something appeared beside the data root");
         for name in names(&self.root) {
-            assert!(["accounts", "home", "logs", "server.key"].contains(&name.as_str()), "unexpected root/{name}");
+            // No `home`: every user file goes to the storage, never the disk.
+            assert!(["accounts", "logs", "server.key"].contains(&name.as_str()), "unexpected root/{name}");
         }
-        let accounts = self.root.join("accounts");
-        let mut users = Vec::new();
-        for name in names(&accounts) {
-            if name == ".secret" {
-                continue;
-            }
-            let user = name.strip_suffix(".json").unwrap_or_else(|| panic!("unexpected accounts/{name}"));
+        assert_eq!(names(&self.root.join("accounts")), [".secret"], "an account record reached the disk");
+        let users = self.storage.accounts();
+        for user in &users {
             assert!(mioftp_proto::check_username(user).is_ok(), "account for an invalid name {user:?}");
-            users.push(user.to_owned());
         }
         assert!(!self.svc.users.scanning(), "a usage scan outlived its sessions");
         for user in &users {
             assert!(self.svc.users.get(user).is_none(), "state of {user} outlived its sessions");
         }
-        let homes = self.root.join("home");
-        for name in names(&homes) {
-            let md = fs::symlink_metadata(homes.join(&name)).expect("home entry");
-            assert!(md.is_dir(), "home/{name} is not a directory");
-            assert!(users.contains(&name), "home/{name} belongs to no account");
+        for name in self.storage.users() {
+            assert!(users.contains(&name), "home {name} belongs to no account");
         }
         for name in names(&self.root.join("logs")) {
             let known = ["register_login_accounts.log", "shell_command.log", "upload_file.log", "download_file.log"];
@@ -258,22 +254,11 @@ impl World {
         }
         // Back to the standing accounts with empty homes.
         for user in users {
-            let standing = STANDING.iter().any(|(n, _)| *n == user);
-            if !standing {
-                fs::remove_file(accounts.join(format!("{user}.json"))).expect("remove account");
-            }
-            let home = homes.join(&user);
-            if !home.exists() {
-                continue;
-            }
-            if standing {
-                for name in names(&home) {
-                    let p = home.join(name);
-                    let is_dir = fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false);
-                    if is_dir { fs::remove_dir_all(&p) } else { fs::remove_file(&p) }.expect("clean home");
-                }
+            if STANDING.iter().any(|(n, _)| *n == user) {
+                self.storage.clear_home(&user);
             } else {
-                fs::remove_dir_all(&home).expect("remove home");
+                self.storage.remove_account(&user);
+                self.storage.remove_home(&user);
             }
         }
     }
@@ -287,29 +272,6 @@ fn names(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// Bytes of regular files under `dir`, links not followed, leaving out the
-/// partial-upload checkpoints (small metadata files that the server writes
-/// without counting them until the next scan).
-fn disk_usage(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in fs::read_dir(dir).expect("read home") {
-        let entry = entry.expect("entry");
-        let md = entry.metadata().expect("lstat");
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if md.is_dir() {
-            total += disk_usage(&entry.path());
-        } else if md.is_file() && !is_checkpoint(&entry.path(), &name) {
-            total += md.len();
-        }
-    }
-    total
-}
-
-fn is_checkpoint(path: &Path, name: &str) -> bool {
-    path.parent().is_some_and(|p| p.ends_with(".mioftp/partial"))
-        && (name.ends_with(".json") || name.ends_with(".json.tmp"))
 }
 
 impl Run<'_> {
@@ -382,16 +344,6 @@ impl Run<'_> {
             let pending = c.s.output().len();
             assert!(pending <= MAX_PENDING, "{pending} bytes of output pending");
         }
-    }
-
-    /// Whether any home holds an upload checkpoint now.
-    fn any_checkpoint(&self) -> bool {
-        let homes = self.w.root.join("home");
-        names(&homes).iter().any(|user| {
-            let dir = homes.join(user).join(mioftp::partial::PARTIAL_DIR);
-            fs::read_dir(dir)
-                .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
-        })
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -539,9 +491,6 @@ impl Run<'_> {
     fn close(&mut self, i: usize, reason: CloseReason) {
         if let Some(mut c) = self.slots[i].take() {
             c.s.on_close(reason, self.now, &mut self.w.svc);
-            // Checkpoints are written when an upload is cut short, which
-            // ends in a close (a disconnect, `exit`, a timeout).
-            self.checkpoints = self.checkpoints || self.any_checkpoint();
         }
     }
 
@@ -630,29 +579,17 @@ impl Run<'_> {
         }
     }
 
-    /// Every logged-in user's usage, once known, is what is on disk.
-    ///
-    /// Upload checkpoints (`.mioftp/partial/<id>.json`) are the exception:
-    /// the server never counts writing or removing one, but a usage scan
-    /// (at a user's first login) counts those present. So once a checkpoint
-    /// has existed in a run, usage may exceed the data on disk by checkpoint
-    /// bytes, and only the lower bound is checked.
+    /// Every logged-in user's usage, once known, is what the storage holds
+    /// (partial uploads' data included, their checkpoints not, on both sides).
     fn check_usage(&self) {
-        let homes = self.w.root.join("home");
-        let Ok(entries) = fs::read_dir(&homes) else { return };
-        for entry in entries {
-            let user = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        for user in self.w.storage.users() {
             let Some(state) = self.w.svc.users.get(&user) else { continue };
             if !state.ready() {
                 continue;
             }
-            let disk = disk_usage(&homes.join(&user));
+            let held = self.w.storage.usage(&user);
             let used = state.used;
-            if self.checkpoints {
-                assert!(used >= disk, "usage of {user} is {used} but {disk} bytes of data are on disk");
-                continue;
-            }
-            assert_eq!(used, disk, "usage of {user} is {used} but {disk} bytes are on disk");
+            assert_eq!(used, held, "usage of {user} is {used} but {held} bytes are in the storage");
             if let Some(limit) = state.limit {
                 assert!(used + state.reserved <= limit, "{user} is over quota: {used} + {} > {limit}", state.reserved);
             }

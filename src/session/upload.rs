@@ -159,6 +159,12 @@ fn begin(
     // several connections at once.
     user.reserved = user.reserved.saturating_add(needed);
     user.uploads.insert(target.clone());
+    // The checkpoint now, while the disk has room: a full disk later can
+    // then still record how far the upload got (see `crate::partial`).
+    let p = &opened.partial;
+    if let Err(e) = partial::checkpoint(&*a.home, &p.id, &target, length, offset, &p.hasher) {
+        log::warn!("first checkpoint of the upload to {target}: {e}");
+    }
     Ok(Upload {
         user: a.user.clone(),
         home: a.home.clone(),

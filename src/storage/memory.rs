@@ -25,6 +25,7 @@ use super::memory_home::MemHome;
 use super::memory_tree::{DirNode, EEXIST, EIO, FileNode, Node, Space};
 use super::{HomeStore, Storage};
 use crate::accounts::{Account, CreateError};
+use crate::home::is_checkpoint;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -194,14 +195,43 @@ impl MemoryStorage {
         })
     }
 
-    /// The sum of the sizes of all files in a home, partials included.
+    /// What a usage scan of a home would find: the sizes of all files,
+    /// partial uploads' data included, their checkpoints not.
     pub fn usage(&self, user: &str) -> u64 {
-        self.shared.home(user, |home, _, _| home.entries.values().map(|n| n.tally().1).sum())
+        self.shared.home(user, |home, _, _| {
+            let checkpoints = match home.dir(&[".mioftp", "partial"]) {
+                Ok(partials) => partials.entries.iter().filter(|(n, _)| is_checkpoint(n.as_bytes())),
+                Err(_) => return home.entries.values().map(|n| n.tally().1).sum(),
+            };
+            let skipped: u64 = checkpoints.map(|(_, n)| n.tally().1).sum();
+            home.entries.values().map(|n| n.tally().1).sum::<u64>() - skipped
+        })
     }
 
     /// Removes everything in a home (a test or fuzz run's clean-up).
     pub fn clear_home(&self, user: &str) {
         self.shared.home(user, |home, _, _| home.entries.clear());
+    }
+
+    /// Removes a home and all it holds.
+    pub fn remove_home(&self, user: &str) {
+        self.shared.lock().homes.remove(user);
+    }
+
+    /// The users with an account record.
+    pub fn accounts(&self) -> Vec<String> {
+        self.shared.lock().accounts.keys().cloned().collect()
+    }
+
+    /// Sets an account's own quota, as an administrator would edit its
+    /// record; false if there is no such account.
+    pub fn set_quota(&self, user: &str, quota: Option<u64>) -> bool {
+        self.shared.lock().accounts.get_mut(user).map(|a| a.quota = quota).is_some()
+    }
+
+    /// Removes an account record.
+    pub fn remove_account(&self, user: &str) {
+        self.shared.lock().accounts.remove(user);
     }
 }
 
