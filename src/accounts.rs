@@ -49,14 +49,34 @@ pub struct Credentials {
     pub server_key: Key,
 }
 
+/// Why an account's SCRAM material cannot be used to log in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    #[error("the account record is damaged")]
+    Damaged,
+    /// Stored with more PBKDF2 iterations than the protocol allows (written
+    /// before the ceiling existed, or by hand). No front end may hand these
+    /// parameters out or run that KDF.
+    #[error(
+        "this account is stored with {0} PBKDF2 iterations, more than the maximum of {max}; it cannot be used \
+         until an administrator resets it",
+        max = scram::MAX_ITERATIONS
+    )]
+    TooCostly(u32),
+}
+
 impl Account {
-    /// Decodes the base64 fields; `None` if the record is damaged.
-    pub fn credentials(&self) -> Option<Credentials> {
-        Some(Credentials {
-            salt: scram::unb64(&self.salt)?,
+    /// Decodes the base64 fields, refusing a damaged record and an iteration
+    /// count above [`scram::MAX_ITERATIONS`].
+    pub fn credentials(&self) -> Result<Credentials, Unusable> {
+        if self.iterations > scram::MAX_ITERATIONS {
+            return Err(Unusable::TooCostly(self.iterations));
+        }
+        Ok(Credentials {
+            salt: scram::unb64(&self.salt).ok_or(Unusable::Damaged)?,
             iterations: self.iterations,
-            stored_key: scram::unb64_key(&self.stored_key)?,
-            server_key: scram::unb64_key(&self.server_key)?,
+            stored_key: scram::unb64_key(&self.stored_key).ok_or(Unusable::Damaged)?,
+            server_key: scram::unb64_key(&self.server_key).ok_or(Unusable::Damaged)?,
         })
     }
 }
@@ -169,6 +189,18 @@ mod tests {
         other.iterations = 9999;
         assert!(matches!(store.create(&other), Err(CreateError::Exists)));
         assert_eq!(store.load("alice").unwrap().unwrap().iterations, 4096);
+    }
+
+    #[test]
+    fn credentials_refuse_damaged_records_and_more_than_the_maximum_iterations() {
+        let mut a = account("alice");
+        a.iterations = scram::MAX_ITERATIONS;
+        assert!(a.credentials().is_ok());
+        a.iterations = scram::MAX_ITERATIONS + 1;
+        assert_eq!(a.credentials().err(), Some(Unusable::TooCostly(scram::MAX_ITERATIONS + 1)));
+        let mut b = account("bob");
+        b.stored_key = "not base64!".into();
+        assert_eq!(b.credentials().err(), Some(Unusable::Damaged));
     }
 
     #[test]

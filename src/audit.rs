@@ -8,12 +8,14 @@
 //!
 //! Operational diagnostics do not go here; they go through `log` to stderr.
 
+use crate::protocol::{ErrorCode, WireError};
+use crate::storage::Freed;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Which of the four logs a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,30 @@ pub enum Outcome {
     Rejected,
 }
 
+impl Outcome {
+    /// How an attempt that failed with `code` is recorded: `rejected` when
+    /// the server refused it by policy, `fail` when it was tried and failed.
+    pub fn of_failure(code: ErrorCode) -> Outcome {
+        if is_policy(code) { Outcome::Rejected } else { Outcome::Fail }
+    }
+}
+
+/// Whether a refusal is a policy decision (a path outside the rules, the
+/// quota, a busy path, the login throttle, a body that is not what was
+/// declared) rather than an operation that was tried and failed.
+pub fn is_policy(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::PathInvalid
+            | ErrorCode::PathEscape
+            | ErrorCode::QuotaExceeded
+            | ErrorCode::Busy
+            | ErrorCode::TooManyAttempts
+            | ErrorCode::SizeMismatch
+            | ErrorCode::DigestMismatch
+    )
+}
+
 /// One audit record. Optional fields are omitted when `None`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Record<'a> {
@@ -72,7 +98,7 @@ pub struct Record<'a> {
     pub outcome: Outcome,
     /// The stable error code on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'a str>,
+    pub reason: Option<ErrorCode>,
     /// Human text on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
@@ -96,17 +122,122 @@ pub struct Record<'a> {
     /// `rm`: bytes of the regular files removed (what the quota got back).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub freed: Option<u64>,
+    /// Filled in by [`AuditLog::write`]: this server run's random id.
+    pub boot: String,
+    /// Filled in by [`AuditLog::write`]: the record's place in the run's
+    /// write order, one counter for all four logs. `(boot, seq)` is unique
+    /// across restarts and files, and orders records with the same `ts`.
+    pub seq: u64,
 }
 
+/// Who acted: the fields every record shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub peer: SocketAddr,
+    pub session: u64,
+    /// The account, when known.
+    pub user: Option<&'a str>,
+}
+
+/// The facts of one transfer attempt, for `upload_file.log` and
+/// `download_file.log`. `None` fields are left out of the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Transfer<'a> {
+    /// The resolved virtual path (or the path as given, when it did not resolve).
+    pub path: &'a str,
+    /// The file's declared or actual length.
+    pub size: Option<u64>,
+    /// Body bytes moved in this attempt.
+    pub bytes: u64,
+    /// Where this attempt started in the file.
+    pub offset: Option<u64>,
+    pub sha256: Option<&'a str>,
+    pub duration: Duration,
+}
+
+/// Every record is assembled here, from what the session knows: who, what,
+/// how it ended, and the facts of its kind.
 impl<'a> Record<'a> {
     /// A record with the fields every log shares.
     pub fn new(peer: SocketAddr, session: u64, user: Option<&'a str>, event: &'a str, outcome: Outcome) -> Self {
         Record { peer: peer.to_string(), session, user, event, outcome, ..Default::default() }
     }
 
+    /// An attempt that succeeded (`ok`), or failed with `fail` or, when the
+    /// server refused it by policy, `rejected` (see [`Outcome::of_failure`]).
+    pub fn attempt(who: Actor<'a>, event: &'a str, result: Result<(), &'a WireError>) -> Self {
+        let outcome = match result {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::of_failure(e.code),
+        };
+        Record::new(who.peer, who.session, who.user, event, outcome).failure(result.err())
+    }
+
+    /// A shell command: [`Record::attempt`] with the arguments as given and
+    /// the resolved path.
+    pub fn command(
+        who: Actor<'a>,
+        command: &'a str,
+        args: &'a [String],
+        path: Option<&'a str>,
+        result: Result<(), &'a WireError>,
+    ) -> Self {
+        Record { args: Some(args), path, ..Record::attempt(who, command, result) }
+    }
+
+    /// An `rm`: [`Record::command`] with what it removed, entries and bytes
+    /// of regular files (for a recursive one that stopped part-way, what it
+    /// removed before it stopped).
+    pub fn removal(
+        who: Actor<'a>,
+        args: &'a [String],
+        path: Option<&'a str>,
+        result: Result<(), &'a WireError>,
+        removed: Freed,
+    ) -> Self {
+        Record {
+            count: Some(removed.count),
+            freed: Some(removed.bytes),
+            ..Record::command(who, "rm", args, path, result)
+        }
+    }
+
+    /// A transfer attempt that ended with `outcome`, and the failure that
+    /// ended it, if any.
+    pub fn transfer(
+        who: Actor<'a>,
+        event: &'a str,
+        outcome: Outcome,
+        failure: Option<&'a WireError>,
+        facts: Transfer<'a>,
+    ) -> Self {
+        Record {
+            path: Some(facts.path),
+            size: facts.size,
+            bytes: Some(facts.bytes),
+            offset: facts.offset,
+            sha256: facts.sha256,
+            duration_ms: Some(u64::try_from(facts.duration.as_millis()).unwrap_or(u64::MAX)),
+            ..Record::new(who.peer, who.session, who.user, event, outcome).failure(failure)
+        }
+    }
+
     /// Adds a failure's code and message.
-    pub fn failed(mut self, code: &'a str, message: &'a str) -> Self {
+    pub fn failed(mut self, code: ErrorCode, message: &'a str) -> Self {
         self.reason = Some(code);
+        self.message = Some(message);
+        self
+    }
+
+    fn failure(self, failure: Option<&'a WireError>) -> Self {
+        match failure {
+            Some(e) => self.failed(e.code, &e.message),
+            None => self,
+        }
+    }
+
+    /// Adds human text to a record that is not a failure.
+    pub fn note(mut self, message: &'a str) -> Self {
         self.message = Some(message);
         self
     }
@@ -125,6 +256,10 @@ pub struct AuditLog {
     dir: PathBuf,
     files: [File; 4],
     line: Vec<u8>,
+    /// Random per process run (16 hex digits), written in every record.
+    boot: String,
+    /// The last sequence number written, shared by the four files.
+    seq: u64,
 }
 
 impl AuditLog {
@@ -137,7 +272,14 @@ impl AuditLog {
             open_log(&dir.join(Log::Uploads.file_name()))?,
             open_log(&dir.join(Log::Downloads.file_name()))?,
         ];
-        Ok(AuditLog { dir: dir.to_owned(), files, line: Vec::with_capacity(512) })
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).map_err(io::Error::other)?;
+        Ok(AuditLog { dir: dir.to_owned(), files, line: Vec::with_capacity(512), boot: hex::encode(id), seq: 0 })
+    }
+
+    /// This run's boot id, as written in each record's `boot`.
+    pub fn boot(&self) -> &str {
+        &self.boot
     }
 
     /// Re-opens all four files by name (after logrotate moved them). Records
@@ -153,6 +295,9 @@ impl AuditLog {
     /// Appends `record` to `log` as one line in one write, stamping `ts` now.
     pub fn write(&mut self, log: Log, record: &mut Record<'_>) -> io::Result<()> {
         record.ts = format_ts(SystemTime::now());
+        self.seq += 1;
+        record.seq = self.seq;
+        record.boot.clone_from(&self.boot);
         self.line.clear();
         serde_json::to_writer(&mut self.line, record)?;
         self.line.push(b'\n');
@@ -208,7 +353,7 @@ mod tests {
         log.record(Log::Accounts, Record::new(peer(), 7, Some("alice"), "login", Outcome::Ok));
         log.record(
             Log::Accounts,
-            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed("handshake_failed", "bad hmac"),
+            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed(ErrorCode::HandshakeFailed, "bad hmac"),
         );
         let text = std::fs::read_to_string(dir.path().join("register_login_accounts.log")).unwrap();
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -221,6 +366,23 @@ mod tests {
         let ts = lines[0]["ts"].as_str().unwrap();
         assert_eq!(ts.len(), "2026-01-01T00:00:00.000Z".len(), "{ts}");
         assert!(ts.ends_with('Z'));
+    }
+
+    #[test]
+    fn every_record_carries_the_boot_id_and_one_sequence_shared_by_the_four_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = AuditLog::open(dir.path()).unwrap();
+        log.record(Log::Commands, Record::new(peer(), 1, Some("u"), "pwd", Outcome::Ok));
+        log.record(Log::Accounts, Record::new(peer(), 1, Some("u"), "logout", Outcome::Ok));
+        let read = |name: &str| -> serde_json::Value {
+            serde_json::from_str(std::fs::read_to_string(dir.path().join(name)).unwrap().trim()).unwrap()
+        };
+        let (pwd, logout) = (read("shell_command.log"), read("register_login_accounts.log"));
+        assert_eq!((pwd["seq"].as_u64(), logout["seq"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(pwd["boot"], logout["boot"]);
+        assert_eq!(pwd["boot"].as_str().unwrap().len(), 16);
+        let again = AuditLog::open(dir.path()).unwrap();
+        assert_ne!(again.boot(), log.boot(), "a new run, a new boot id");
     }
 
     #[test]

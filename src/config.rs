@@ -1,11 +1,13 @@
-//! The server's settings. `main.rs` fills this from flags; tests build it
-//! directly with a temporary root and a low KDF policy.
+//! The server's settings. [`Config::new`] is the one place their defaults
+//! are set: `main.rs` starts from it and overrides only the flags that were
+//! given (its `--help` reads the defaults from here too), and tests start
+//! from it with a temporary root and a low KDF policy.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default PBKDF2 iteration floor for accounts (OWASP's 2023 figure for
+/// Default PBKDF2 iteration count for accounts (OWASP's 2023 figure for
 /// PBKDF2-HMAC-SHA256).
 pub const DEFAULT_MIN_ITERATIONS: u32 = 600_000;
 /// Default per-account quota: 10 GiB.
@@ -35,7 +37,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The pre-shared key file; `None` means `<root>/server.key`, created if absent.
     pub key_file: Option<PathBuf>,
-    /// The least PBKDF2 iteration count `register` accepts.
+    /// The PBKDF2 iteration count `register` requires, exactly (protocol §4;
+    /// the name is the hello field's). 1 to `scram::MAX_ITERATIONS`, else
+    /// the server does not start.
     pub min_iterations: u32,
     /// The least password length, announced for clients to enforce.
     pub min_password_len: u32,
@@ -53,14 +57,17 @@ pub struct Config {
     pub partial_max_age: Duration,
     /// Most simultaneous connections from one IP address; 0 is no limit.
     pub max_per_ip: usize,
-    /// Failed logins (per user, and per address) allowed within the window.
+    /// Login throttling: per user and address, per address, per user.
     pub login_policy: crate::throttle::Policy,
+    /// `check_user` queries (whether a name is free) allowed per address
+    /// within the window; every query counts. 0 disables the limit.
+    pub name_check_policy: crate::throttle::NameCheckPolicy,
     /// How long in-flight transfers may run on after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
 }
 
 impl Config {
-    /// Defaults for a data root.
+    /// Defaults for a data root: every setting's default is here.
     pub fn new(root: impl Into<PathBuf>) -> Config {
         Config {
             root: root.into(),
@@ -76,6 +83,7 @@ impl Config {
             partial_max_age: Duration::from_secs(7 * 24 * 3600),
             max_per_ip: 256,
             login_policy: crate::throttle::Policy::default(),
+            name_check_policy: crate::throttle::NAME_CHECK_POLICY,
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -4,13 +4,16 @@
 //! Module map:
 //! - [`protocol`]: the `mioftp-proto` crate, re-exported: frames, messages,
 //!   error codes, SCRAM and the key-file format (pure; shared with the client).
-//! - [`session`]: the pure per-connection state machine; bytes in, bytes out,
+//! - [`session`]: the sans-IO per-connection endpoints and the contract the
+//!   driver moves their bytes by (docs/ARCHITECTURE.md); bytes in, bytes out,
 //!   time passed in as an argument.
 //! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
 //!   connections, timers, ready list.
 //! - [`storage`]: the storage seam every filesystem effect of a session goes
 //!   through: homes and accounts on disk (production) or in memory (tests,
 //!   fuzzing, fault injection).
+//! - [`ftp`]: the FTP front end's pure core: control lines, commands,
+//!   replies, data addresses and listings (RFC 959, 2428, 3659).
 //! - [`home`]: a user's home folder: virtual paths confined to it (through
 //!   cap-std), and the bounded file operations, listings and walks; the disk
 //!   storage's engine.
@@ -21,21 +24,37 @@
 //! - [`digest_cache`]: a file's SHA-256 kept in an xattr, so downloads can use sendfile.
 //! - [`users`]: per-user shared state: home handle, usage and quota, uploads.
 //! - [`services`]: the server-wide state sessions act on.
-//! - [`throttle`]: brute-force throttling of logins by user and address.
+//! - [`throttle`]: brute-force throttling of logins at three levels: user and
+//!   address, address, and user across addresses (with a growing back-off).
 //! - [`config`]: the server's settings.
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
+//! - [`admin`]: `mioftpd accounts`: account administration and one-time tokens.
+//! - [`netaddr`]: per-IP keys (IPv6 by /64) and CIDR lists.
+//! - [`proxy`]: the PROXY protocol v1/v2 reader and its trust policy.
+//! - [`metrics`]: Prometheus metrics and the sans-IO `GET /metrics` responder.
+//! - [`rootlock`]: one process per data root (`flock` on `<root>/.lock`).
+//! - [`perms`]: the file modes policy and the start-up check of secrets.
+//! - [`sdnotify`]: systemd `READY=1`, `STOPPING=1` and watchdog pings.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod config;
 pub mod digest_cache;
+pub mod ftp;
 pub mod home;
 pub mod keys;
+pub mod metrics;
+pub mod netaddr;
 pub mod partial;
+pub mod perms;
+pub mod proxy;
 /// The wire protocol lives in its own crate, `mioftp-proto`, shared with the
 /// client; `crate::protocol` names it inside the server.
 pub use mioftp_proto as protocol;
 pub mod review;
+pub mod rootlock;
+pub mod sdnotify;
 pub mod server;
 pub mod services;
 pub mod session;

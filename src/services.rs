@@ -12,7 +12,7 @@ use crate::keys;
 use crate::protocol::scram::{self, Key};
 use crate::storage::Storage;
 use crate::storage::disk::DiskStorage;
-use crate::throttle::Throttle;
+use crate::throttle::{NameChecks, Throttle};
 use crate::users::Users;
 use std::io;
 use std::sync::Arc;
@@ -33,12 +33,17 @@ pub struct Services {
     pub users: Users,
     /// Failed-login throttling.
     pub throttle: Throttle,
+    /// Rate limit on `check_user` (a user-enumeration oracle by nature).
+    pub name_checks: NameChecks,
 }
 
 impl Services {
     /// Opens everything under `config.root`, creating what is missing, with
     /// homes and accounts on disk.
     pub fn open(config: Config) -> io::Result<Services> {
+        check_iterations(&config)?;
+        make_dir(&config.root, "data root (--root)")?;
+        make_dir(&config.home_dir(), "home folder")?;
         let storage = DiskStorage::open(&config)?;
         Services::with_storage(config, Arc::new(storage))
     }
@@ -46,8 +51,9 @@ impl Services {
     /// Like [`Services::open`], with homes and accounts in `storage`; the
     /// key files and audit logs are still under `config.root`.
     pub fn with_storage(config: Config, storage: Arc<dyn Storage>) -> io::Result<Services> {
-        std::fs::create_dir_all(&config.root)?;
-        std::fs::create_dir_all(config.accounts_dir())?;
+        check_iterations(&config)?;
+        make_dir(&config.root, "data root (--root)")?;
+        make_dir(&config.accounts_dir(), "accounts folder")?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
             Some(path) => keys::read_key(path)
@@ -63,7 +69,8 @@ impl Services {
         };
         let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
         let throttle = Throttle::new(config.login_policy);
-        Ok(Services { config, key, secret, storage, audit, users: Users::default(), throttle })
+        let name_checks = NameChecks::new(config.name_check_policy);
+        Ok(Services { config, key, secret, storage, audit, users: Users::default(), throttle, name_checks })
     }
 
     /// The salt an unknown user is answered with: stable across requests and
@@ -79,4 +86,29 @@ impl Services {
     pub fn fake_stored_key(&self, user: &str) -> Key {
         scram::hmac(&self.secret, format!("fake-stored-key\0{user}").as_bytes())
     }
+}
+
+/// Refuses an iteration policy outside what the KDF allows.
+fn check_iterations(config: &Config) -> io::Result<()> {
+    let max = scram::MAX_ITERATIONS;
+    if !(1..=max).contains(&config.min_iterations) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the PBKDF2 iteration policy must be 1 to {max}, not {}", config.min_iterations),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a folder the server needs, or says which path is wrong and what
+/// was expected of it (a bare "File exists" names nothing).
+fn make_dir(path: &std::path::Path, what: &str) -> io::Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{what} {} is not a directory; give a folder (it is created if missing)", path.display()),
+        ));
+    }
+    std::fs::create_dir_all(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot create the {what} {}: {e}", path.display())))
 }

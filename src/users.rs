@@ -1,6 +1,13 @@
 //! Per-user state shared by all of a user's sessions: the open home, the
 //! bytes used and promised against the quota, and the uploads in progress.
 //!
+//! An upload that replaces a file reserves only its growth: the replaced
+//! file's size is credited against the new bytes (see
+//! [`UserState::reserve_upload`]). The credit is keyed by the replaced file's
+//! identity, so removing that file through any path (or link) while the
+//! upload runs takes the credit back, and two uploads naming one file through
+//! different paths cannot both be credited for it.
+//!
 //! Usage is computed once, when the first session of a user logs in, by an
 //! incremental scan that the event loop advances a bounded number of entries
 //! per turn ([`Users::tick`]), so a huge home cannot stall other clients.
@@ -10,7 +17,8 @@
 
 use crate::home::VPath;
 use crate::partial;
-use crate::storage::{HomeStore, Storage, UsageWalk};
+use crate::protocol::messages::QuotaInfo;
+use crate::storage::{FileId, HomeStore, Storage, UsageWalk};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
@@ -35,6 +43,10 @@ pub struct UserState {
     sessions: usize,
     /// Target paths with an upload in progress (for `busy`).
     pub uploads: HashSet<VPath>,
+    /// Bytes credited to uploads in progress for the files they will
+    /// replace, by the replaced file's identity; `credited` is their sum.
+    credits: HashMap<FileId, u64>,
+    credited: u64,
 }
 
 impl UserState {
@@ -43,19 +55,122 @@ impl UserState {
         self.scan.is_none() && self.scan_error.is_none()
     }
 
-    /// Bytes still free, counting reservations; `None` if unlimited.
+    /// Bytes still free, counting reservations less the credits for files
+    /// that uploads will replace; `None` if unlimited.
     pub fn free(&self) -> Option<u64> {
-        self.limit.map(|l| l.saturating_sub(self.used.saturating_add(self.reserved)))
+        let promised = self.used.saturating_add(self.reserved).saturating_sub(self.credited);
+        self.limit.map(|l| l.saturating_sub(promised))
     }
 
-    /// Records bytes added to (or removed from) the home.
+    /// Admits an upload with `needed` bytes still to write, replacing
+    /// `replaced` (the identity and size of the regular file at its target),
+    /// if the quota allows: reserves `needed`, and credits the replaced
+    /// file's size (at most `needed`) so that only the growth has to be free.
+    /// No credit if another upload already holds one for that file.
+    ///
+    /// The old file stays on disk until the new one is renamed over it, so
+    /// while the upload runs the home really holds both: `used` can exceed
+    /// the limit by up to the credit. That is the price of keeping the old
+    /// file intact until the new one is committed.
+    ///
+    /// Returns the credited file (to give back with [`Self::release_upload`]),
+    /// or the growth that did not fit.
+    pub fn reserve_upload(
+        &mut self,
+        needed: u64,
+        replaced: Option<(FileId, u64)>,
+    ) -> Result<Option<FileId>, Shortfall> {
+        let credit = replaced.filter(|(id, _)| !self.credits.contains_key(id)).map(|(id, size)| (id, size.min(needed)));
+        let growth = needed - credit.map_or(0, |(_, c)| c);
+        if let (Some(limit), Some(free)) = (self.limit, self.free()) {
+            if growth > free {
+                return Err(Shortfall { needed: growth, free, limit, used: self.used, reserved: self.reserved });
+            }
+        }
+        // Saturating: with no quota, a peer may declare lengths near 2^63 on
+        // several connections at once.
+        self.reserved = self.reserved.saturating_add(needed);
+        Ok(credit.map(|(id, c)| {
+            self.credits.insert(id, c);
+            self.credited = self.credited.saturating_add(c);
+            id
+        }))
+    }
+
+    /// An upload ended: gives back its unused reservation and its credit.
+    /// (If the credit was revoked and the inode number since reused by a file
+    /// another upload is credited for, that credit goes too: the error is on
+    /// the safe side, a stricter quota, never a looser one.)
+    pub fn release_upload(&mut self, unused: u64, credit: Option<FileId>) {
+        self.reserved = self.reserved.saturating_sub(unused);
+        if let Some(id) = credit {
+            self.revoke_credit(id);
+        }
+    }
+
+    /// The file `id` is gone (removed): an upload that was credited for
+    /// replacing it will replace nothing, so it needs its whole size again.
+    pub fn revoke_credit(&mut self, id: FileId) {
+        if let Some(c) = self.credits.remove(&id) {
+            self.credited = self.credited.saturating_sub(c);
+        }
+    }
+
+    /// Keeps only the credits for files that `still` says are in place (after
+    /// a recursive `rm`, which may have removed credited files).
+    pub fn retain_credits(&mut self, still: impl Fn(&FileId) -> bool) {
+        self.credits.retain(|id, _| still(id));
+        self.credited = self.credits.values().fold(0u64, |sum, c| sum.saturating_add(*c));
+    }
+
+    /// Whether any upload holds a credit (so `rm` must look at identities).
+    pub fn has_credits(&self) -> bool {
+        !self.credits.is_empty()
+    }
+
+    /// Promises `n` bytes to an upload about to start, if they fit in what
+    /// is free; otherwise nothing changes and the numbers say why.
+    pub fn reserve(&mut self, n: u64) -> Result<(), Shortfall> {
+        self.reserve_upload(n, None).map(|_| ())
+    }
+
+    /// An upload wrote `n` bytes, `promised` of them reserved earlier: they
+    /// are used now, no longer promised.
+    pub fn wrote(&mut self, n: u64, promised: u64) {
+        self.reserved = self.reserved.saturating_sub(promised);
+        self.grow(n);
+    }
+
+    /// An upload ended with `unused` of its reservation never written.
+    pub fn release(&mut self, unused: u64) {
+        self.release_upload(unused, None);
+    }
+
+    /// Records bytes added to the home.
     pub fn grow(&mut self, n: u64) {
         self.used = self.used.saturating_add(n);
     }
 
+    /// Records bytes removed from the home (a file removed or replaced, a
+    /// partial discarded).
     pub fn shrink(&mut self, n: u64) {
         self.used = self.used.saturating_sub(n);
     }
+
+    /// The `quota` reply: bytes used and the limit.
+    pub fn quota(&self) -> QuotaInfo {
+        QuotaInfo { used: self.used, limit: self.limit }
+    }
+}
+
+/// Why a reservation did not fit: the bytes asked for, and the quota's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortfall {
+    pub needed: u64,
+    pub free: u64,
+    pub limit: u64,
+    pub used: u64,
+    pub reserved: u64,
 }
 
 /// All logged-in users.
@@ -99,6 +214,8 @@ impl Users {
                 scan_error: None,
                 sessions: 1,
                 uploads: HashSet::new(),
+                credits: HashMap::new(),
+                credited: 0,
             },
         );
         self.scanning.push(user.to_owned());
@@ -188,6 +305,35 @@ mod tests {
     use crate::storage::disk::DiskStorage;
     use crate::storage::memory::MemoryStorage;
 
+    /// A user with usage known.
+    fn ready_user(users: &mut Users, storage: &dyn Storage, user: &str, limit: u64) {
+        users.attach(storage, user, Some(limit), Duration::from_secs(3600)).unwrap();
+        while users.scanning() {
+            users.tick(SCAN_BUDGET);
+        }
+    }
+
+    #[test]
+    fn reservations_fit_in_what_is_free_and_become_used_as_written() {
+        let storage = MemoryStorage::new();
+        let mut users = Users::default();
+        ready_user(&mut users, &storage, "q", 1000);
+        let u = users.get_mut("q").unwrap();
+        u.grow(100);
+        assert_eq!(u.reserve(600), Ok(()));
+        assert_eq!(u.free(), Some(300));
+        let short = Shortfall { needed: 301, free: 300, limit: 1000, used: 100, reserved: 600 };
+        assert_eq!(u.reserve(301), Err(short), "a refused reservation changes nothing");
+        assert_eq!(u.reserve(300), Ok(()));
+        assert_eq!(u.free(), Some(0));
+        u.wrote(250, 250);
+        assert_eq!((u.used, u.reserved, u.free()), (350, 650, Some(0)));
+        u.release(650);
+        u.shrink(50);
+        assert_eq!((u.used, u.reserved, u.free()), (300, 0, Some(700)));
+        assert_eq!(u.quota(), QuotaInfo { used: 300, limit: Some(1000) });
+    }
+
     #[test]
     fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session_on_disk() {
         let root = tempfile::tempdir().unwrap();
@@ -232,9 +378,60 @@ mod tests {
         assert_eq!(users.get("a").unwrap().free(), Some(500));
         assert_eq!(users.get("b").unwrap().used, 30);
         assert_eq!(users.get("b").unwrap().free(), None);
+        let b = users.get_mut("b").unwrap();
+        assert_eq!(b.reserve(u64::MAX), Ok(()), "unlimited: any reservation fits");
+        b.release(u64::MAX);
         users.detach("b");
         assert!(users.get("b").is_some(), "one session of b remains");
         users.detach("b");
         assert!(users.get("b").is_none());
+    }
+
+    #[test]
+    fn a_replacement_reserves_only_its_growth_and_one_file_backs_one_credit() {
+        let storage = MemoryStorage::new();
+        storage.write_file("a", "old", &[0u8; 70]).unwrap();
+        let mut users = Users::default();
+        ready_user(&mut users, &storage, "a", 100);
+        let u = users.get_mut("a").unwrap();
+        let old = Some((FileId { dev: 1, ino: 2 }, 70));
+        // 70 more bytes do not fit beside 70 used, unless they replace them.
+        assert_eq!(u.reserve_upload(70, None).map_err(|s| s.needed), Err(70));
+        let credit = u.reserve_upload(70, old).expect("no growth");
+        assert_eq!((u.reserved, u.free()), (70, Some(30)));
+        // A second upload naming the same file gets no second credit.
+        assert_eq!(u.reserve_upload(40, old).map_err(|s| s.needed), Err(40));
+        assert_eq!(u.reserve_upload(30, old), Ok(None));
+        assert_eq!(u.free(), Some(0));
+        u.release_upload(30, None);
+        // The old file is removed: the upload needs its whole size again.
+        u.shrink(70);
+        u.revoke_credit(credit.unwrap());
+        assert_eq!((u.used, u.free()), (0, Some(30)));
+        u.release_upload(70, credit);
+        assert_eq!((u.reserved, u.free()), (0, Some(100)));
+        // A replacement larger than the old file reserves the difference.
+        u.grow(70);
+        assert_eq!(u.reserve_upload(90, old), Ok(credit));
+        assert_eq!(u.free(), Some(10));
+    }
+
+    #[test]
+    fn credits_whose_file_is_gone_are_retained_no_longer() {
+        let storage = MemoryStorage::new();
+        let mut users = Users::default();
+        ready_user(&mut users, &storage, "a", 100);
+        let u = users.get_mut("a").unwrap();
+        u.grow(20);
+        let (one, two) = (FileId { dev: 1, ino: 2 }, FileId { dev: 1, ino: 3 });
+        assert_eq!(u.reserve_upload(40, Some((one, 40))), Ok(Some(one)));
+        assert_eq!(u.reserve_upload(30, Some((two, 30))), Ok(Some(two)));
+        assert_eq!(u.free(), Some(80), "both replacements are credited");
+        u.retain_credits(|id| *id == two);
+        assert!(u.has_credits());
+        assert_eq!(u.free(), Some(40), "the upload credited for `one` needs its 40 bytes again");
+        u.retain_credits(|_| false);
+        assert!(!u.has_credits());
+        assert_eq!(u.free(), Some(10));
     }
 }

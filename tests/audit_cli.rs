@@ -7,6 +7,7 @@
 //! test needs to name records (see the fixture's session column).
 
 use mioftp::audit::{AuditLog, Log, Outcome, Record};
+use mioftp::protocol::ErrorCode;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -116,8 +117,9 @@ fn json_lines_are_the_original_objects_plus_the_log_name() {
 #[test]
 fn who_failed_to_log_in_from_where_in_the_last_hour() {
     let root = tempfile::tempdir().unwrap();
-    let fail =
-        |p: &'static str, s| Record::new(peer(p), s, Some("alice"), "login", Outcome::Fail).failed("auth_failed", "x");
+    let fail = |p: &'static str, s| {
+        Record::new(peer(p), s, Some("alice"), "login", Outcome::Fail).failed(ErrorCode::AuthFailed, "x")
+    };
     write_relative(
         root.path(),
         Log::Accounts,
@@ -380,17 +382,17 @@ fn the_fail2ban_filter_matches_failed_and_throttled_logins_and_nothing_else() {
     let rec = |p: &str, user, event, outcome, reason| Record::new(peer(p), 1, user, event, outcome).failed(reason, "x");
     let forged = "x\",\"event\":\"login\",\"outcome\":\"fail";
     for record in [
-        rec("203.0.113.7:57162", Some("alice"), "login", Outcome::Fail, "auth_failed"),
-        rec("[2001:db8::7]:5000", Some("bob"), "login", Outcome::Fail, "auth_failed"),
-        rec("198.51.100.3:1", Some("alice"), "login", Outcome::Rejected, "too_many_attempts"),
-        rec("192.0.2.1:1", None, "login", Outcome::Fail, "auth_failed"),
+        rec("203.0.113.7:57162", Some("alice"), "login", Outcome::Fail, ErrorCode::AuthFailed),
+        rec("[2001:db8::7]:5000", Some("bob"), "login", Outcome::Fail, ErrorCode::AuthFailed),
+        rec("198.51.100.3:1", Some("alice"), "login", Outcome::Rejected, ErrorCode::TooManyAttempts),
+        rec("192.0.2.1:1", None, "login", Outcome::Fail, ErrorCode::AuthFailed),
         Record::new(peer("10.0.0.5:1"), 1, Some("alice"), "login", Outcome::Ok),
         Record::new(peer("10.0.0.6:1"), 1, Some(forged), "login", Outcome::Ok),
-        rec("10.0.0.7:1", Some("carol"), "register", Outcome::Fail, "auth_failed"),
-        rec("10.0.0.8:1", None, "handshake", Outcome::Fail, "handshake_failed"),
+        rec("10.0.0.7:1", Some("carol"), "register", Outcome::Fail, ErrorCode::AuthFailed),
+        rec("10.0.0.8:1", None, "handshake", Outcome::Fail, ErrorCode::HandshakeFailed),
         // Failed logins that are not password guesses do not count.
-        rec("10.0.0.9:1", Some("dave"), "login", Outcome::Fail, "abandoned"),
-        rec("10.0.0.10:1", Some("erin"), "login", Outcome::Fail, "internal"),
+        rec("10.0.0.9:1", Some("dave"), "login", Outcome::Fail, ErrorCode::Abandoned),
+        rec("10.0.0.10:1", Some("erin"), "login", Outcome::Fail, ErrorCode::Internal),
     ] {
         log.record(Log::Accounts, record);
     }

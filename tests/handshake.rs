@@ -22,7 +22,7 @@ fn the_right_key_passes_the_check_and_is_audited() {
 fn a_wrong_key_is_refused_closed_and_audited() {
     let server = TestServer::start();
     let err = Client::connect(&server.addr_str(), b"not the key, not at all").err().expect("refused");
-    assert!(matches!(&err, ClientError::Server(e) if e.code == "handshake_failed"), "{err}");
+    assert!(matches!(&err, ClientError::Server(e) if e.code == mioftp::protocol::ErrorCode::HandshakeFailed), "{err}");
     assert!(err.to_string().contains("key does not match"), "{err}");
 
     let mut raw = server.raw();

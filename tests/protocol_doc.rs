@@ -3,7 +3,7 @@
 //! example exchange's lengths, HMAC and SCRAM values are recomputed here.
 
 use mioftp::protocol::scram::{self, ClientKeys, Exchange};
-use mioftp::protocol::{ErrorCode, Request};
+use mioftp::protocol::{ErrorCode, Op, Request};
 use serde_json::Value;
 
 fn doc() -> String {
@@ -29,19 +29,51 @@ fn example() -> Vec<(char, usize, Value)> {
         .collect()
 }
 
+/// The first cells of a section's table rows: the `code` of each `| `code` | ... |` line
+/// from the heading that starts with `from` up to the next heading.
+fn table_codes(doc: &str, from: &str) -> Vec<String> {
+    let mut lines = doc.lines().skip_while(|l| !l.starts_with(from));
+    assert!(lines.next().is_some(), "no section {from:?}");
+    lines
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("| `")?.split_once("` |").map(|(code, _)| code.to_owned()))
+        .collect()
+}
+
+fn names(codes: impl Iterator<Item = ErrorCode>) -> Vec<String> {
+    codes.map(|c| c.as_str().to_owned()).collect()
+}
+
 #[test]
-fn every_error_code_is_documented() {
-    let doc = doc();
-    for code in ErrorCode::ALL {
-        assert!(doc.contains(&format!("| `{}` |", code.as_str())), "{code} missing from the error table");
-    }
+fn the_error_table_lists_exactly_the_wire_codes_in_enum_order() {
+    // Equal sequences: every documented code is in the enum, once, and every
+    // wire code of the enum is documented, once.
+    let documented = table_codes(&doc(), "## 6. Error codes");
+    let wire = names(ErrorCode::ALL.iter().copied().filter(|c| c.on_wire()));
+    assert_eq!(documented, wire, "docs/PROTOCOL.md §6 and ErrorCode disagree");
+}
+
+#[test]
+fn the_audit_only_table_lists_exactly_the_reasons_never_sent() {
+    let documented = table_codes(&doc(), "### 6.1 ");
+    let audit_only = names(ErrorCode::ALL.iter().copied().filter(|c| !c.on_wire()));
+    assert_eq!(documented, audit_only, "docs/PROTOCOL.md §6.1 and ErrorCode disagree");
+    let audit_doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/AUDIT.md")).unwrap();
+    assert_eq!(table_codes(&audit_doc, "### Reasons only the logs use"), audit_only, "docs/AUDIT.md");
+}
+
+#[test]
+fn the_table_reader_sees_a_missing_or_extra_row() {
+    let doc = "## 6. Error codes\n| code | x |\n|---|---|\n| `a` | m |\n| `b` | m |\n### 6.1 More\n| `c` | m |\n## 7. Next\n| `d` | m |\n";
+    assert_eq!(table_codes(doc, "## 6. Error codes"), ["a", "b"]);
+    assert_eq!(table_codes(doc, "### 6.1 "), ["c"]);
 }
 
 #[test]
 fn every_op_is_documented() {
     let doc = doc();
     let headings: Vec<&str> = doc.lines().filter(|l| l.starts_with("### ")).collect();
-    for op in Request::OPS {
+    for op in Op::ALL {
         let tick = format!("`{op}`");
         assert!(headings.iter().any(|h| h.contains(&tick)), "op {op} has no section heading");
     }

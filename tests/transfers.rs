@@ -262,8 +262,9 @@ fn failed_transfers_keep_the_session_and_leave_no_files() {
     c.mkdir("sub", false).unwrap();
     let local = dir.path().join("f");
     random_file(&local, 10, 1);
-    let err = c.put(&local, "sub", &PutOptions::default(), &mut NoProgress).unwrap_err();
-    assert_eq!(err.code(), Some(mioftp::protocol::ErrorCode::IsADirectory), "{err}");
+    // Into an existing folder, the file goes inside it (as in sftp).
+    let report = c.put(&local, "sub", &PutOptions::default(), &mut NoProgress).unwrap();
+    assert_eq!(report.path, "/sub/f");
     let err = c.get("sub", &dir.path().join("s"), &GetOptions::default(), &mut NoProgress).unwrap_err();
     assert_eq!(err.code(), Some(mioftp::protocol::ErrorCode::IsADirectory), "{err}");
     assert!(!err.to_string().contains('{'), "human message, not JSON: {err}");

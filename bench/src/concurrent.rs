@@ -68,21 +68,22 @@ impl Batch {
     }
 }
 
-/// Runs one transfer per entry of `dirs` at once against `target` (GETs
-/// fetch `remote`; PUTs send `src` to `<tag>-<i>.bin`). For an observer on
-/// another thread, `phase` goes to [`RUNNING`] when the barrier opens and to
-/// [`ENDED`] when the last transfer has ended; the clean-up (deleting the
-/// files, which costs the server real time for large ones) then waits until
-/// the observer sets [`CLEANUP`], so it never overlaps what it measures.
-pub fn batch(
-    target: &Target,
-    creds: &Creds,
-    dirs: &[Dir],
-    src: &Path,
-    remote: &str,
-    tag: &str,
-    phase: Option<&AtomicU8>,
-) -> Batch {
+/// The transfers of one batch: one per entry of `dirs`, all at once. GETs
+/// fetch `remote`; PUTs send `src` to `<tag>-<i>.bin`.
+pub struct Load<'a> {
+    pub dirs: &'a [Dir],
+    pub src: &'a Path,
+    pub remote: &'a str,
+    pub tag: &'a str,
+}
+
+/// Runs a [`Load`] against `target`. For an observer on another thread,
+/// `phase` goes to [`RUNNING`] when the barrier opens and to [`ENDED`] when
+/// the last transfer has ended; the clean-up (deleting the files, which costs
+/// the server real time for large ones) then waits until the observer sets
+/// [`CLEANUP`], so it never overlaps what it measures.
+pub fn batch(target: &Target, creds: &Creds, load: &Load<'_>, phase: Option<&AtomicU8>) -> Batch {
+    let Load { dirs, src, remote, tag } = *load;
     let n = dirs.len();
     let go = Barrier::new(n + 1);
     let done = Barrier::new(n + 1);
@@ -140,16 +141,23 @@ pub fn batch(
     })
 }
 
+/// What scenario 4 runs: at each concurrency level, a batch of each direction.
+pub struct Levels<'a> {
+    pub levels: &'a [usize],
+    pub dirs: &'a [Dir],
+    /// Bytes per transfer.
+    pub size: u64,
+}
+
 /// Scenario 4 at each concurrency level.
 pub fn run(
     launch: &Launch,
     dir: &Path,
     creds: &Creds,
-    levels: &[usize],
-    dirs: &[Dir],
-    size: u64,
+    plan: &Levels<'_>,
     base: Option<&Baseline>,
 ) -> Result<Vec<Concurrent>> {
+    let Levels { levels, dirs, size } = *plan;
     let target = Target::start(launch, dir)?;
     creds.register(&target.addr, &target.key)?;
     let src = target.local.join("src.bin");
@@ -162,7 +170,8 @@ pub fn run(
         for &dir in dirs {
             let cpu = CpuMeter::start(target.pid);
             let own = CpuMeter::own();
-            let b = batch(&target, creds, &vec![dir; n], &src, SHARED, "c", None);
+            let load = Load { dirs: &vec![dir; n], src: &src, remote: SHARED, tag: "c" };
+            let b = batch(&target, creds, &load, None);
             let server_cpu_s = cpu.stop();
             let client_cpu_s = own.stop();
             let took = b.durations();

@@ -7,7 +7,7 @@
 //! with the server for the CPU, so a sample includes any time the probe
 //! thread waited to be scheduled; the load-free level shows that floor.
 
-use crate::concurrent::{CLEANUP, Dir, ENDED, RUNNING, batch};
+use crate::concurrent::{CLEANUP, Dir, ENDED, Load, RUNNING, batch};
 use crate::creds::Creds;
 use crate::report::Latency;
 use crate::sys;
@@ -49,8 +49,9 @@ pub fn run(
         } else {
             let dirs: Vec<Dir> = (0..n).map(|i| if i % 2 == 0 { Dir::Get } else { Dir::Put }).collect();
             let phase = AtomicU8::new(0);
+            let transfers = Load { dirs: &dirs, src: &src, remote: LOAD, tag: "lat" };
             let b = std::thread::scope(|s| -> Result<_> {
-                let load = s.spawn(|| batch(&target, creds, &dirs, &src, LOAD, "lat", Some(&phase)));
+                let load = s.spawn(|| batch(&target, creds, &transfers, Some(&phase)));
                 while phase.load(Ordering::SeqCst) < RUNNING && !load.is_finished() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
@@ -98,7 +99,7 @@ pub fn run(
 }
 
 /// One `dir` round trip, in milliseconds.
-fn time_dir(probe: &mut mioftp_client::Client) -> Result<f64> {
+pub fn time_dir(probe: &mut mioftp_client::Client) -> Result<f64> {
     let t = Instant::now();
     probe.dir(None).context("dir")?;
     Ok(t.elapsed().as_secs_f64() * 1000.0)

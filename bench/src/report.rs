@@ -121,6 +121,12 @@ pub struct Results {
     pub concurrent: Vec<Concurrent>,
     pub memory: Vec<MemoryLevel>,
     pub latency: Vec<Latency>,
+    /// `dir` latency beside a client pipelining requests (scenario 7).
+    pub fairness: Vec<crate::greedy::Fairness>,
+    /// Issue 12: PUT and GET through the `mioftp` binary.
+    pub binary: Vec<crate::binary::Figures>,
+    /// Issue 12: the disk churn scenario.
+    pub churn: Option<crate::churn::Figures>,
     pub notes: Vec<String>,
 }
 
@@ -282,6 +288,23 @@ pub fn table(r: &Results) -> String {
             target,
         ]);
     }
+    for f in &r.fairness {
+        let (what, target) = match f.greedy_op.as_str() {
+            "none" => ("dir latency, alone".to_owned(), String::new()),
+            op => (
+                format!("dir latency beside {} pipelined {op}", f.greedy_requests),
+                verdict(Some(f.p99_ms <= 2.0), "p99 <=2 ms"),
+            ),
+        };
+        rows.push([
+            what,
+            format!("{:.2} / {:.2} / {:.2}", f.p50_ms, f.p99_ms, f.max_ms),
+            "ms p50/p99/max".into(),
+            "-".into(),
+            "-".into(),
+            target,
+        ]);
+    }
     let head = ["figure", "value", "unit", "x copy", "x full", "target"];
     let mut width = head.map(str::len);
     for row in &rows {
@@ -322,13 +345,5 @@ fn verdict(met: Option<bool>, target: &str) -> String {
     }
 }
 
-/// A byte count in binary units, short.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (name, unit) in UNITS {
-        if bytes >= unit && bytes % unit == 0 {
-            return format!("{}{name}", bytes / unit);
-        }
-    }
-    format!("{bytes}B")
-}
+/// A byte count in binary units (the protocol crate's formatter).
+pub use mioftp_proto::human_size as size;

@@ -67,6 +67,37 @@ pub fn whole_cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
+/// User plus system CPU seconds of this process's children that have been
+/// waited for (`cutime` + `cstime` of `/proc/self/stat`; 10 ms resolution).
+/// The difference around one spawned-and-waited process is that process's
+/// CPU time, all its threads included.
+pub fn children_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let cutime: u64 = fields.get(13)?.parse().ok()?;
+    let cstime: u64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// Touches `bytes` of fresh anonymous memory, one write per page, and frees
+/// it. On a VM that backs guest memory lazily (and takes freed pages back,
+/// as free page reporting does), the pages a run allocates next (page cache
+/// for the file it writes) are then ones the host has already backed: the
+/// "warm" condition of the binary scenario.
+pub fn touch_memory(bytes: u64) {
+    const PAGE: usize = 4096;
+    let len = usize::try_from(bytes).unwrap_or(usize::MAX);
+    // Zeroed allocations this large are fresh mappings, not yet touched.
+    let mut block = vec![0u8; len];
+    for at in (0..len).step_by(PAGE) {
+        block[at] = 1;
+    }
+    // The writes must happen: the block escapes to the optimiser.
+    std::hint::black_box(&block);
+    drop(block);
+}
+
 /// CPU time of a process between two readings (`None` without a pid).
 pub struct CpuMeter {
     pid: Option<u32>,
@@ -164,20 +195,15 @@ pub fn fs_type(path: &Path) -> String {
     }
 }
 
-/// Writes `size` pseudo-random bytes to `path` (xorshift: cheap, and not a
-/// pattern any layer could shortcut).
+/// Writes `size` pseudo-random bytes to `path` (the tests' xorshift: cheap,
+/// and not a pattern any layer could shortcut).
 pub fn make_file(path: &Path, size: u64) -> Result<()> {
     let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ size;
+    let mut rng = mioftp_testkit::XorShift::new(size);
     let mut block = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            word.copy_from_slice(&state.to_le_bytes());
-        }
+        rng.fill(&mut block);
         let n = left.min(block.len() as u64) as usize;
         file.write_all(&block[..n]).with_context(|| format!("writing {}", path.display()))?;
         left -= n as u64;

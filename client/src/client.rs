@@ -5,7 +5,7 @@ use crate::connection::Connection;
 use crate::error::{ClientError, Result};
 use mioftp_proto::messages::ServerFrame;
 use mioftp_proto::messages::{
-    Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, Notice, PROTOCOL_VERSION, Registered,
+    Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, Notice, PROTOCOL_VERSION, Registered, UserCheck,
 };
 use mioftp_proto::scram::{self, ClientKeys, Exchange, Key};
 use mioftp_proto::{Request, check_username};
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// Refuse iteration counts above this from a server: a hostile server could
 /// otherwise make the client spin for hours.
-pub const MAX_CLIENT_ITERATIONS: u32 = 10_000_000;
+pub const MAX_CLIENT_ITERATIONS: u32 = scram::MAX_ITERATIONS;
 
 /// The home folder, where every session starts.
 const ROOT: &str = "/";
@@ -33,36 +33,33 @@ impl Default for Options {
     }
 }
 
-/// What `register` remembers for the login that follows it.
-struct Registration {
-    user: String,
-    password_digest: Key,
-    salt: Vec<u8>,
-    iterations: u32,
-    salted: Key,
+/// Where and how to connect: what it takes to open another connection
+/// without asking the user anything. The pre-shared key is kept (it is the
+/// contents of a file the user pointed at, not something they typed).
+#[derive(Clone)]
+pub struct Endpoint {
+    pub addr: String,
+    key: Vec<u8>,
+    pub opts: Options,
 }
 
-/// A connected, key-checked client.
-pub struct Client {
-    pub conn: Connection,
-    hello: Hello,
-    user: Option<String>,
-    /// The remote current directory as the server last reported it (`/` at
-    /// login). Kept so a download can name its partial before the reply.
-    pub(crate) cwd: String,
-    /// SaltedPassword from the last `register`, so the login that follows it
-    /// does not run the slow KDF a second time. Matched on user, password
-    /// digest, salt and iterations.
-    registered: Option<Registration>,
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("addr", &self.addr).field("opts", &self.opts).finish_non_exhaustive()
+    }
 }
 
-impl Client {
-    /// Connects, reads the hello, and answers its challenge with the key.
-    pub fn connect(addr: &str, key: &[u8]) -> Result<Client> {
-        Client::connect_with(addr, key, &Options::default())
+impl Endpoint {
+    pub fn new(addr: &str, key: &[u8], opts: Options) -> Endpoint {
+        Endpoint { addr: addr.to_owned(), key: key.to_vec(), opts }
     }
 
-    pub fn connect_with(addr: &str, key: &[u8], opts: &Options) -> Result<Client> {
+    /// The one place a connection is made: TCP connect, then the connection
+    /// check. Everything else (login, reconnects) goes through here, so a
+    /// layer such as TLS can be added between the socket and [`Connection`]
+    /// in this one function.
+    pub fn open(&self) -> Result<(Connection, Hello)> {
+        let (addr, opts) = (self.addr.as_str(), &self.opts);
         let connect_err = |source| ClientError::Connect { addr: addr.to_owned(), source };
         let mut last = None;
         let mut stream = None;
@@ -81,34 +78,141 @@ impl Client {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(opts.io_timeout)?;
         stream.set_write_timeout(opts.io_timeout)?;
-        Client::handshake(Connection::new(stream)?, key)
+        let mut conn = Connection::new(stream)?;
+        let hello = check(&mut conn, &self.key)?;
+        Ok((conn, hello))
+    }
+}
+
+/// What `register` remembers for the login that follows it.
+struct Registration {
+    user: String,
+    password_digest: Key,
+    salt: Vec<u8>,
+    iterations: u32,
+    salted: Key,
+}
+
+/// What logging in again needs instead of the password: the SCRAM keys
+/// derived from it, valid with the salt and iteration count they came from.
+/// The password itself is never kept.
+#[derive(Clone)]
+pub(crate) struct LoginKeys {
+    pub user: String,
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub keys: ClientKeys,
+}
+
+/// A connected, key-checked client.
+pub struct Client {
+    pub conn: Connection,
+    hello: Hello,
+    user: Option<String>,
+    /// The remote current directory as the server last reported it (`/` at
+    /// login). Kept so a download can name its partial before the reply.
+    pub(crate) cwd: String,
+    /// SaltedPassword from the last `register`, so the login that follows it
+    /// does not run the slow KDF a second time. Matched on user, password
+    /// digest, salt and iterations.
+    registered: Option<Registration>,
+    /// How this connection was made, for [`Client::reconnect`]; `None` for
+    /// a client built on a connection made elsewhere.
+    pub(crate) endpoint: Option<Endpoint>,
+    /// The keys of the last successful login, for [`Client::reconnect`].
+    pub(crate) login_keys: Option<LoginKeys>,
+    /// The remote path (absolute) of an upload cut off part-way, whose next
+    /// `put` may find the server still busy with the old one for a moment.
+    pub(crate) cut_upload: Option<String>,
+}
+
+/// Checks a new password against a server's policy (`min_password_len` of
+/// its hello): the server never sees passwords, so the client enforces it.
+pub fn check_password(min_len: u32, password: &str) -> Result<()> {
+    if password.is_empty() {
+        return Err(ClientError::Usage("the password must not be empty".into()));
+    }
+    if password.chars().count() < min_len as usize {
+        return Err(ClientError::Usage(format!("the password must be at least {min_len} characters")));
+    }
+    Ok(())
+}
+
+/// Runs the connection check over an established connection: reads the
+/// hello and answers its challenge with the key.
+fn check(conn: &mut Connection, key: &[u8]) -> Result<Hello> {
+    let (frame, _) = conn.recv()?;
+    let hello = match frame {
+        ServerFrame::Notice(Notice::Hello(h)) => h,
+        // e.g. server_busy: the server refused us before the hello.
+        ServerFrame::Reply(Err(e)) => return Err(ClientError::Server(e)),
+        _ => {
+            return Err(ClientError::Protocol("the server did not start with a hello".into()));
+        }
+    };
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(ClientError::Protocol(format!(
+            "server speaks protocol {}, this client speaks {PROTOCOL_VERSION}",
+            hello.protocol
+        )));
+    }
+    if hello.kdf != KDF_NAME {
+        return Err(ClientError::Protocol(format!("unsupported KDF \"{}\"", hello.kdf)));
+    }
+    let challenge =
+        scram::unb64(&hello.challenge).ok_or_else(|| ClientError::Protocol("hello challenge is not base64".into()))?;
+    let mac = scram::hmac(key, &challenge);
+    let _: Empty = conn.call(&Request::Auth { hmac: scram::b64(&mac) })?;
+    Ok(hello)
+}
+
+impl Client {
+    /// Connects, reads the hello, and answers its challenge with the key.
+    pub fn connect(addr: &str, key: &[u8]) -> Result<Client> {
+        Client::connect_with(addr, key, &Options::default())
+    }
+
+    pub fn connect_with(addr: &str, key: &[u8], opts: &Options) -> Result<Client> {
+        Client::open(Endpoint::new(addr, key, opts.clone()))
+    }
+
+    /// Connects to `endpoint` (see [`Endpoint::open`]); the client can later
+    /// [`reconnect`](Client::reconnect) to it.
+    pub fn open(endpoint: Endpoint) -> Result<Client> {
+        let (conn, hello) = endpoint.open()?;
+        let mut client = Client::new(conn, hello);
+        client.endpoint = Some(endpoint);
+        Ok(client)
     }
 
     /// Runs the connection check over an established connection.
     pub fn handshake(mut conn: Connection, key: &[u8]) -> Result<Client> {
-        let (frame, _) = conn.recv()?;
-        let hello = match frame {
-            ServerFrame::Notice(Notice::Hello(h)) => h,
-            // e.g. server_busy: the server refused us before the hello.
-            ServerFrame::Reply(Err(e)) => return Err(ClientError::Server(e)),
-            _ => {
-                return Err(ClientError::Protocol("the server did not start with a hello".into()));
-            }
-        };
-        if hello.protocol != PROTOCOL_VERSION {
-            return Err(ClientError::Protocol(format!(
-                "server speaks protocol {}, this client speaks {PROTOCOL_VERSION}",
-                hello.protocol
-            )));
+        let hello = check(&mut conn, key)?;
+        Ok(Client::new(conn, hello))
+    }
+
+    fn new(conn: Connection, hello: Hello) -> Client {
+        Client {
+            conn,
+            hello,
+            user: None,
+            cwd: ROOT.to_owned(),
+            registered: None,
+            endpoint: None,
+            login_keys: None,
+            cut_upload: None,
         }
-        if hello.kdf != KDF_NAME {
-            return Err(ClientError::Protocol(format!("unsupported KDF \"{}\"", hello.kdf)));
-        }
-        let challenge = scram::unb64(&hello.challenge)
-            .ok_or_else(|| ClientError::Protocol("hello challenge is not base64".into()))?;
-        let mac = scram::hmac(key, &challenge);
-        let _: Empty = conn.call(&Request::Auth { hmac: scram::b64(&mac) })?;
-        Ok(Client { conn, hello, user: None, cwd: ROOT.to_owned(), registered: None })
+    }
+
+    /// A new connection's hello replaces the old one's.
+    pub(crate) fn replace_hello(&mut self, hello: Hello) {
+        self.hello = hello;
+    }
+
+    /// Forgets who was logged in on the old connection (before a re-login).
+    pub(crate) fn forget_login(&mut self) {
+        self.user = None;
+        self.cwd = ROOT.to_owned();
     }
 
     /// The server's hello (version, KDF policy).
@@ -128,14 +232,7 @@ impl Client {
 
     /// Checks a new password against the server's announced policy.
     pub fn check_password(&self, password: &str) -> Result<()> {
-        let min = self.hello.min_password_len as usize;
-        if password.is_empty() {
-            return Err(ClientError::Usage("the password must not be empty".into()));
-        }
-        if password.chars().count() < min {
-            return Err(ClientError::Usage(format!("the password must be at least {min} characters")));
-        }
-        Ok(())
+        check_password(self.hello.min_password_len, password)
     }
 
     /// Creates an account. The password stays here: only a salt, the
@@ -170,6 +267,14 @@ impl Client {
         Ok(())
     }
 
+    /// Whether `user` is free to register (`check_user`; the server limits
+    /// how often an address may ask).
+    pub fn check_user(&mut self, user: &str) -> Result<bool> {
+        check_username(user).map_err(ClientError::Usage)?;
+        let reply: UserCheck = self.conn.call(&Request::CheckUser { user: user.to_owned() })?;
+        Ok(reply.available)
+    }
+
     /// Logs in with a password, running PBKDF2 locally.
     pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
         let cached = self.registered.take();
@@ -190,6 +295,17 @@ impl Client {
     /// iteration count (so a caller may cache it). Verifies the server's
     /// signature: authentication is mutual.
     pub fn login_with(&mut self, user: &str, derive: impl FnOnce(&[u8], u32) -> Key) -> Result<()> {
+        self.login_keys_with(user, |salt, iterations| Ok(ClientKeys::from_salted(&derive(salt, iterations))))
+    }
+
+    /// Logs in with the SCRAM keys `keys` gives for the salt and iteration
+    /// count (a re-login passes the kept ones). On success the keys are kept
+    /// for [`Client::reconnect`].
+    pub(crate) fn login_keys_with(
+        &mut self,
+        user: &str,
+        keys: impl FnOnce(&[u8], u32) -> Result<ClientKeys>,
+    ) -> Result<()> {
         check_username(user).map_err(ClientError::Usage)?;
         let client_nonce = scram::new_nonce().map_err(|e| ClientError::Usage(format!("no randomness: {e}")))?;
         let challenge: LoginChallenge =
@@ -204,7 +320,7 @@ impl Client {
             return Err(ClientError::Protocol(format!("unreasonable iteration count {}", challenge.iterations)));
         }
         let salt = scram::unb64(&challenge.salt).ok_or_else(|| ClientError::Protocol("salt is not base64".into()))?;
-        let keys = ClientKeys::from_salted(&derive(&salt, challenge.iterations));
+        let keys = keys(&salt, challenge.iterations)?;
         let exchange = Exchange {
             user,
             client_nonce: &client_nonce,
@@ -221,12 +337,14 @@ impl Client {
         }
         self.user = Some(user.to_owned());
         self.cwd = ROOT.to_owned();
+        self.login_keys = Some(LoginKeys { user: user.to_owned(), salt, iterations: challenge.iterations, keys });
         Ok(())
     }
 
     pub fn logout(&mut self) -> Result<()> {
         let _: Empty = self.conn.call(&Request::Logout)?;
         self.user = None;
+        self.login_keys = None;
         self.cwd = ROOT.to_owned();
         Ok(())
     }

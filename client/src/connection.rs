@@ -74,11 +74,10 @@ impl Connection {
         loop {
             match self.recv()? {
                 (ServerFrame::Notice(Notice::Shutdown(n)), _) => {
-                    // The server closes right after this notice: no reply is coming.
-                    return Err(ClientError::Io(std::io::Error::new(
-                        std::io::ErrorKind::ConnectionAborted,
-                        format!("the server is shutting down: {}", n.message),
-                    )));
+                    // The server closes right after this notice: no reply is
+                    // coming. Its message says why; adding our own words to
+                    // it would say the same thing twice.
+                    return Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, n.message)));
                 }
                 (ServerFrame::Notice(n), _) => self.notices.push(n),
                 (ServerFrame::Reply(Ok(h)), body) => return Ok((h, body)),
@@ -98,9 +97,50 @@ impl Connection {
         messages::reply_body(header).map_err(ClientError::Protocol)
     }
 
+    /// Whether the server has closed its side, or has sent something
+    /// unprompted, which between requests can only be its last word (a
+    /// `timeout` reply or a `shutdown` notice before it closes). Never blocks.
+    pub fn peer_closed(&mut self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let stream = self.writer.get_ref();
+        if stream.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut probe = [0u8; 1];
+        let closed = match stream.peek(&mut probe) {
+            // WouldBlock: nothing to read, so the server still waits for us.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => false,
+            // EOF, unsolicited bytes, or a reset.
+            _ => true,
+        };
+        closed || stream.set_nonblocking(false).is_err()
+    }
+
+    /// A handle that can cut this connection from another thread (Ctrl-C
+    /// during a transfer): the blocked read or write then fails at once.
+    pub fn cancel_handle(&self) -> Result<CancelHandle> {
+        Ok(CancelHandle(self.writer.get_ref().try_clone()?))
+    }
+
     /// The buffered reader, for streaming a reply's body.
     pub fn body_reader(&mut self) -> &mut BufReader<TcpStream> {
         &mut self.reader
+    }
+}
+
+/// Cuts a connection from another thread; see [`Connection::cancel_handle`].
+#[derive(Debug)]
+pub struct CancelHandle(TcpStream);
+
+impl CancelHandle {
+    /// Shuts the socket both ways. The protocol has no abort, so this is how
+    /// a transfer stops: the server sees the close and keeps the partial.
+    pub fn cancel(&self) {
+        // Already closed or reset: it is cut either way.
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
     }
 }
 

@@ -10,6 +10,15 @@ use std::path::Path;
 /// Bytes per read and write in a transfer.
 pub const CHUNK: usize = 256 * 1024;
 
+/// The local side of a transfer's body: the file (and its name, for
+/// errors), the hasher every byte goes through once, and the chunk buffer.
+pub struct LocalBody<'a> {
+    pub file: &'a mut std::fs::File,
+    pub path: &'a Path,
+    pub hasher: &'a mut Sha256,
+    pub buf: &'a mut [u8],
+}
+
 /// Reads exactly `len` bytes of `file` into `hasher` (from its current
 /// position). A file shorter than that is an error: it changed under us.
 pub fn hash_prefix(file: &mut impl Read, len: u64, hasher: &mut Sha256, path: &Path, buf: &mut [u8]) -> Result<()> {

@@ -12,6 +12,7 @@
 use crate::client::Client;
 use crate::digest::{self, CHUNK};
 use crate::error::{ClientError, Result};
+use crate::hashpipe::{self, Stop};
 use crate::partial::{PartialPaths, Sidecar};
 use crate::paths;
 use crate::progress::Progress;
@@ -78,6 +79,17 @@ enum Attempt {
     Mismatch { expected: String, actual: String, resumed: bool },
 }
 
+/// What one `get` attempt fetches, and where it goes.
+struct GetTarget<'a> {
+    /// The remote path as given.
+    remote: &'a str,
+    /// Our resolution of `remote`, used to match a partial to its remote
+    /// file; `None` disables resuming.
+    remote_abs: Option<&'a str>,
+    local: &'a Path,
+    parts: &'a PartialPaths,
+}
+
 impl Client {
     /// Downloads `remote` to the file `local` (see [`local_target`] for the
     /// command's defaults).
@@ -97,35 +109,31 @@ impl Client {
             parts.discard()?;
         }
         let what = paths::resolve(&self.cwd, remote);
-        match self.get_attempt(remote, what.as_deref(), local, &parts, true, progress)? {
+        let target = GetTarget { remote, remote_abs: what.as_deref(), local, parts: &parts };
+        match self.get_attempt(&target, true, progress)? {
             Attempt::Done(report) => Ok(GetReport { duration: started.elapsed(), ..report }),
             // The kept prefix was not what the server has now (changed in
             // place, or damaged locally): it is gone; try once from zero.
-            Attempt::Mismatch { resumed: true, .. } => {
-                match self.get_attempt(remote, what.as_deref(), local, &parts, false, progress)? {
-                    Attempt::Done(report) => Ok(GetReport { duration: started.elapsed(), restarted: true, ..report }),
-                    Attempt::Mismatch { expected, actual, .. } => {
-                        Err(ClientError::DigestMismatch { what: format!("get {remote}"), expected, actual })
-                    }
+            Attempt::Mismatch { resumed: true, .. } => match self.get_attempt(&target, false, progress)? {
+                Attempt::Done(report) => Ok(GetReport { duration: started.elapsed(), restarted: true, ..report }),
+                Attempt::Mismatch { expected, actual, .. } => {
+                    Err(ClientError::DigestMismatch { what: format!("get {remote}"), expected, actual })
                 }
-            }
+            },
             Attempt::Mismatch { expected, actual, .. } => {
                 Err(ClientError::DigestMismatch { what: format!("get {remote}"), expected, actual })
             }
         }
     }
 
-    /// One `get` exchange. `remote_abs` is our resolution of `remote`, used
-    /// to match a partial to its remote file; `None` disables resuming.
+    /// One `get` exchange of `target`.
     fn get_attempt(
         &mut self,
-        remote: &str,
-        remote_abs: Option<&str>,
-        local: &Path,
-        parts: &PartialPaths,
+        target: &GetTarget<'_>,
         may_resume: bool,
         progress: &mut dyn Progress,
     ) -> Result<Attempt> {
+        let GetTarget { remote, remote_abs, local, parts } = *target;
         // Open the partial before asking, so a local failure happens while
         // the connection is still between requests.
         let mut file = OpenOptions::new()
@@ -134,8 +142,8 @@ impl Client {
             .create(true)
             .truncate(false)
             .open(&parts.data)
-            .map_err(|e| ClientError::local(&parts.data, e))?;
-        let have = file.metadata().map_err(|e| ClientError::local(&parts.data, e))?.len();
+            .map_err(|e| ClientError::local(local, e))?;
+        let have = file.metadata().map_err(|e| ClientError::local(local, e))?.len();
         let resume_from = match (may_resume, remote_abs, parts.read_sidecar()) {
             (true, Some(abs), Some(side)) if side.remote == abs && have > 0 && have <= side.length => {
                 Some((have, side.etag))
@@ -170,13 +178,14 @@ impl Client {
             etag: start.etag.clone(),
             length: start.length,
         };
-        if let Err(e) = prepare(&mut file, parts, &side, start.offset, &mut hasher, &mut buf) {
+        if let Err(e) = prepare(&mut file, parts, local, &side, start.offset, &mut hasher, &mut buf) {
             self.abandon();
             return Err(ClientError::Aborted(format!("{e}; the partial download is kept")));
         }
 
+        drop(buf);
         progress.start(start.length, start.offset);
-        self.receive_body(&mut file, start.size, &mut hasher, &parts.data, &mut buf, progress)?;
+        self.receive_body(&mut file, start.size, &mut hasher, local, progress)?;
         let (header, body_len) = self.conn.recv_reply()?;
         let end: GetEnd = messages::reply_body(header).map_err(ClientError::Protocol)?;
         if !end.trailer || body_len != 0 || end.length != start.length {
@@ -202,44 +211,44 @@ impl Client {
         }))
     }
 
-    /// Reads exactly `size` body bytes into the partial, hashing them.
+    /// Reads exactly `size` body bytes into the partial; a second thread
+    /// hashes them and a third writes them (see [`crate::hashpipe`]).
     fn receive_body(
         &mut self,
         file: &mut File,
         size: u64,
         hasher: &mut Sha256,
-        part: &Path,
-        buf: &mut [u8],
+        target: &Path,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let mut left = size;
-        while left > 0 {
-            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = match self.conn.body_reader().read(&mut buf[..want]) {
-                // EOF mid-body: the server stopped (or the network did). What
-                // arrived is in the partial, which the next `get` resumes.
-                Ok(0) => {
-                    return Err(ClientError::Io(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the server closed the connection after {} of {size} bytes", size - left),
-                    )));
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ClientError::Io(e)),
-            };
-            hasher.update(&buf[..n]);
-            if let Err(e) = file.write_all(&buf[..n]) {
+        let reader = self.conn.body_reader();
+        let moved = hashpipe::stream(
+            size,
+            hasher,
+            |buf| reader.read(buf),
+            |chunk| file.write_all(chunk),
+            |n| progress.advance(n),
+        );
+        match moved {
+            Ok(()) => Ok(()),
+            // EOF mid-body: the server stopped (or the network did). What
+            // arrived is in the partial, which the next `get` resumes.
+            Err(Stop::Short { done }) => Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed the connection after {done} of {size} bytes"),
+            ))),
+            Err(Stop::Fill(e)) => Err(ClientError::Io(e)),
+            // A local failure cannot be reported in-band while the body is
+            // in flight: the connection is abandoned, the partial kept.
+            Err(Stop::Sink(e)) => {
                 self.abandon();
-                return Err(ClientError::Aborted(format!(
-                    "writing {}: {e}; the partial download is kept",
-                    part.display()
-                )));
+                Err(ClientError::Aborted(format!("writing {}: {e}; the partial download is kept", target.display())))
             }
-            progress.advance(n as u64);
-            left -= n as u64;
+            Err(Stop::Spawn(e)) => {
+                self.abandon();
+                Err(ClientError::Aborted(format!("starting the hash thread: {e}; the partial download is kept")))
+            }
         }
-        Ok(())
     }
 }
 
@@ -274,15 +283,16 @@ fn check_start(start: &GetStart, body_len: u64, asked: u64) -> Result<()> {
 fn prepare(
     file: &mut File,
     parts: &PartialPaths,
+    target: &Path,
     side: &Sidecar,
     offset: u64,
     hasher: &mut Sha256,
     buf: &mut [u8],
 ) -> Result<()> {
-    let at = |e| ClientError::local(&parts.data, e);
+    let at = |e| ClientError::local(target, e);
     file.set_len(offset).map_err(at)?;
     file.seek(SeekFrom::Start(0)).map_err(at)?;
-    digest::hash_prefix(file, offset, hasher, &parts.data, buf)?;
+    digest::hash_prefix(file, offset, hasher, target, buf)?;
     parts.write_sidecar(side)
 }
 
@@ -290,7 +300,7 @@ fn prepare(
 /// sidecar goes last (if we crash before that, the next `get` resumes at the
 /// full length and re-verifies cheaply).
 fn commit(file: File, parts: &PartialPaths, target: &Path) -> Result<()> {
-    file.sync_all().map_err(|e| ClientError::local(&parts.data, e))?;
+    file.sync_all().map_err(|e| ClientError::local(target, e))?;
     drop(file);
     std::fs::rename(&parts.data, target).map_err(|e| ClientError::local(target, e))?;
     sync_parent(target);

@@ -45,7 +45,7 @@ impl ClientError {
     /// The server's error code, if this is a server refusal.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ClientError::Server(e) => e.known_code(),
+            ClientError::Server(e) => Some(e.code),
             ClientError::AtLine { source, .. } => source.code(),
             _ => None,
         }
@@ -70,15 +70,13 @@ impl ClientError {
     pub fn is_fatal(&self) -> bool {
         match self.root() {
             ClientError::Server(e) => matches!(
-                e.known_code(),
-                Some(
-                    ErrorCode::BadFrame
-                        | ErrorCode::FrameTooLarge
-                        | ErrorCode::HandshakeRequired
-                        | ErrorCode::HandshakeFailed
-                        | ErrorCode::Timeout
-                        | ErrorCode::ServerBusy
-                )
+                e.code,
+                ErrorCode::BadFrame
+                    | ErrorCode::FrameTooLarge
+                    | ErrorCode::HandshakeRequired
+                    | ErrorCode::HandshakeFailed
+                    | ErrorCode::Timeout
+                    | ErrorCode::ServerBusy
             ),
             ClientError::Usage(_) | ClientError::Local { .. } | ClientError::DigestMismatch { .. } => false,
             _ => true,

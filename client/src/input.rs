@@ -1,8 +1,9 @@
 //! Reading passwords and lines: hidden prompts on a terminal, or the
-//! environment / stdin for scripts. Passwords are never echoed or logged.
+//! environment / stdin for scripts. Passwords are never echoed, logged or
+//! put in the line editor's history (they never go through it).
 
 use crate::cli::Args;
-use mioftp_client::{Client, ClientError, Result};
+use mioftp_client::{ClientError, Result};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Environment variable holding the password for scripts.
@@ -10,7 +11,7 @@ pub const PASSWORD_ENV: &str = "MIOFTP_PASSWORD";
 
 /// The password for a login.
 pub fn password(args: &Args, prompt: &str) -> Result<String> {
-    if let Ok(p) = std::env::var(PASSWORD_ENV) {
+    if let Some(p) = from_env() {
         return Ok(p);
     }
     if args.password_stdin {
@@ -20,11 +21,14 @@ pub fn password(args: &Args, prompt: &str) -> Result<String> {
 }
 
 /// A new password for registration: typed twice when prompted, once from the
-/// environment or stdin. Checked against the server's length policy.
-pub fn new_password(args: &Args, client: &Client) -> Result<String> {
-    let from_script = std::env::var_os(PASSWORD_ENV).is_some() || args.password_stdin;
+/// environment or stdin. `min_len` is the server's policy, when known (it
+/// is checked again before registering).
+pub fn new_password(args: &Args, min_len: Option<u32>) -> Result<String> {
+    let from_script = from_env().is_some() || args.password_stdin;
     let first = password(args, "New password: ")?;
-    client.check_password(&first)?;
+    if let Some(min) = min_len {
+        mioftp_client::client::check_password(min, &first)?;
+    }
     if !from_script {
         let again = hidden("Repeat password: ")?;
         if again != first {
@@ -32,6 +36,11 @@ pub fn new_password(args: &Args, client: &Client) -> Result<String> {
         }
     }
     Ok(first)
+}
+
+/// `MIOFTP_PASSWORD`, unless unset or empty (`MIOFTP_PASSWORD=` clears it).
+fn from_env() -> Option<String> {
+    std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty())
 }
 
 /// A hidden prompt on the terminal.
@@ -55,9 +64,14 @@ pub fn stdin_line() -> Result<Option<String>> {
     Ok(Some(line))
 }
 
-/// Prints a prompt and reads one line.
+/// Prints a prompt and reads one line. At the end of input (Ctrl-D) the
+/// line is ended, so the shell's next prompt starts on a line of its own.
 pub fn prompt_line(prompt: &str) -> Result<Option<String>> {
     print!("{prompt}");
     std::io::stdout().flush()?;
-    stdin_line()
+    let line = stdin_line()?;
+    if line.is_none() {
+        println!();
+    }
+    Ok(line)
 }

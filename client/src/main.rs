@@ -1,78 +1,84 @@
 //! mioftp: the command-line client. Interactive by default; one command, or a
 //! batch file, for scripts. Every failure is one line on stderr and a
-//! non-zero exit status.
+//! non-zero exit status (see [`status`]).
 
 mod bar;
 mod cli;
+mod commands;
+mod complete;
+mod editor;
 mod format;
+mod generate;
 mod input;
+mod interactive;
+mod interrupt;
 mod local_cmds;
+mod login;
 mod remote_cmds;
 mod shell;
 mod transfer_cmds;
 mod words;
 
-use clap::Parser;
-use cli::Args;
-use mioftp_client::{Client, ClientError, keyfile};
+use mioftp_client::{ClientError, Result};
+use mioftp_proto::ErrorCode;
 use std::process::ExitCode;
 
-/// Exit status for a refused or failed operation.
-const EXIT_FAILURE: u8 = 1;
-/// Exit status for a usage or setup problem (bad flags, missing key).
-const EXIT_USAGE: u8 = 2;
-
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = cli::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mioftp: {e}");
-            ExitCode::from(match e.root() {
-                ClientError::Usage(_) => EXIT_USAGE,
-                _ => EXIT_FAILURE,
-            })
+            // The message may quote the server: escaped for the terminal.
+            eprintln!("mioftp: {}", format::name(&e.to_string()));
+            ExitCode::from(status(&e))
         }
     }
 }
 
-fn run(args: &Args) -> mioftp_client::Result<()> {
-    let key = keyfile::load(args.key_file.as_deref())?;
-    let client = Client::connect(&args.server, &key)?;
+/// The exit status for an error; README.md has the same table, and
+/// `tests/exit_status.rs` checks every row:
+/// 1 the server refused, or a transfer failed its check;
+/// 2 a usage or local problem (bad command line, key file, local file);
+/// 3 the connection failed or was lost.
+fn status(e: &ClientError) -> u8 {
+    match e.root() {
+        ClientError::Usage(_) | ClientError::Local { .. } => 2,
+        ClientError::Server(w) if w.code == ErrorCode::Timeout => 3,
+        ClientError::Server(_) | ClientError::DigestMismatch { .. } => 1,
+        ClientError::Connect { .. }
+        | ClientError::Io(_)
+        | ClientError::Protocol(_)
+        | ClientError::ServerAuth
+        | ClientError::Aborted(_)
+        | ClientError::AtLine { .. } => 3,
+    }
+}
+
+fn run(args: &cli::Args) -> Result<()> {
     let mut words = args.command.iter().map(String::as_str);
     match (words.next(), &args.batch) {
-        (None, None) => shell::interactive(client, args),
-        (None, Some(batch)) => {
-            let client = login(client, args)?;
-            shell::batch(client, batch)
-        }
         (Some(_), Some(_)) => Err(ClientError::Usage("give either a command or -b FILE, not both".into())),
-        (Some("register"), None) => {
-            let user = cli::require_user(args)?;
-            let mut client = client;
-            let password = input::new_password(args, &client)?;
-            client.register(&user, &password)?;
-            eprintln!("registered {user}");
-            client.login(&user, &password)?;
-            client.exit()
+        (Some("generate"), None) => generate::run(&args.command[1..]),
+        (None, None) => {
+            let endpoint = login::endpoint(args)?;
+            match login::interactive(&endpoint, args)? {
+                Some(client) => interactive::run(client),
+                None => Ok(()),
+            }
         }
+        (None, Some(batch)) => shell::batch(login::scripted(args)?, batch),
+        (Some("register"), None) => login::register_scripted(args),
         (Some("login"), None) => {
-            let client = login(client, args)?;
+            let client = login::scripted(args)?;
             eprintln!("logged in as {}", client.user().unwrap_or("?"));
             client.exit()
         }
-        (Some(_), None) => {
-            let client = login(client, args)?;
-            shell::one_command(client, &args.command)
+        (Some(name), None) => {
+            // A mistyped command is a usage error before any password is asked.
+            if commands::find(name).is_none() {
+                return Err(shell::unknown(name));
+            }
+            shell::one_command(login::scripted(args)?, &args.command)
         }
     }
-}
-
-/// Non-interactive login with `--user` and the password from the environment,
-/// stdin, or (on a terminal) a hidden prompt.
-fn login(mut client: Client, args: &Args) -> mioftp_client::Result<Client> {
-    let user = cli::require_user(args)?;
-    let password = input::password(args, "Password: ")?;
-    client.login(&user, &password)?;
-    Ok(client)
 }

@@ -31,13 +31,16 @@ pub struct Sidecar {
 pub struct PartialPaths {
     pub data: PathBuf,
     pub sidecar: PathBuf,
+    /// The download's final name: errors name it, never the temporary
+    /// names the user did not choose.
+    pub target: PathBuf,
 }
 
 impl PartialPaths {
     pub fn for_target(target: &Path) -> PartialPaths {
         let data = with_suffix(target, PART_SUFFIX);
         let sidecar = with_suffix(&data, SIDECAR_SUFFIX);
-        PartialPaths { data, sidecar }
+        PartialPaths { data, sidecar, target: target.to_owned() }
     }
 
     /// The sidecar, if present and readable; anything malformed counts as
@@ -49,19 +52,19 @@ impl PartialPaths {
 
     /// Writes the sidecar (before the body starts).
     pub fn write_sidecar(&self, sidecar: &Sidecar) -> Result<()> {
-        let text = serde_json::to_vec(sidecar).map_err(|e| ClientError::local(&self.sidecar, io::Error::other(e)))?;
-        std::fs::write(&self.sidecar, text).map_err(|e| ClientError::local(&self.sidecar, e))
+        let text = serde_json::to_vec(sidecar).map_err(|e| ClientError::local(&self.target, io::Error::other(e)))?;
+        std::fs::write(&self.sidecar, text).map_err(|e| ClientError::local(&self.target, e))
     }
 
     /// Deletes the sidecar (after the partial was renamed into place).
     pub fn remove_sidecar(&self) -> Result<()> {
-        remove_if_present(&self.sidecar)
+        remove_if_present(&self.sidecar, &self.target)
     }
 
     /// Deletes both files; absent files are fine.
     pub fn discard(&self) -> Result<()> {
-        remove_if_present(&self.data)?;
-        remove_if_present(&self.sidecar)
+        remove_if_present(&self.data, &self.target)?;
+        remove_if_present(&self.sidecar, &self.target)
     }
 }
 
@@ -71,11 +74,11 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn remove_if_present(path: &Path) -> Result<()> {
+fn remove_if_present(path: &Path, target: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ClientError::local(path, e)),
+        Err(e) => Err(ClientError::local(target, e)),
     }
 }
 

@@ -16,7 +16,7 @@ pub const DIR: Spec = Spec { usage: "dir [--json] [PATH]", flags: &["--json"], m
 
 pub fn pwd(sh: &mut Shell, words: &[String]) -> Result<Flow> {
     PWD.parse(words)?;
-    println!("{}", sh.client.pwd()?);
+    println!("{}", format::name(&sh.client.pwd()?));
     Ok(Flow::Continue)
 }
 

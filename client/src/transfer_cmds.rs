@@ -9,7 +9,8 @@ use mioftp_client::{ClientError, GetOptions, PutOptions, Result, local_target};
 use std::path::Path;
 use std::time::Duration;
 
-pub const PUT: Spec = Spec { usage: "put [--no-resume] LOCAL [REMOTE]", flags: &["--no-resume"], min: 1, max: 2 };
+pub const PUT: Spec =
+    Spec { usage: "put [-p] [--no-resume] LOCAL [REMOTE]", flags: &["-p", "--parents", "--no-resume"], min: 1, max: 2 };
 pub const GET: Spec = Spec { usage: "get [--no-resume] REMOTE [LOCAL]", flags: &["--no-resume"], min: 1, max: 2 };
 
 pub fn put(sh: &mut Shell, words: &[String]) -> Result<Flow> {
@@ -27,6 +28,12 @@ pub fn put(sh: &mut Shell, words: &[String]) -> Result<Flow> {
         Some(dir) if dir.ends_with('/') => format!("{dir}{}", base()?),
         Some(remote) => remote.to_owned(),
     };
+    if p.has("-p") || p.has("--parents") {
+        // The folder part of REMOTE (all of it when it ends in '/').
+        if let Some((folder, _)) = remote.rsplit_once('/').filter(|(f, _)| !f.is_empty()) {
+            sh.client.mkdir(folder, true)?;
+        }
+    }
     let opts = PutOptions { resume: !p.has("--no-resume") };
     let mut bar = Bar::new(&format!("put {}", format::name(&remote)));
     let report = sh.client.put(local, &remote, &opts, &mut bar)?;

@@ -9,8 +9,9 @@
 //! digest matches what it received.
 
 use crate::client::Client;
-use crate::digest::{self, CHUNK};
+use crate::digest::{self, CHUNK, LocalBody};
 use crate::error::{ClientError, Result};
+use crate::paths;
 use crate::progress::Progress;
 use mioftp_proto::messages::{self, PutReady, Stored};
 use mioftp_proto::{ErrorCode, Request};
@@ -20,6 +21,11 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// How long the `put` after a cut-off upload of the same path retries `busy`.
+pub const BUSY_RETRY: Duration = Duration::from_secs(5);
+/// The pause between those retries.
+const BUSY_PAUSE: Duration = Duration::from_millis(100);
 
 /// How to upload.
 #[derive(Debug, Clone, Copy)]
@@ -69,22 +75,85 @@ impl Client {
             return Err(ClientError::Usage(format!("{} is not a regular file", local.display())));
         }
         let length = meta.len();
-        let put = |resume| Request::Put { path: remote.to_owned(), length, resume };
+        let (remote, mut ready) = match self.put_start(remote, length, opts.resume) {
+            // An existing remote folder: the file goes inside it, as in sftp.
+            Err(e) if e.code() == Some(ErrorCode::IsADirectory) => {
+                let name = local.file_name().and_then(|n| n.to_str()).ok_or(e)?;
+                let inside = format!("{}/{name}", remote.trim_end_matches('/'));
+                let ready = self.put_start(&inside, length, opts.resume)?;
+                (inside, ready)
+            }
+            other => (remote.to_owned(), other?),
+        };
+        let put = |resume| Request::Put { path: remote.clone(), length, resume };
+        // From here the server holds an upload for us: if the connection is
+        // lost before it ends, the next `put` of this path may find the
+        // server still busy with it until it notices the close.
+        let cut = paths::resolve(&self.cwd, &remote);
+        let result = self.put_body(local, &mut file, length, &mut ready, &put, progress);
+        match &result {
+            Err(e) if e.is_fatal() => self.cut_upload = cut,
+            _ => {}
+        }
+        let (offset, restarted, stored, sha256) = result?;
+        progress.finish();
+        Ok(PutReport {
+            path: stored.path,
+            size: length,
+            sent: length - offset,
+            offset,
+            restarted,
+            duration: started.elapsed(),
+            sha256,
+        })
+    }
 
-        let mut ready: PutReady = self.conn.call(&put(opts.resume))?;
+    /// Sends `put` for `remote`. If the last upload of that same path was
+    /// cut off, a `busy` answer means the server has not yet noticed the old
+    /// connection's close: asks again for up to [`BUSY_RETRY`].
+    fn put_start(&mut self, remote: &str, length: u64, resume: bool) -> Result<PutReady> {
+        let req = Request::Put { path: remote.to_owned(), length, resume };
+        let was_cut = self.cut_upload.is_some() && self.cut_upload == paths::resolve(&self.cwd, remote);
+        let deadline = Instant::now() + BUSY_RETRY;
+        loop {
+            match self.conn.call(&req) {
+                Err(e) if was_cut && e.code() == Some(ErrorCode::Busy) && Instant::now() < deadline => {
+                    std::thread::sleep(BUSY_PAUSE);
+                }
+                other => {
+                    if was_cut {
+                        self.cut_upload = None;
+                    }
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// After a successful `put`: checks the offered prefix, streams the
+    /// rest and reads the verdict. Returns (offset, restarted, stored, sha256).
+    fn put_body(
+        &mut self,
+        local: &Path,
+        file: &mut File,
+        length: u64,
+        ready: &mut PutReady,
+        put: &dyn Fn(bool) -> Request,
+        progress: &mut dyn Progress,
+    ) -> Result<(u64, bool, Stored, String)> {
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; CHUNK];
         let mut restarted = false;
         if ready.offset > 0 {
             // An offer beyond our length cannot be a prefix of this file.
             let matches = ready.offset <= length && {
-                digest::hash_prefix(&mut file, ready.offset, &mut hasher, local, &mut buf)?;
+                digest::hash_prefix(file, ready.offset, &mut hasher, local, &mut buf)?;
                 ready.prefix_sha256.as_deref().is_some_and(|p| digest::same(p, &digest::hex_of(&hasher)))
             };
             if !matches {
                 // The local file changed since the interrupted attempt: while
                 // UPLOAD_READY, a new `put` replaces the pending one.
-                ready = self.conn.call(&put(false))?;
+                *ready = self.conn.call(&put(false))?;
                 if ready.offset != 0 {
                     return Err(ClientError::Protocol(format!(
                         "put with resume:false answered offset {}",
@@ -101,7 +170,8 @@ impl Client {
         progress.start(length, offset);
 
         self.conn.send(&json!({"op": "put_data", "size": size}))?;
-        self.send_body(&mut file, size, &mut hasher, local, &mut buf, progress)?;
+        let body = LocalBody { file, path: local, hasher: &mut hasher, buf: &mut buf };
+        self.send_body(body, size, progress)?;
         let sha256 = digest::hex_of(&hasher);
         self.conn.send(&Request::PutDone { sha256: sha256.clone() })?;
         self.conn.flush()?;
@@ -112,28 +182,20 @@ impl Client {
                 stored.length, stored.sha256
             )));
         }
-        progress.finish();
-        Ok(PutReport {
-            path: stored.path,
-            size: length,
-            sent: size,
-            offset,
-            restarted,
-            duration: started.elapsed(),
-            sha256,
-        })
+        Ok((offset, restarted, stored, sha256))
     }
 
     /// Streams exactly `size` bytes of `file` into the open `put_data` frame.
-    fn send_body(
-        &mut self,
-        file: &mut File,
-        size: u64,
-        hasher: &mut Sha256,
-        local: &Path,
-        buf: &mut [u8],
-        progress: &mut dyn Progress,
-    ) -> Result<()> {
+    ///
+    /// One thread reads, hashes and sends. Unlike `get`, an upload is bound
+    /// by the server (which receives, hashes and writes on its one loop
+    /// thread, about 1.4 CPU-s per GiB against the client's 1.2), so moving
+    /// the client's hashing to other threads ([`crate::hashpipe`]) cannot
+    /// make it faster; measured through the binary it did not (PUT ÷ the
+    /// one-thread client 0.83-0.98 by median, within this machine's noise;
+    /// docs/BENCHMARKS.md, issue 12).
+    fn send_body(&mut self, body: LocalBody<'_>, size: u64, progress: &mut dyn Progress) -> Result<()> {
+        let LocalBody { file, path: local, hasher, buf } = body;
         let mut left = size;
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));

@@ -162,7 +162,7 @@ fn a_failed_get_is_one_line_and_leaves_no_file() {
 
     let out = f.run(&["put"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("usage: put [--no-resume] LOCAL [REMOTE]"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("usage: put [-p] [--no-resume] LOCAL [REMOTE]"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -174,4 +174,11 @@ fn help_lists_every_command_with_a_description() {
     for cmd in ["dir", "cd", "pwd", "mkdir", "rm", "quota", "put", "get", "lcd", "lpwd", "lls", "help", "exit"] {
         assert!(help.lines().any(|l| l.trim_start().starts_with(cmd)), "{cmd} missing from:\n{help}");
     }
+    let out = f.run(&["help", "put"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let one = text(&out.stdout);
+    assert!(one.starts_with("usage: put [-p] [--no-resume] LOCAL [REMOTE]\n"), "{one}");
+    assert!(one.contains("-p (--parents) creates"), "{one}");
+    let out = f.run(&["help", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }

@@ -7,6 +7,8 @@
 use mioftp::protocol::frame;
 use mioftp_client::partial::{PartialPaths, Sidecar};
 use mioftp_client::{Client, ClientError, GetOptions, NoProgress, PutOptions};
+// Deterministic file contents: the shared test PRNG.
+use mioftp_testkit::bytes as data;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -89,11 +91,7 @@ fn send(s: &mut TcpStream, v: Value) -> std::io::Result<()> {
 }
 
 fn recv(s: &mut TcpStream) -> Option<Value> {
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix).ok()?;
-    let mut header = vec![0u8; frame::header_len(prefix).ok()?];
-    s.read_exact(&mut header).ok()?;
-    Some(Value::Object(frame::parse_header(&header).ok()?.header))
+    Some(Value::Object(mioftp_testkit::read_frame(s).ok()??.header))
 }
 
 fn sha(data: &[u8]) -> String {
@@ -196,19 +194,6 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, faults: Faults) {
             return;
         }
     }
-}
-
-/// Deterministic bytes (xorshift64).
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn leftovers(dir: &Path) -> Vec<String> {

@@ -1,20 +1,21 @@
 //! Checks everything a session sends, as a strict client would read it:
-//! a sequence of frames that all decode with `frame::decode`, each header at
-//! most 64 KiB, each body skipped by its declared size. On top of framing:
+//! a sequence of frames that all decode (read with `mioftp-testkit`'s frame
+//! reader, on the protocol crate's decoder), each header at most 64 KiB,
+//! each body skipped by its declared size. On top of framing:
 //!
 //! - the first frame is the `hello` notice (its challenge is kept, so the
 //!   harness can answer the connection check);
 //! - every other frame is a reply (`ok` is a boolean) or a notice (`notice`
 //!   is a string), never both, never neither;
-//! - a failure reply carries `error.code`, a code from the protocol's list,
-//!   and a string `error.message`;
+//! - a failure reply carries `error.code`, a wire code from the protocol's
+//!   list (never an audit-only reason), and a string `error.message`;
 //! - a download's first frame has `size == length - offset`, and when the
 //!   whole file is sent (`offset` 0) the trailer's SHA-256 and length match
 //!   the body that came before it.
 
 use mioftp_proto::ErrorCode;
-use mioftp_proto::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
 use mioftp_proto::scram;
+use mioftp_testkit::{FrameReader, Piece};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -47,10 +48,8 @@ struct Download {
 /// The reader side of one connection.
 #[derive(Default)]
 pub struct OutputCheck {
-    /// Bytes of a header not yet whole.
-    pending: Vec<u8>,
-    /// Body bytes still to skip before the next header.
-    body_left: u64,
+    /// The frame reader (`mioftp-testkit`): holds at most one header.
+    reader: FrameReader,
     frames: u64,
     /// The hello's challenge.
     pub challenge: Option<Vec<u8>>,
@@ -64,40 +63,20 @@ pub struct OutputCheck {
 impl OutputCheck {
     /// Takes the next bytes the session sent.
     pub fn feed(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            if self.body_left > 0 {
-                let n = self.body_left.min(bytes.len() as u64) as usize;
-                if let Some(d) = &mut self.download {
-                    d.hasher.update(&bytes[..n]);
-                    d.seen += n as u64;
+        loop {
+            let piece = self.reader.next(&mut bytes).unwrap_or_else(|e| {
+                let held = String::from_utf8_lossy(self.reader.pending_header()).into_owned();
+                panic!("the server sent an invalid frame ({e}): {held:?}")
+            });
+            match piece {
+                None => return,
+                Some(Piece::Body(body)) => {
+                    if let Some(d) = &mut self.download {
+                        d.hasher.update(body);
+                        d.seen += body.len() as u64;
+                    }
                 }
-                self.body_left -= n as u64;
-                bytes = &bytes[n..];
-                continue;
-            }
-            // Take just what the header needs, so the buffer stays one frame.
-            let need = match self.pending.first_chunk::<LEN_PREFIX>() {
-                None => LEN_PREFIX - self.pending.len(),
-                Some(p) => match frame::header_len(*p) {
-                    Ok(len) => LEN_PREFIX + len - self.pending.len(),
-                    Err(e) => panic!("the server sent a bad length prefix {p:?}: {e}"),
-                },
-            };
-            let n = need.min(bytes.len());
-            self.pending.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
-            match frame::decode(&self.pending) {
-                Ok(None) => {}
-                Ok(Some((f, used))) => {
-                    assert_eq!(used, self.pending.len());
-                    assert!(used - LEN_PREFIX <= MAX_HEADER_LEN);
-                    self.pending.clear();
-                    self.body_left = f.body_len;
-                    self.header(Value::Object(f.header), f.body_len);
-                }
-                Err(e) => {
-                    panic!("the server sent an invalid frame ({e}): {:?}", String::from_utf8_lossy(&self.pending))
-                }
+                Some(Piece::Header(f)) => self.header(Value::Object(f.header), f.body_len),
             }
         }
     }
@@ -106,37 +85,19 @@ impl OutputCheck {
     /// (a download cut short by a close). A header is never cut: the session
     /// queues whole frames.
     pub fn assert_no_partial_header(&self) {
-        assert!(self.pending.is_empty(), "output ends inside a header: {:?}", String::from_utf8_lossy(&self.pending));
+        let held = self.reader.pending_header();
+        assert!(held.is_empty(), "output ends inside a header: {:?}", String::from_utf8_lossy(held));
     }
 
     /// Body bytes a client would still expect after reading everything
     /// checked so far and then `queued` (output not yet read): non-zero
     /// while a download's body is not all queued.
     pub fn unqueued_body(&self, queued: &[u8]) -> u64 {
-        let joined;
-        let mut rest = if self.pending.is_empty() {
-            queued
-        } else {
-            joined = [self.pending.as_slice(), queued].concat();
-            joined.as_slice()
-        };
-        let mut left = self.body_left;
-        loop {
-            let n = left.min(rest.len() as u64);
-            left -= n;
-            rest = &rest[n as usize..];
-            if left > 0 || rest.is_empty() {
-                return left;
-            }
-            match frame::decode(rest) {
-                Ok(Some((f, used))) => {
-                    rest = &rest[used..];
-                    left = f.body_len;
-                }
-                // A header not yet whole: it will be, it is queued whole.
-                _ => return 0,
-            }
-        }
+        let mut reader = self.reader.clone();
+        let mut rest = queued;
+        // A header not yet whole ends this: it will be, it is queued whole.
+        while let Ok(Some(_)) = reader.next(&mut rest) {}
+        if reader.pending_header().is_empty() { reader.body_left() } else { 0 }
     }
 
     pub fn frames(&self) -> u64 {
@@ -159,11 +120,12 @@ impl OutputCheck {
         }
         if ok == Some(&Value::Bool(false)) {
             let code = h["error"]["code"].as_str().unwrap_or_else(|| panic!("failure without a code: {h}"));
-            assert!(ErrorCode::parse(code).is_some(), "unknown error code {code:?}: {h}");
+            let known = ErrorCode::parse(code).unwrap_or_else(|| panic!("unknown error code {code:?}: {h}"));
+            assert!(known.on_wire(), "an audit-only reason was sent: {h}");
             assert!(h["error"]["message"].is_string(), "failure without a message: {h}");
             assert_eq!(body_len, 0, "a failure reply with a body: {h}");
         }
-        if self.awaiting_trailer && self.body_left == 0 && body_len == 0 && h.get("trailer").is_none() {
+        if self.awaiting_trailer && body_len == 0 && h.get("trailer").is_none() {
             // Only a close can interrupt a download; any other frame here
             // would be read by a client as the end of the body.
             if ok == Some(&Value::Bool(true)) {

@@ -8,9 +8,11 @@
 //! raw OS errors cap-std returns carries no path.
 
 use super::vpath::{PathError, VPath};
+use crate::protocol::ErrorCode;
+use rustix::io::Errno;
 use std::io;
 
-/// A failed filesystem request, with a stable code (see [`FsError::code_name`]).
+/// A failed filesystem request, with a stable code (see [`FsError::code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
     /// Malformed path, or a request that makes no sense (removing `/`).
@@ -38,18 +40,18 @@ pub enum FsError {
 }
 
 impl FsError {
-    /// Stable wire code name (protocol §6).
-    pub fn code_name(&self) -> &'static str {
+    /// The stable wire code (protocol §6).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            FsError::Invalid(_) => "path_invalid",
-            FsError::Escape(_) => "path_escape",
-            FsError::NotFound(_) => "not_found",
-            FsError::NotADirectory(_) => "not_a_directory",
-            FsError::IsADirectory(_) => "is_a_directory",
-            FsError::Exists(_) => "exists",
-            FsError::NotEmpty(_) => "not_empty",
-            FsError::NoSpace(_) => "no_space",
-            FsError::Io(_) => "internal",
+            FsError::Invalid(_) => ErrorCode::PathInvalid,
+            FsError::Escape(_) => ErrorCode::PathEscape,
+            FsError::NotFound(_) => ErrorCode::NotFound,
+            FsError::NotADirectory(_) => ErrorCode::NotADirectory,
+            FsError::IsADirectory(_) => ErrorCode::IsADirectory,
+            FsError::Exists(_) => ErrorCode::Exists,
+            FsError::NotEmpty(_) => ErrorCode::NotEmpty,
+            FsError::NoSpace(_) => ErrorCode::NoSpace,
+            FsError::Io(_) => ErrorCode::Internal,
         }
     }
 
@@ -83,20 +85,6 @@ impl From<PathError> for FsError {
     }
 }
 
-/// errno values that `std::io::ErrorKind` cannot name on our MSRV (1.85).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod errno {
-    pub const ELOOP: i32 = 40;
-    pub const ENAMETOOLONG: i32 = 36;
-}
-/// errno values that `std::io::ErrorKind` cannot name on our MSRV (1.85).
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-mod errno {
-    // macOS and the BSDs.
-    pub const ELOOP: i32 = 62;
-    pub const ENAMETOOLONG: i32 = 63;
-}
-
 /// Whether cap-std refused because resolution would leave the home.
 ///
 /// cap-std reports its sandbox check as a *custom* `io::Error` of kind
@@ -107,15 +95,15 @@ mod errno {
 /// where none may be followed) is treated as an escape too: we cannot tell
 /// which link it was, and refusing is the safe side.
 pub(crate) fn is_escape(e: &io::Error) -> bool {
-    match e.raw_os_error() {
-        Some(code) => code == errno::ELOOP || e.kind() == io::ErrorKind::CrossesDevices,
+    match Errno::from_io_error(e) {
+        Some(errno) => errno == Errno::LOOP || errno == Errno::XDEV,
         None => e.kind() == io::ErrorKind::PermissionDenied,
     }
 }
 
 /// Maps an `io::Error` from an operation on `p` to an [`FsError`].
 pub(crate) fn from_io(e: io::Error, p: &VPath) -> FsError {
-    if e.raw_os_error() == Some(errno::ELOOP) {
+    if Errno::from_io_error(&e) == Some(Errno::LOOP) {
         return FsError::Escape(format!(
             "{p}: too many symbolic links on the way (a loop, or links leading outside your home)"
         ));
@@ -123,7 +111,7 @@ pub(crate) fn from_io(e: io::Error, p: &VPath) -> FsError {
     if is_escape(&e) {
         return FsError::Escape(format!("{p}: a symbolic link on the way leads outside your home"));
     }
-    if e.raw_os_error() == Some(errno::ENAMETOOLONG) {
+    if Errno::from_io_error(&e) == Some(Errno::NAMETOOLONG) {
         return FsError::Invalid(format!("{p}: the name is too long for the server's filesystem"));
     }
     match e.kind() {
@@ -147,43 +135,48 @@ mod tests {
         VPath::resolve(&VPath::root(), s).expect("valid")
     }
 
+    fn os(errno: Errno) -> io::Error {
+        io::Error::from_raw_os_error(errno.raw_os_error())
+    }
+
     #[test]
     fn cap_std_sandbox_error_is_escape_but_real_eacces_is_not() {
         let sandbox = io::Error::new(io::ErrorKind::PermissionDenied, "a path led outside of the filesystem");
-        assert_eq!(from_io(sandbox, &p("/a")).code_name(), "path_escape");
-        let eacces = io::Error::from_raw_os_error(13);
+        assert_eq!(from_io(sandbox, &p("/a")).code(), ErrorCode::PathEscape);
+        let eacces = os(Errno::ACCESS);
         assert_eq!(eacces.kind(), io::ErrorKind::PermissionDenied);
         let e = from_io(eacces, &p("/a"));
-        assert_eq!(e.code_name(), "internal");
-        assert!(e.message().contains("os error 13"), "{}", e.message());
+        assert_eq!(e.code(), ErrorCode::Internal);
+        let shown = format!("os error {}", Errno::ACCESS.raw_os_error());
+        assert!(e.message().contains(&shown), "{}", e.message());
     }
 
     #[test]
     fn raw_errors_map_to_stable_codes() {
         let cases = [
-            (errno::ELOOP, "path_escape"),
-            (18, "path_escape"), // EXDEV
-            (2, "not_found"),    // ENOENT
-            (20, "not_a_directory"),
-            (21, "is_a_directory"),
-            (17, "exists"),
-            (28, "no_space"), // ENOSPC
-            (5, "internal"),  // EIO
-            (errno::ENAMETOOLONG, "path_invalid"),
+            (Errno::LOOP, ErrorCode::PathEscape),
+            (Errno::XDEV, ErrorCode::PathEscape),
+            (Errno::NOENT, ErrorCode::NotFound),
+            (Errno::NOTDIR, ErrorCode::NotADirectory),
+            (Errno::ISDIR, ErrorCode::IsADirectory),
+            (Errno::EXIST, ErrorCode::Exists),
+            (Errno::NOSPC, ErrorCode::NoSpace),
+            (Errno::IO, ErrorCode::Internal),
+            (Errno::NAMETOOLONG, ErrorCode::PathInvalid),
         ];
-        for (code, name) in cases {
-            let e = from_io(io::Error::from_raw_os_error(code), &p("/x/y"));
-            assert_eq!(e.code_name(), name, "errno {code}");
-            assert!(e.message().contains("/x/y") || name == "internal", "{}", e.message());
+        for (errno, code) in cases {
+            let e = from_io(os(errno), &p("/x/y"));
+            assert_eq!(e.code(), code, "{errno:?}");
+            assert!(e.message().contains("/x/y") || code == ErrorCode::Internal, "{}", e.message());
         }
         let e = from_io(io::Error::from(io::ErrorKind::DirectoryNotEmpty), &p("/d"));
-        assert_eq!(e.code_name(), "not_empty");
+        assert_eq!(e.code(), ErrorCode::NotEmpty);
     }
 
     #[test]
     fn path_errors_convert_and_custom_io_messages_hide_their_text() {
-        assert_eq!(FsError::from(PathError::Invalid("x".into())).code_name(), "path_invalid");
-        assert_eq!(FsError::from(PathError::Escape("x".into())).code_name(), "path_escape");
+        assert_eq!(FsError::from(PathError::Invalid("x".into())).code(), ErrorCode::PathInvalid);
+        assert_eq!(FsError::from(PathError::Escape("x".into())).code(), ErrorCode::PathEscape);
         let e = FsError::Io(io::Error::other("/srv/secret/home/alice: boom"));
         assert!(!e.message().contains("/srv"), "{}", e.message());
     }

@@ -6,8 +6,8 @@
 //! - [`vpath`]: [`VPath`], pure lexical validation and normalisation (§5.1).
 //! - [`error`]: [`FsError`] with its stable wire code, and the mapping from
 //!   `io::Error`.
-//! - this file: [`Home`], the open handle, and `stat`/`lstat`.
-//! - [`ops`]: `mkdir`, `remove`, `open_read`.
+//! - this file: [`Home`], the open handle, and `stat`/`lstat`/`file_id`.
+//! - [`ops`]: `mkdir`, `remove`, `open_read`, `upload_target`.
 //! - [`listing`]: [`Listing`], a directory read in batches.
 //! - [`walk`]: a depth-first walk relative to directory handles, one name at
 //!   a time, with a bounded number of descriptors, for trees of any depth.
@@ -112,6 +112,14 @@ fn kind_of(file: bool, dir: bool, symlink: bool) -> EntryKind {
     }
 }
 
+/// A file's identity (device and inode): the same file whatever path, or
+/// link, named it. Quota credits for replaced files are keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
 /// An open handle on one user's home.
 pub struct Home {
     dir: Dir,
@@ -155,7 +163,17 @@ impl Home {
     /// Kind, size and mtime of `p` itself (a final symbolic link is not
     /// followed; links on the way are, while they stay inside).
     pub fn lstat(&self, p: &VPath) -> Result<Meta, FsError> {
-        let m = self.dir.symlink_metadata(p.rel()).map_err(|e| error::from_io(e, p))?;
-        Ok(Meta::from_cap(&m))
+        Ok(Meta::from_cap(&self.lstat_raw(p)?))
+    }
+
+    fn lstat_raw(&self, p: &VPath) -> Result<cap_std::fs::Metadata, FsError> {
+        self.dir.symlink_metadata(p.rel()).map_err(|e| error::from_io(e, p))
+    }
+
+    /// The identity of the regular file at `p` itself (a final symbolic link
+    /// is not followed), or `None` if `p` is anything else or missing.
+    pub fn file_id(&self, p: &VPath) -> Option<FileId> {
+        let m = self.lstat_raw(p).ok()?;
+        m.is_file().then(|| FileId { dev: m.dev(), ino: m.ino() })
     }
 }

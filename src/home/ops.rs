@@ -7,33 +7,19 @@
 //! bounded by the path's depth (at most [`super::MAX_DEPTH`] calls).
 
 use super::error::{FsError, from_io};
-use super::{Home, Meta, VPath};
+use super::{FileId, Home, Meta, VPath};
 use crate::protocol::messages::EntryKind;
-use cap_std::fs::{OpenOptions, OpenOptionsExt as _};
+use cap_std::fs::{MetadataExt as _, OpenOptions, OpenOptionsExt as _};
 use std::io;
 
 /// `O_NONBLOCK`, so that opening a FIFO or a device someone placed in a home
 /// returns at once instead of blocking the event loop; it changes nothing for
-/// regular files. (std cannot name it and we add no dependency for one flag.)
-#[cfg(all(
-    any(target_os = "linux", target_os = "android"),
-    not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))
-))]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-const O_NONBLOCK: i32 = 0x0004;
-// Elsewhere: no flag; the type check after the open still refuses non-files,
-// but a FIFO could block the open itself.
-#[cfg(not(any(
-    all(
-        any(target_os = "linux", target_os = "android"),
-        not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))
-    ),
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd"
-)))]
-const O_NONBLOCK: i32 = 0;
+/// regular files. std cannot name the flag; rustix knows its value on every
+/// platform.
+fn nonblocking() -> i32 {
+    // The flag is a small positive bit on every platform (0o4000 on Linux).
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
 
 impl Home {
     /// `mkdir`; returns whether the directory was created.
@@ -129,7 +115,7 @@ impl Home {
     /// replaced (new inode) or modified (size, mtime or ctime).
     pub fn open_read(&self, p: &VPath) -> Result<(std::fs::File, Meta, String), FsError> {
         let mut opts = OpenOptions::new();
-        opts.read(true).custom_flags(O_NONBLOCK);
+        opts.read(true).custom_flags(nonblocking());
         let file = self.dir.open_with(p.rel(), &opts).map_err(|e| from_io(e, p))?.into_std();
         let md = file.metadata().map_err(FsError::Io)?;
         if md.is_dir() {
@@ -139,6 +125,49 @@ impl Home {
             return Err(FsError::Invalid(format!("{p} is not a regular file (a device, FIFO or socket)")));
         }
         Ok((file, Meta::from_std(&md), etag(&md)))
+    }
+
+    /// Upload target check, see [`Home::upload_target`]: returns only the
+    /// size of the regular file that the upload will replace, if any.
+    pub fn check_upload_target(&self, p: &VPath) -> Result<Option<u64>, FsError> {
+        Ok(self.upload_target(p)?.map(|(_, size)| size))
+    }
+
+    /// Upload target check: the parent must be an existing directory
+    /// (`NotFound` / `NotADirectory`); the target must not be a directory
+    /// (`IsADirectory`). Returns the identity and size of the regular file
+    /// that the upload will replace, if there is one.
+    ///
+    /// A symbolic link at the target is itself replaced by the upload's
+    /// rename (its target is left alone), so it returns `None`, except that a
+    /// link to a directory gives `IsADirectory` and one leading outside gives
+    /// `Escape`, which is what the user would be told for any other request.
+    pub fn upload_target(&self, p: &VPath) -> Result<Option<(FileId, u64)>, FsError> {
+        let Some(parent) = p.parent() else {
+            return Err(FsError::IsADirectory("/ is your home folder".to_owned()));
+        };
+        let pm = self.stat(&parent)?;
+        if pm.kind != EntryKind::Dir {
+            return Err(FsError::NotADirectory(format!("{parent} is not a directory")));
+        }
+        let raw = match self.lstat_raw(p) {
+            Ok(m) => m,
+            Err(FsError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let meta = Meta::from_cap(&raw);
+        match meta.kind {
+            EntryKind::File => Ok(Some((FileId { dev: raw.dev(), ino: raw.ino() }, meta.size))),
+            EntryKind::Dir => Err(FsError::IsADirectory(format!("{p} is a directory"))),
+            EntryKind::Other => Ok(None),
+            EntryKind::Symlink => match self.stat(p) {
+                Ok(t) if t.kind == EntryKind::Dir => {
+                    Err(FsError::IsADirectory(format!("{p} is a symbolic link to a directory")))
+                }
+                Ok(_) | Err(FsError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::test_fixture::{Fx, code, exists, vp};
 use super::{Meta, VPath};
+use crate::protocol::ErrorCode;
 use crate::protocol::messages::EntryKind;
 use crate::storage::HomeStore as _;
 use std::collections::BTreeSet;
@@ -44,10 +45,10 @@ fn mkdir_without_parents_needs_the_parent_and_refuses_existing() {
     assert_eq!(code(fx.home.mkdir(&vp("file"), false)), "exists");
     assert_eq!(code(fx.home.mkdir(&VPath::root(), false)), "exists");
     let e = fx.home.mkdir(&vp("x/y"), false).expect_err("no parent");
-    assert_eq!(e.code_name(), "not_found");
+    assert_eq!(e.code(), ErrorCode::NotFound);
     assert!(e.message().contains("/x"), "{}", e.message());
     let e = fx.home.mkdir(&vp("file/sub"), false).expect_err("parent is a file");
-    assert_eq!(e.code_name(), "not_a_directory");
+    assert_eq!(e.code(), ErrorCode::NotADirectory);
     assert!(e.message().contains("/file is not a directory"), "{}", e.message());
     assert!(!exists(&fx.alice().join("x")));
 }
@@ -86,13 +87,13 @@ fn remove_files_links_and_empty_dirs_and_refuses_the_rest() {
     assert_eq!(fx.home.remove(&vp("f.bin")).expect("rm file"), (EntryKind::File, 10));
     assert_eq!(fx.home.remove(&vp("empty")).expect("rm dir"), (EntryKind::Dir, 0));
     let e = fx.home.remove(&vp("full")).expect_err("non-empty");
-    assert_eq!(e.code_name(), "not_empty");
+    assert_eq!(e.code(), ErrorCode::NotEmpty);
     assert!(e.message().contains("/full"), "{}", e.message());
     assert!(fx.alice().join("full/inner").is_file());
     assert_eq!(code(fx.home.remove(&vp("f.bin"))), "not_found");
     assert_eq!(code(fx.home.remove(&vp("full/inner/x"))), "not_a_directory");
     let e = fx.home.remove(&VPath::root()).expect_err("root");
-    assert_eq!(e.code_name(), "path_invalid");
+    assert_eq!(e.code(), ErrorCode::PathInvalid);
     assert_eq!(e.message(), "cannot remove your home folder");
     assert!(fx.alice().is_dir());
 }
@@ -160,11 +161,27 @@ fn check_upload_target_checks_parent_and_target() {
     assert_eq!(code(fx.home.check_upload_target(&vp("dlink"))), "is_a_directory");
     assert_eq!(code(fx.home.check_upload_target(&VPath::root())), "is_a_directory");
     let e = fx.home.check_upload_target(&vp("nodir/x")).expect_err("no parent");
-    assert_eq!(e.code_name(), "not_found");
+    assert_eq!(e.code(), ErrorCode::NotFound);
     assert!(e.message().contains("/nodir"), "{}", e.message());
     let e = fx.home.check_upload_target(&vp("file/x")).expect_err("parent is a file");
-    assert_eq!(e.code_name(), "not_a_directory");
+    assert_eq!(e.code(), ErrorCode::NotADirectory);
     assert!(e.message().contains("/file"), "{}", e.message());
+}
+
+#[test]
+fn the_replaced_files_identity_is_the_same_through_any_path_and_links_have_none() {
+    let fx = Fx::new();
+    fx.mkdir("d");
+    fx.write("d/old.bin", "1234567");
+    fx.link("d", "dlink");
+    fx.link("d/old.bin", "flink");
+    let (id, size) = fx.home.upload_target(&vp("d/old.bin")).expect("ok").expect("a file");
+    assert_eq!(size, 7);
+    assert_eq!(fx.home.upload_target(&vp("dlink/old.bin")).expect("ok"), Some((id, 7)));
+    assert_eq!(fx.home.file_id(&vp("dlink/old.bin")), Some(id));
+    assert_eq!(fx.home.file_id(&vp("flink")), None, "a final link is not its target");
+    assert_eq!(fx.home.file_id(&vp("d")), None);
+    assert_eq!(fx.home.file_id(&vp("missing")), None);
 }
 
 #[test]

@@ -127,7 +127,7 @@ pub(super) fn code<T: std::fmt::Debug>(r: Result<T, FsError>) -> &'static str {
             let tmp = std::env::temp_dir();
             let tmp = tmp.to_string_lossy();
             assert!(!m.contains(tmp.as_ref()) && !m.contains("homes/alice"), "message leaks a host path: {m}");
-            e.code_name()
+            e.code().as_str()
         }
     }
 }

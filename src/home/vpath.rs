@@ -16,7 +16,8 @@ use std::path::PathBuf;
 /// A path that cannot be used, found before touching the disk.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
-    /// Malformed: empty, too long, too deep, a control character, a reserved name.
+    /// Malformed: empty, too long, too deep, a control character (C0, DEL, C1
+    /// or bidirectional), a reserved name.
     #[error("{0}")]
     Invalid(String),
     /// `..` would climb above the home.
@@ -35,9 +36,12 @@ pub struct VPath {
     names: Vec<String>,
 }
 
-/// U+0000..U+001F and U+007F, the characters §5.1 refuses.
+/// The characters §5.1 refuses: C0 controls and DEL, C1 controls, and the
+/// bidirectional controls (U+202E makes `evil\u{202e}txt.exe` read as
+/// `evilexe.txt`). The same set that display escapes, so no name the server
+/// creates needs escaping to be shown truthfully.
 fn is_refused_control(c: char) -> bool {
-    c <= '\u{1f}' || c == '\u{7f}'
+    crate::protocol::display::is_unsafe(c)
 }
 
 /// Whether a name (as bytes, so it also works for names read from disk) is
@@ -266,15 +270,17 @@ mod tests {
     #[test]
     fn resolve_refuses_empty_and_control_characters() {
         assert!(invalid("/", "").contains("empty"));
-        for c in (0u32..0x20).chain([0x7f]) {
-            let ch = char::from_u32(c).expect("ascii");
+        let bidi = [0x61c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069];
+        for c in (0u32..0x20).chain(0x7f..=0x9f).chain(bidi) {
+            let ch = char::from_u32(c).expect("a character");
             let m = invalid("/", &format!("a{ch}b"));
             assert!(m.contains("control character"), "{m}");
             invalid("/x", &format!("ok/{ch}"));
         }
-        // DEL's neighbours and C1-range characters are ordinary characters.
-        ok("/", "a~b");
-        ok("/", "a\u{80}b");
+        // The neighbours of the refused ranges are ordinary characters.
+        for fine in ["a~b", "a\u{a0}b", "a\u{200d}b", "a\u{202f}b", "a\u{206a}b", "caf\u{e9}"] {
+            ok("/", fine);
+        }
     }
 
     #[test]

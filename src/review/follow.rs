@@ -25,8 +25,9 @@ pub fn run(mut tails: Vec<Tail>, filter: &Filter, printer: &mut dyn Printer, int
         for tail in &mut tails {
             tail.poll(&mut batch);
         }
-        // Stable: records with the same time keep the order of the logs.
-        batch.sort_by_key(|entry| entry.record.ts);
+        // By time, then write order within a server run (see
+        // `Record::order_key`); stable, so remaining ties keep the logs' order.
+        batch.sort_by(|a, b| a.record.order_key().cmp(&b.record.order_key()));
         for entry in batch.drain(..) {
             if filter.matches(&entry.record) {
                 printer.record(&entry)?;

@@ -3,12 +3,16 @@
 //! Holds exactly one pending entry per stream, so memory is independent of
 //! how long the streams are. With at most four streams (one per log kind) a
 //! linear scan for the earliest head is cheaper and simpler than a heap.
-//! Ties in time go to the stream listed first, then each stream keeps its own
-//! order, so the output is deterministic.
+//! Records of one server run with the same time come out in write order
+//! (their `boot`/`seq` key, see [`Record::order_key`]); remaining ties go to
+//! the stream listed first, then each stream keeps its own order, so the
+//! output is deterministic.
+//!
+//! [`Record::order_key`]: super::record::Record::order_key
 
 use super::record::Entry;
 
-/// Merges `streams` by `record.ts`.
+/// Merges `streams` by `record.order_key()`.
 pub struct Merge<S> {
     streams: Vec<S>,
     heads: Vec<Option<Entry>>,
@@ -41,7 +45,7 @@ impl<S: Iterator<Item = Entry>> Iterator for Merge<S> {
         for (i, head) in self.heads.iter().enumerate() {
             let Some(entry) = head else { continue };
             let better = match earliest.and_then(|e| self.heads[e].as_ref()) {
-                Some(best) => entry.record.ts < best.record.ts,
+                Some(best) => entry.record.order_key() < best.record.order_key(),
                 None => true,
             };
             if better {
@@ -85,6 +89,22 @@ mod tests {
         assert_eq!(merged(vec![vec![], b.clone(), a.clone()]), [3, 1, 2]);
         assert_eq!(merged(vec![a, b]), [1, 2, 3]);
         assert_eq!(merged(vec![vec![], vec![]]), Vec::<u64>::new());
+    }
+
+    fn keyed(kind: Kind, ts: &str, session: u64, seq: u64) -> Entry {
+        let raw = format!(r#"{{"ts":"{ts}","session":{session},"event":"e","outcome":"ok","boot":"b1","seq":{seq}}}"#);
+        Entry { kind, record: Record::parse(raw.as_bytes()).unwrap(), raw }
+    }
+
+    #[test]
+    fn records_of_the_same_millisecond_come_out_in_write_order_across_logs() {
+        // A `pwd` (seq 7) and the `logout` after it (seq 8), stamped in the
+        // same millisecond: the logins stream is listed first, yet the pwd
+        // must not show after its own logout.
+        let t = "2026-11-23T00:00:00.123Z";
+        let logins = vec![keyed(Kind::Logins, t, 8, 8), keyed(Kind::Logins, "2026-11-23T00:00:01Z", 9, 9)];
+        let commands = vec![keyed(Kind::Commands, t, 6, 6), keyed(Kind::Commands, t, 7, 7)];
+        assert_eq!(merged(vec![logins, commands]), [6, 7, 8, 9]);
     }
 
     #[test]

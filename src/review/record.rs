@@ -133,6 +133,12 @@ pub struct Record {
     pub sha256: Option<String>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// The writing server run's id (absent in logs from before it existed).
+    #[serde(default)]
+    pub boot: Option<String>,
+    /// The write order within that run, shared by the four logs.
+    #[serde(default)]
+    pub seq: Option<u64>,
 }
 
 impl Record {
@@ -143,6 +149,14 @@ impl Record {
             return Err("not a JSON object".to_owned());
         }
         serde_json::from_slice(line).map_err(|e| e.to_string())
+    }
+
+    /// The merge order: time, then within one server run the write order,
+    /// so records of the same millisecond come out as they were written
+    /// whichever log holds them (a `pwd` before the `logout` that followed
+    /// it). Records without `boot`/`seq` sort by time alone.
+    pub fn order_key(&self) -> (Timestamp, Option<&str>, Option<u64>) {
+        (self.ts, self.boot.as_deref(), self.seq)
     }
 
     /// The IP part of `peer` (`"10.0.0.5:40000"`, `"[::1]:5000"`, or a bare address).

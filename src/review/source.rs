@@ -45,9 +45,10 @@ impl FileId {
 }
 
 /// Prints a warning about the input on stderr. Output goes to stdout, so a
-/// pipe into jq never sees these.
+/// pipe into jq never sees these. A parse error can quote the bad line, so
+/// the text is escaped for the terminal like the table.
 pub fn warn(text: std::fmt::Arguments<'_>) {
-    eprintln!("mioftpd audit: warning: {text}");
+    eprintln!("mioftpd audit: warning: {}", crate::protocol::display::escape(&text.to_string()));
 }
 
 /// One open log file, read line by line.

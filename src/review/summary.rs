@@ -202,7 +202,11 @@ pub fn write_text(out: &mut impl Write, report: &Report) -> io::Result<()> {
 }
 
 /// First column left-aligned, the numbers right-aligned under their headers.
+/// Cells are escaped for the terminal first (a user name is peer text).
 fn write_aligned(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|c| crate::protocol::display::escape(c).into_owned()).collect()).collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -10,10 +10,16 @@
 //! Colour marks failures only: outcome and reason in red for `fail` and
 //! `rejected`, yellow for `incomplete`. Widths are measured on the plain text,
 //! so colour never disturbs alignment.
+//!
+//! Every cell is peer-controlled text (a user name, a path, a message), so it
+//! goes through [`escape`] before anything else: a name like
+//! `ESC]0;pwned BEL` is shown as `\x1b]0;pwned\x07` instead of retitling the
+//! reviewer's terminal. Only the table's own colours are raw escapes.
 
 use super::output::Printer;
 use super::record::{Entry, Kind, Outcome};
 use super::units;
+use crate::protocol::display::{escape, is_unsafe};
 use std::io::{self, Write};
 
 /// Rows held to measure column widths before the first line is printed.
@@ -62,7 +68,16 @@ impl Col {
         matches!(self, Col::Session | Col::Size | Col::Moved | Col::Duration)
     }
 
+    /// The cell's text, escaped for the terminal.
     fn cell(self, entry: &Entry) -> String {
+        let text = self.raw_cell(entry);
+        match escape(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(escaped) => escaped,
+        }
+    }
+
+    fn raw_cell(self, entry: &Entry) -> String {
         let r = &entry.record;
         let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
         match self {
@@ -99,7 +114,7 @@ fn columns(kind: Option<Kind>) -> &'static [Col] {
 /// Arguments as typed, quoting the ones a reader could not otherwise tell apart.
 fn shell_words(args: &[String]) -> String {
     let word = |a: &String| {
-        if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c.is_control()) {
+        if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || is_unsafe(c)) {
             format!("{a:?}")
         } else {
             a.clone()
@@ -259,6 +274,21 @@ mod tests {
         let text = render(None, true, &[(Kind::Uploads, incomplete)]);
         assert!(text.ends_with("\x1b[33mincomplete\x1b[0m\n"), "an empty reason is not painted: {text:?}");
         assert!(lines[0].starts_with("TIME (UTC)") && lines[0].contains("  LOG "), "{:?}", lines[0]);
+    }
+
+    #[test]
+    fn peer_text_in_every_column_is_escaped_and_aligned_on_the_escaped_form() {
+        let hostile = r#"{"ts":"2026-11-23T08:00:05Z","peer":"1.2.3.4:5","session":11,"user":"\u001b]0;pwned\u0007","event":"login","outcome":"fail","reason":"bad\u009b2J","message":"x"}"#;
+        let plain = r#"{"ts":"2026-11-23T08:00:06Z","peer":"1.2.3.4:5","session":12,"user":"bob","event":"login","outcome":"ok"}"#;
+        let text = render(Some(Kind::Logins), true, &[(Kind::Logins, hostile), (Kind::Logins, plain)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains(r"\x1b]0;pwned\x07") && lines[1].contains(r"bad\u{9b}2J"), "{text:?}");
+        let own_colours = text.replace("\x1b[31m", "").replace("\x1b[0m", "");
+        assert!(!own_colours.contains(['\x1b', '\x07', '\u{9b}']), "{text:?}");
+        let col = |line: &str, word: &str| line.find(word).unwrap();
+        assert_eq!(col(lines[1], "1.2.3.4"), col(lines[2], "1.2.3.4"), "{text}");
+        let args = ["evil\u{202e}txt".to_owned()];
+        assert_eq!(shell_words(&args), r#""evil\u{202e}txt""#);
     }
 
     #[test]

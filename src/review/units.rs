@@ -3,21 +3,9 @@
 
 use jiff::Timestamp;
 
-/// Bytes in binary units: `512 B`, `1.5 KiB`, `1.0 MiB`, `2.3 GiB`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    // Switch up before rounding would print "1024.0 KiB".
-    while value >= 1023.95 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+/// Bytes in binary units: `512 B`, `1.5 KiB`, `2.3 GiB` (the protocol
+/// crate's formatter, shared with the server's messages and the client).
+pub use crate::protocol::human_size as size;
 
 /// Milliseconds as `120 ms`, `1.5 s`, `2m05s`, `1h02m`.
 pub fn duration(ms: u64) -> String {
@@ -35,9 +23,11 @@ pub fn duration(ms: u64) -> String {
     format!("{}h{:02}m", mins / 60, mins % 60)
 }
 
-/// A record time for the table: UTC to the second, like `2026-11-23 07:12:16`.
+/// A record time for the table: UTC to the second, marked with `Z` like
+/// every time mioftp shows (`mioftp dir` shows its zone the same way),
+/// e.g. `2026-11-23 07:12:16Z`.
 pub fn time(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    ts.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -45,15 +35,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_use_binary_units_with_one_decimal() {
-        assert_eq!(size(0), "0 B");
-        assert_eq!(size(1023), "1023 B");
-        assert_eq!(size(1024), "1.0 KiB");
-        assert_eq!(size(1536), "1.5 KiB");
-        assert_eq!(size(1_048_575), "1.0 MiB");
-        assert_eq!(size(1_048_576), "1.0 MiB");
-        assert_eq!(size(5 * 1024 * 1024 * 1024), "5.0 GiB");
-        assert_eq!(size(u64::MAX), "16.0 EiB");
+    fn table_times_are_utc_marked_with_z() {
+        let ts: Timestamp = "2026-11-23T07:12:16.938Z".parse().unwrap();
+        assert_eq!(time(ts), "2026-11-23 07:12:16Z");
     }
 
     #[test]
@@ -66,10 +50,5 @@ mod tests {
         assert_eq!(duration(125_000), "2m05s");
         assert_eq!(duration(3_720_000), "1h02m");
         assert!(duration(u64::MAX).ends_with('m'));
-    }
-
-    #[test]
-    fn times_are_utc_to_the_second() {
-        assert_eq!(time("2026-11-23T07:12:16.938Z".parse().unwrap()), "2026-11-23 07:12:16");
     }
 }

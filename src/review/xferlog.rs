@@ -11,7 +11,9 @@
 //! type is `b` (binary), action `_` (none), direction `i` for an upload and
 //! `o` for a download, access-mode `r` (a real account), service `mioftp`,
 //! auth-method `0`, auth-user-id `*`, status `c` complete or `i` incomplete.
-//! Whitespace in a file name would break the layout, so it becomes `_`.
+//! Whitespace in a file name would break the layout, so it becomes `_`, and
+//! so does any character a terminal could act on (see
+//! [`crate::protocol::display`]).
 
 use super::output::Printer;
 use super::record::{Entry, Kind, Outcome};
@@ -39,12 +41,13 @@ pub fn line(entry: &Entry) -> Option<String> {
     Some(format!("{when} {seconds} {host} {bytes} {path} b _ {direction} r {user} mioftp 0 * {status}"))
 }
 
-/// A field with no whitespace or control characters in it.
+/// A field with no whitespace, control or bidirectional characters in it.
 fn field(text: &str) -> String {
     if text.is_empty() {
         return "-".to_owned();
     }
-    text.chars().map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c }).collect()
+    let unsafe_char = |c: char| c.is_whitespace() || c.is_control() || crate::protocol::display::is_unsafe(c);
+    text.chars().map(|c| if unsafe_char(c) { '_' } else { c }).collect()
 }
 
 /// Prints transfer entries as xferlog lines and ignores the rest.
@@ -111,6 +114,15 @@ mod tests {
             r#"{"ts":"2026-11-23T07:12:16Z","peer":"[::1]:5000","user":"bob","event":"download","outcome":"incomplete","path":"/a","bytes":7,"duration_ms":20}"#,
         );
         assert_eq!(line(&e).unwrap(), "Mon Nov 23 07:12:16 2026 0 ::1 7 /a b _ o r bob mioftp 0 * i");
+    }
+
+    #[test]
+    fn terminal_controls_in_a_path_become_underscores_like_whitespace() {
+        let e = entry(
+            Kind::Downloads,
+            r#"{"ts":"2026-11-23T07:12:16Z","peer":"[::1]:5000","user":"bob","event":"download","outcome":"complete","path":"/a\u001b[31m\u009b\u202etxt.exe","bytes":7}"#,
+        );
+        assert_eq!(line(&e).unwrap(), "Mon Nov 23 07:12:16 2026 0 ::1 7 /a_[31m__txt.exe b _ o r bob mioftp 0 * c");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The connection check, registration, SCRAM login, logout and exit.
 
 use super::{Authed, Session, State};
-use crate::accounts::{Account, CreateError, Credentials};
+use crate::accounts::{Account, CreateError, Credentials, Unusable};
 use crate::audit::{Log, format_ts};
 use crate::home::VPath;
-use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
+use crate::protocol::messages::{
+    Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered, UserCheck,
+};
 use crate::protocol::scram::{self, Exchange, Key};
 use crate::protocol::{ErrorCode, WireError, check_username};
 use crate::services::Services;
@@ -12,8 +14,6 @@ use std::time::{Instant, SystemTime};
 
 /// The message both an unknown user and a wrong password get.
 pub const AUTH_FAILED: &str = "invalid username or password";
-/// Salt lengths `register` accepts, in bytes.
-const SALT_RANGE: std::ops::RangeInclusive<usize> = 8..=64;
 
 /// A login between SCRAM server-first and the client's proof.
 pub(super) struct PendingLogin {
@@ -34,6 +34,7 @@ pub(super) fn hello(challenge: &[u8; 32], svc: &Services) -> Hello {
         challenge: scram::b64(challenge),
         kdf: KDF_NAME.to_owned(),
         min_iterations: svc.config.min_iterations,
+        max_iterations: Some(scram::MAX_ITERATIONS),
         min_password_len: svc.config.min_password_len,
     }
 }
@@ -57,17 +58,60 @@ pub(super) fn check_key(s: &mut Session, challenge: &[u8; 32], hmac_b64: &str, s
     }
 }
 
-pub(super) fn register(
-    s: &mut Session,
-    user: &str,
-    salt: &str,
-    iterations: u32,
-    stored_key: &str,
-    server_key: &str,
-    svc: &mut Services,
-) {
+/// `check_user`: whether a name is free, so a client can say "taken" before
+/// asking for a password twice. It reveals whether an account exists, so it
+/// is allowed only before login and rate-limited per address; a taken name
+/// is recorded as a failure with `user_exists`, like a `register` would be.
+pub(super) fn check_user(s: &mut Session, user: &str, now: Instant, svc: &mut Services) {
     let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_register(s, user, salt, iterations, stored_key, server_key, svc);
+    let result = try_check_user(s, user, now, svc);
+    let audited = match &result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken"))),
+        Err(e) => Err(e.clone()),
+    };
+    s.audit(svc, Log::Accounts, shown_user, "check_user", audited.as_ref().map(|_| ()));
+    match result {
+        Ok(available) => s.send_ok(&UserCheck { user: user.to_owned(), available }),
+        Err(e) => s.send_error(&e),
+    }
+}
+
+fn try_check_user(s: &Session, user: &str, now: Instant, svc: &mut Services) -> Result<bool, WireError> {
+    if !matches!(s.state, State::Open) {
+        return Err(WireError::new(ErrorCode::BadState, "check_user is for choosing a name before logging in"));
+    }
+    check_username(user).map_err(|m| WireError::new(ErrorCode::InvalidUsername, m))?;
+    if let Some(wait) = svc.name_checks.take(s.peer.ip(), now) {
+        return Err(WireError::new(
+            ErrorCode::TooManyAttempts,
+            format!("too many name checks from this address; retry after {} s", wait.as_secs().max(1)),
+        ));
+    }
+    match svc.storage.load_account(user) {
+        Ok(found) => Ok(found.is_none()),
+        // A damaged record still holds the name.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(false),
+        Err(e) => {
+            log::error!("check_user {user}: {e}");
+            Err(WireError::new(ErrorCode::Internal, "the account store could not be read; try again later"))
+        }
+    }
+}
+
+/// The fields of a `register` request.
+pub(super) struct Registration<'a> {
+    pub user: &'a str,
+    pub salt: &'a str,
+    pub iterations: u32,
+    pub stored_key: &'a str,
+    pub server_key: &'a str,
+}
+
+pub(super) fn register(s: &mut Session, reg: &Registration<'_>, svc: &mut Services) {
+    let user = reg.user;
+    let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
+    let result = try_register(s, reg, svc);
     s.audit(svc, Log::Accounts, shown_user, "register", result.as_ref().map(|_| ()));
     match result {
         Ok(()) => s.send_ok(&Registered { user: user.to_owned() }),
@@ -75,31 +119,21 @@ pub(super) fn register(
     }
 }
 
-fn try_register(
-    s: &Session,
-    user: &str,
-    salt: &str,
-    iterations: u32,
-    stored_key: &str,
-    server_key: &str,
-    svc: &mut Services,
-) -> Result<(), WireError> {
+fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Result<(), WireError> {
+    let Registration { user, salt, iterations, stored_key, server_key } = *reg;
     if !matches!(s.state, State::Open) {
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
     }
     check_username(user).map_err(|m| WireError::new(ErrorCode::InvalidUsername, m))?;
-    let min = svc.config.min_iterations;
-    if iterations < min {
-        return Err(WireError::new(
-            ErrorCode::WeakKdf,
-            format!("PBKDF2 iteration count {iterations} is below this server's minimum of {min}"),
-        ));
-    }
-    let salt_ok = scram::unb64(salt).is_some_and(|b| SALT_RANGE.contains(&b.len()));
+    check_kdf(iterations, svc.config.min_iterations)?;
+    let salt_ok = scram::unb64(salt).is_some_and(|b| b.len() == scram::SALT_LEN);
     if !salt_ok || scram::unb64_key(stored_key).is_none() || scram::unb64_key(server_key).is_none() {
         return Err(WireError::new(
             ErrorCode::WeakKdf,
-            "salt must be 8 to 64 bytes and stored_key and server_key 32 bytes each, all in base64",
+            format!(
+                "salt must be exactly {} bytes and stored_key and server_key 32 bytes each, all in base64",
+                scram::SALT_LEN
+            ),
         ));
     }
     let account = Account {
@@ -129,9 +163,43 @@ fn try_register(
     Ok(())
 }
 
-/// `login`: SCRAM client-first. Unknown users get a fake but stable salt and
-/// the policy's iteration count, so this reply does not reveal whether the
-/// account exists.
+/// `register`'s iteration count must be exactly the server's policy (the
+/// hello's `min_iterations`), which is never above [`scram::MAX_ITERATIONS`].
+///
+/// Why exactly, and not "at least": the login challenge of an unknown user
+/// must look like a real account's, and a real account's parameters are
+/// whatever it registered with. If registration allowed any count (or any
+/// salt length), an account made with 700,000 iterations would stand out
+/// against the fake 600,000 of every missing name. Fixing both at
+/// registration makes every new account's challenge the same shape as the
+/// fake one (16-byte salt, the policy's count). What remains visible:
+/// accounts registered before this rule or under an earlier policy.
+fn check_kdf(iterations: u32, policy: u32) -> Result<(), WireError> {
+    let max = scram::MAX_ITERATIONS;
+    let why = if iterations > max {
+        format!("PBKDF2 iteration count {iterations} is above the protocol's maximum of {max}")
+    } else if iterations < policy {
+        format!("PBKDF2 iteration count {iterations} is below this server's policy of {policy}")
+    } else if iterations != policy {
+        format!(
+            "this server requires exactly {policy} PBKDF2 iterations (its hello's min_iterations), not {iterations}"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(WireError::new(ErrorCode::WeakKdf, why))
+}
+
+/// `login`: SCRAM client-first. Unknown users get a fake but stable salt of
+/// the one length registration allows and the policy's iteration count, the
+/// parameters every account registered under this policy has (see
+/// [`check_kdf`]), so this reply does not reveal whether the account exists.
+///
+/// A stored account above [`scram::MAX_ITERATIONS`] (written before the
+/// ceiling existed, or by hand) is refused here with `weak_kdf`, before any
+/// KDF parameter is handed out: no client or front end is ever asked to run
+/// such a KDF. That refusal does say the account exists; such accounts can
+/// only be repaired by an administrator.
 pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Instant, svc: &mut Services) {
     let refuse = |s: &mut Session, svc: &mut Services, err: WireError| {
         let shown = (user.len() <= 64).then_some(user.as_str());
@@ -150,9 +218,9 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     if let Err(m) = check_username(&user) {
         return refuse(s, svc, WireError::new(ErrorCode::InvalidUsername, m));
     }
-    if let Some(wait) = svc.throttle.check(&user, s.peer.ip(), now) {
+    if let Some(lock) = svc.throttle.lock(&user, s.peer.ip(), now) {
         // Recorded as `rejected` (see Session::audit), in a form fail2ban matches.
-        return refuse(s, svc, throttled(wait));
+        return refuse(s, svc, throttled(lock));
     }
     if !scram::valid_nonce(client_nonce) {
         return refuse(
@@ -162,12 +230,18 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
         );
     }
     let mut quota = None;
-    let creds = match svc.storage.load_account(&user).map(|a| a.map(|a| (a.quota, a.credentials()))) {
-        Ok(Some((q, Some(creds)))) => {
+    let loaded = svc.storage.load_account(&user).map(|a| a.map(|a| (a.quota, a.credentials())));
+    let creds = match loaded {
+        Ok(Some((q, Ok(creds)))) => {
             quota = q;
             Some(creds)
         }
         Ok(None) => None,
+        // Too costly to ever derive: refused before any parameter is sent.
+        Ok(Some((_, Err(e @ Unusable::TooCostly(_))))) => {
+            log::warn!("login {user} refused: {e}");
+            return refuse(s, svc, WireError::new(ErrorCode::WeakKdf, e.to_string()));
+        }
         // A record that cannot be read (out of descriptors, I/O error,
         // damaged) is the server's problem, not a wrong password: it must not
         // count toward the throttle or look like a guess to fail2ban.
@@ -202,11 +276,8 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists, quota }));
 }
 
-fn throttled(wait: std::time::Duration) -> WireError {
-    WireError::new(
-        ErrorCode::TooManyAttempts,
-        format!("too many failed logins for this account or address; retry after {} s", wait.as_secs().max(1)),
-    )
+fn throttled(lock: crate::throttle::Lock) -> WireError {
+    WireError::new(ErrorCode::TooManyAttempts, lock.message())
 }
 
 /// `login_proof`: SCRAM client-final. Verifies the proof and answers with
@@ -226,8 +297,8 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
     };
     // Checked again here: logins started before a lock (many connections at
     // once) must not each get a guess after it.
-    if let Some(wait) = svc.throttle.check(&pending.user, s.peer.ip(), now) {
-        let err = throttled(wait);
+    if let Some(lock) = svc.throttle.lock(&pending.user, s.peer.ip(), now) {
+        let err = throttled(lock);
         s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
         return s.send_error(&err);
     }
@@ -249,7 +320,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
             return s.send_error(&err);
         }
     };
-    svc.throttle.record_success(&pending.user);
+    svc.throttle.record_success(&pending.user, s.peer.ip(), now);
     let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
     s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });

@@ -1,41 +1,43 @@
 //! Routing a decoded frame: the connection check first, then each request
 //! to its handler by state (see the state table in docs/PROTOCOL.md §2).
 
-use super::{Input, Session, State, auth, download, files, truncate, upload};
-use crate::protocol::{ErrorCode, Frame, Request, WireError};
+use super::{Input, Session, State, auth, download, files, upload};
+use crate::protocol::{ErrorCode, Frame, Op, Refused, Request, WireError};
 use crate::services::Services;
 use std::time::Instant;
 
 impl Session {
+    /// A whole frame header arrived. It is decoded into a [`Request`] here,
+    /// once; everything after this works on the typed request (or on the
+    /// refusal, which knows the op when the header named a known one).
     pub(super) fn on_frame(&mut self, frame: Frame, now: Instant, svc: &mut Services) {
+        let Frame { header, body_len } = frame;
+        let decoded = Request::from_header(header);
         if let State::Handshake { challenge } = self.state {
-            return self.on_handshake_frame(frame, &challenge, svc);
+            return self.on_handshake_frame(decoded, body_len, &challenge, svc);
         }
-        let is_put_data = frame.header.get("op").and_then(|v| v.as_str()) == Some("put_data");
-        if frame.body_len > 0 && !(is_put_data && self.user().is_some()) {
+        let op = match &decoded {
+            Ok(request) => Some(request.op()),
+            Err(refused) => refused.op,
+        };
+        let is_put_data = op == Some(Op::PutData);
+        if body_len > 0 && !(is_put_data && self.user().is_some()) {
             // Only put_data takes a body; drop any other body unread-into-
             // memory so the next frame boundary is found.
-            self.input = Input::Discard { remaining: frame.body_len };
-            let op = frame.header.get("op").and_then(|v| v.as_str()).unwrap_or("?");
-            let msg = if is_put_data {
-                format!("put_data needs a logged-in session; {} body bytes discarded", frame.body_len)
+            self.input = Input::Discard { remaining: body_len };
+            let (code, msg) = if is_put_data {
+                (ErrorCode::NotLoggedIn, format!("put_data needs a logged-in session; {body_len} body bytes discarded"))
             } else {
-                format!("request \"{}\" takes no body; {} body bytes discarded", truncate(op), frame.body_len)
+                let what = op.map_or_else(|| "a request without a known op".to_owned(), |op| format!("\"{op}\""));
+                (ErrorCode::UnexpectedBody, format!("{what} takes no body; {body_len} body bytes discarded"))
             };
-            let code = if is_put_data { ErrorCode::NotLoggedIn } else { ErrorCode::UnexpectedBody };
-            self.fail(code, msg);
-            return;
+            return self.fail(code, msg);
         }
-        let body_len = frame.body_len;
-        let request = match Request::from_header(frame.header) {
+        let request = match decoded {
             Ok(r) => r,
-            Err(e) => {
-                if body_len > 0 {
-                    self.input = Input::Discard { remaining: body_len };
-                }
-                self.send_error(&e);
-                return;
-            }
+            // No body here: a body was discarded above unless this is
+            // put_data, which has no fields and so is never refused.
+            Err(refused) => return self.send_error(&refused.error),
         };
         if let Request::PutData = request {
             if self.user().is_none() {
@@ -49,20 +51,21 @@ impl Session {
     /// Before the connection check only a well-formed `auth` is accepted;
     /// anything else (another op, a malformed request, a body) gets
     /// `handshake_required` and the connection is closed.
-    fn on_handshake_frame(&mut self, frame: Frame, challenge: &[u8; 32], svc: &mut Services) {
-        let op = frame.header.get("op").and_then(|v| v.as_str()).map(truncate);
-        let request = (frame.body_len == 0).then(|| Request::from_header(frame.header));
-        match request {
-            Some(Ok(Request::Auth { hmac })) => auth::check_key(self, challenge, &hmac, svc),
-            _ => {
-                let what = op.map_or_else(|| "a request".to_owned(), |op| format!("\"{op}\""));
-                self.fail(
-                    ErrorCode::HandshakeRequired,
-                    format!("{what} before the connection check; send \"auth\" first"),
-                );
-                self.closing = true;
-            }
-        }
+    fn on_handshake_frame(
+        &mut self,
+        decoded: Result<Request, Refused>,
+        body_len: u64,
+        challenge: &[u8; 32],
+        svc: &mut Services,
+    ) {
+        let op = match decoded {
+            Ok(Request::Auth { hmac }) if body_len == 0 => return auth::check_key(self, challenge, &hmac, svc),
+            Ok(request) => Some(request.op()),
+            Err(refused) => refused.op,
+        };
+        let what = op.map_or_else(|| "a request".to_owned(), |op| format!("\"{op}\""));
+        self.fail(ErrorCode::HandshakeRequired, format!("{what} before the connection check; send \"auth\" first"));
+        self.closing = true;
     }
 
     pub(super) fn dispatch(&mut self, request: Request, now: Instant, svc: &mut Services) {
@@ -76,14 +79,22 @@ impl Session {
         }
         match request {
             Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
+            Request::CheckUser { user } => auth::check_user(self, &user, now, svc),
             Request::Register { user, salt, iterations, stored_key, server_key } => {
-                auth::register(self, &user, &salt, iterations, &stored_key, &server_key, svc)
+                let reg = auth::Registration {
+                    user: &user,
+                    salt: &salt,
+                    iterations,
+                    stored_key: &stored_key,
+                    server_key: &server_key,
+                };
+                auth::register(self, &reg, svc)
             }
             Request::Login { user, nonce } => auth::login(self, user, &nonce, now, svc),
             Request::LoginProof { proof } => auth::login_proof(self, &proof, now, svc),
             Request::Logout => auth::logout(self, now, svc),
             Request::Exit => {
-                let why = WireError { code: "cancelled".into(), message: "the client exited during the upload".into() };
+                let why = WireError::new(ErrorCode::Cancelled, "the client exited during the upload");
                 upload::interrupted(self, &why, now, svc);
                 auth::exit(self, svc)
             }

@@ -16,16 +16,16 @@
 //!   whole file was hashed and it did not change meanwhile, the digest is
 //!   remembered for next time.
 
-use super::files::{is_policy, resolve, wire};
+use super::files::{resolve, wire};
 use super::{Session, State};
-use crate::audit::{Log, Outcome, Record};
+use crate::audit::{Log, Outcome, Record, Transfer};
 use crate::protocol::messages::{GetEnd, GetStart};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
 use crate::storage::{Opened, ReadFile, Stamp};
 use sha2::{Digest, Sha256};
 use std::os::fd::BorrowedFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Most bytes read from the file per step (the driver may ask for fewer,
 /// to keep its loop turns short when many transfers share them).
@@ -75,12 +75,15 @@ pub(super) fn get(
         Ok(o) => o,
         Err(e) => {
             let shown = target.map(|t| t.to_string()).unwrap_or(path);
-            let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
-            let mut rec = Record::new(s.peer, s.id, s.user(), "download", outcome).failed(&e.code, &e.message);
-            rec.path = Some(&shown);
-            rec.bytes = Some(0);
-            rec.offset = Some(offset);
-            rec.duration_ms = Some(0);
+            let facts = Transfer {
+                path: &shown,
+                size: None,
+                bytes: 0,
+                offset: Some(offset),
+                sha256: None,
+                duration: Duration::ZERO,
+            };
+            let rec = Record::transfer(s.actor(s.user()), "download", Outcome::of_failure(e.code), Some(&e), facts);
             svc.audit.record(Log::Downloads, rec);
             return s.send_error(&e);
         }
@@ -167,7 +170,7 @@ impl Download {
                 sha
             }
         };
-        self.record(s, svc, now, Outcome::Complete, None, Some(&sha256));
+        self.record(s, svc, Outcome::Complete, None, self.facts(now, Some(&sha256)));
         s.send_ok(&GetEnd { trailer: true, length: self.length, sha256 });
         Step::Done(work)
     }
@@ -205,7 +208,7 @@ impl Download {
     fn broken(&mut self, s: &Session, e: &std::io::Error, now: Instant, svc: &mut Services) -> Step {
         log::error!("reading {} for download: {e}", self.path);
         let err = WireError::new(ErrorCode::Internal, "the file could not be read");
-        self.record(s, svc, now, Outcome::Fail, Some(&err), None);
+        self.record(s, svc, Outcome::Fail, Some(&err), self.facts(now, None));
         Step::Broken
     }
 
@@ -214,28 +217,23 @@ impl Download {
     pub(super) fn interrupted(&mut self, s: &Session, why: &WireError, now: Instant, svc: &mut Services) {
         let unsent = (s.output().len() as u64).min(self.sent());
         self.pos -= unsent;
-        self.record(s, svc, now, Outcome::Incomplete, Some(why), None);
+        self.record(s, svc, Outcome::Incomplete, Some(why), self.facts(now, None));
     }
 
-    fn record(
-        &self,
-        s: &Session,
-        svc: &mut Services,
-        now: Instant,
-        outcome: Outcome,
-        err: Option<&WireError>,
-        sha256: Option<&str>,
-    ) {
-        let mut rec = Record::new(s.peer, s.id, s.user(), "download", outcome);
-        if let Some(e) = err {
-            rec = rec.failed(&e.code, &e.message);
+    /// The attempt's facts as they stand at `now`.
+    fn facts<'a>(&'a self, now: Instant, sha256: Option<&'a str>) -> Transfer<'a> {
+        Transfer {
+            path: &self.path,
+            size: Some(self.length),
+            bytes: self.sent(),
+            offset: Some(self.offset),
+            sha256,
+            duration: now.saturating_duration_since(self.started),
         }
-        rec.path = Some(&self.path);
-        rec.size = Some(self.length);
-        rec.bytes = Some(self.sent());
-        rec.offset = Some(self.offset);
-        rec.sha256 = sha256;
-        rec.duration_ms = Some(now.saturating_duration_since(self.started).as_millis() as u64);
-        svc.audit.record(Log::Downloads, rec);
+    }
+
+    /// Writes the attempt's `download_file.log` record.
+    fn record(&self, s: &Session, svc: &mut Services, outcome: Outcome, err: Option<&WireError>, facts: Transfer<'_>) {
+        svc.audit.record(Log::Downloads, Record::transfer(s.actor(s.user()), "download", outcome, err, facts));
     }
 }

@@ -3,7 +3,7 @@
 //! recorded in `shell_command.log` before its reply is queued.
 
 use super::{Authed, Session};
-use crate::audit::{Log, Outcome, Record};
+use crate::audit::{Log, Record};
 use crate::home::{FsError, VPath};
 use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
 use crate::protocol::{ErrorCode, WireError};
@@ -16,17 +16,11 @@ pub const DIR_BATCH: usize = 32;
 
 /// Converts a filesystem error to the wire.
 pub(super) fn wire(e: &FsError) -> WireError {
-    let code = ErrorCode::parse(e.code_name()).unwrap_or(ErrorCode::Internal);
+    let code = e.code();
     if code == ErrorCode::Internal {
         log::error!("filesystem error: {e:?}");
     }
     WireError::new(code, e.message())
-}
-
-/// Whether a refusal is a policy decision (recorded as `rejected`) rather
-/// than an operation that was tried and failed (`fail`).
-pub(super) fn is_policy(code: &str) -> bool {
-    matches!(code, "path_invalid" | "path_escape" | "quota_exceeded" | "busy")
 }
 
 impl Session {
@@ -39,31 +33,8 @@ impl Session {
         path: Option<&VPath>,
         result: Result<(), &WireError>,
     ) {
-        self.audit_removal(svc, cmd, args, path, result, None);
-    }
-
-    /// Writes a `shell_command.log` record, with what was removed for `rm`.
-    fn audit_removal(
-        &self,
-        svc: &mut Services,
-        cmd: &str,
-        args: &[String],
-        path: Option<&VPath>,
-        result: Result<(), &WireError>,
-        freed: Option<Freed>,
-    ) {
         let shown = path.map(|p| p.to_string());
-        let mut rec = match result {
-            Ok(()) => Record::new(self.peer, self.id, self.user(), cmd, Outcome::Ok),
-            Err(e) => {
-                let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
-                Record::new(self.peer, self.id, self.user(), cmd, outcome).failed(&e.code, &e.message)
-            }
-        };
-        rec.args = Some(args);
-        rec.path = shown.as_deref();
-        rec.count = freed.map(|f| f.count);
-        rec.freed = freed.map(|f| f.bytes);
+        let rec = Record::command(self.actor(self.user()), cmd, args, shown.as_deref(), result);
         svc.audit.record(Log::Commands, rec);
     }
 
@@ -140,16 +111,22 @@ pub(super) fn rm(s: &mut Session, path: String, recursive: bool, svc: &mut Servi
     let target = resolve(a, args.last().map(String::as_str).unwrap_or_default());
     let mut freed = Freed::default();
     // Removing a file that an upload will replace is fine: the upload's
-    // data is elsewhere until it is renamed into place.
+    // data is elsewhere until it is renamed into place. But the upload was
+    // credited for that file's size, which this frees now: the credit goes.
     let result = target.clone().and_then(|t| {
         if t.is_root() {
             return Err(WireError::new(ErrorCode::BadRequest, "cannot remove your home folder"));
         }
         if !recursive {
+            let credited = svc.users.get(&user).is_some_and(|u| u.has_credits());
+            let id = if credited { a.home.file_id(&t) } else { None };
             let (kind, bytes) = a.home.remove(&t).map_err(|e| wire(&e))?;
             freed = Freed { count: 1, bytes };
             if let Some(u) = svc.users.get_mut(&user) {
                 u.shrink(bytes);
+                if let Some(id) = id {
+                    u.revoke_credit(id);
+                }
             }
             return Ok(Removed { path: t.to_string(), kind, freed: bytes, count: 1 });
         }
@@ -166,11 +143,20 @@ pub(super) fn rm(s: &mut Session, path: String, recursive: bool, svc: &mut Servi
         freed = gone;
         if let Some(u) = svc.users.get_mut(&user) {
             u.shrink(gone.bytes);
+            // A credited file may have been in the tree (reached by the
+            // upload through a link): credits whose file is no longer at its
+            // upload's target go.
+            if u.has_credits() {
+                let live: Vec<_> = u.uploads.iter().filter_map(|up| a.home.file_id(up)).collect();
+                u.retain_credits(|id| live.contains(id));
+            }
         }
         let kind = result.map_err(|e| wire(&e))?;
         Ok(Removed { path: t.to_string(), kind, freed: gone.bytes, count: gone.count })
     });
-    s.audit_removal(svc, "rm", &args, target.as_ref().ok(), result.as_ref().map(|_| ()), Some(freed));
+    let shown = target.as_ref().ok().map(|p| p.to_string());
+    let rec = Record::removal(s.actor(s.user()), &args, shown.as_deref(), result.as_ref().map(|_| ()), freed);
+    svc.audit.record(Log::Commands, rec);
     match result {
         Ok(body) => s.send_ok(&body),
         Err(e) => s.send_error(&e),
@@ -179,7 +165,7 @@ pub(super) fn rm(s: &mut Session, path: String, recursive: bool, svc: &mut Servi
 
 pub(super) fn quota(s: &mut Session, svc: &mut Services) {
     let user = authed(s).user.clone();
-    let info = svc.users.get(&user).map(|u| QuotaInfo { used: u.used, limit: u.limit });
+    let info = svc.users.get(&user).map(|u| u.quota());
     let result = info.ok_or_else(|| WireError::new(ErrorCode::Internal, "usage is not available"));
     s.finish_command(svc, "quota", &[], None, result);
 }
@@ -221,12 +207,9 @@ impl DirJob {
         let n = entries.len();
         let done = self.listing.done();
         let summary = done.then(|| {
-            let usage = s.user().and_then(|u| svc.users.get(u));
-            DirSummary {
-                count: self.listing.count(),
-                used: usage.map_or(0, |u| u.used),
-                limit: usage.and_then(|u| u.limit),
-            }
+            let quota = s.user().and_then(|u| svc.users.get(u)).map(|u| u.quota());
+            let QuotaInfo { used, limit } = quota.unwrap_or(QuotaInfo { used: 0, limit: None });
+            DirSummary { count: self.listing.count(), used, limit }
         });
         s.send_ok(&DirChunk { path: self.path.to_string(), entries, more: !done, summary });
         (done, n.max(1) * 64)

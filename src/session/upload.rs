@@ -7,18 +7,19 @@
 //! any other way (disconnect, timeout, shutdown, disk full) leaves a
 //! checkpoint so the next `put` of the same path resumes.
 
-use super::files::{is_policy, resolve, wire};
+use super::files::{resolve, wire};
 use super::{Authed, Input, Session, State};
-use crate::audit::{Log, Outcome, Record};
+use crate::audit::{Log, Outcome, Record, Transfer};
 use crate::home::VPath;
 use crate::partial::{self, Partial};
 use crate::protocol::messages::{PutReady, Stored};
-use crate::protocol::{ErrorCode, WireError};
+use crate::protocol::{ErrorCode, WireError, human_size as human};
 use crate::services::Services;
-use crate::storage::HomeStore;
+use crate::storage::{FileId, HomeStore};
+use crate::users::Shortfall;
 use sha2::Digest;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The largest `length` a `put` may declare: a body's `size` cannot exceed it.
 const MAX_LENGTH: u64 = i64::MAX as u64;
@@ -51,6 +52,8 @@ pub(super) struct Upload {
     received: u64,
     /// Reserved quota not yet used by written bytes.
     reserved: u64,
+    /// The replaced file this upload holds a quota credit for.
+    credit: Option<FileId>,
     since_checkpoint: u64,
     started: Instant,
     phase: Phase,
@@ -68,14 +71,18 @@ impl Upload {
     fn written(&self) -> u64 {
         self.partial.offset + self.received
     }
+
+    /// `n` body bytes were written: the part of this upload's reservation
+    /// they use up (all of them, as the body's size was checked against it).
+    fn take_reserved(&mut self, n: u64) -> u64 {
+        let promised = n.min(self.reserved);
+        self.reserved -= promised;
+        promised
+    }
 }
 
 fn fail(code: ErrorCode, msg: impl Into<String>) -> WireError {
     WireError::new(code, msg)
-}
-
-fn human(n: u64) -> String {
-    bytesize::ByteSize::b(n).display().iec().to_string()
 }
 
 /// `put`: validates, opens (or resumes) the partial, reserves quota.
@@ -99,12 +106,10 @@ pub(super) fn put(s: &mut Session, path: String, length: u64, resume: bool, now:
         }
         Err(e) => {
             let shown = target.map(|t| t.to_string()).unwrap_or(path);
-            let outcome = if is_policy(&e.code) { Outcome::Rejected } else { Outcome::Fail };
-            let mut rec = Record::new(s.peer, s.id, s.user(), "upload", outcome).failed(&e.code, &e.message);
-            rec.path = Some(&shown);
-            rec.size = Some(length);
-            rec.bytes = Some(0);
-            rec.duration_ms = Some(0);
+            let nothing = Duration::ZERO;
+            let facts =
+                Transfer { path: &shown, size: Some(length), bytes: 0, offset: None, sha256: None, duration: nothing };
+            let rec = Record::transfer(s.actor(s.user()), "upload", Outcome::of_failure(e.code), Some(&e), facts);
             svc.audit.record(Log::Uploads, rec);
             s.send_error(&e);
         }
@@ -128,7 +133,7 @@ fn begin(
     if target.is_root() {
         return Err(fail(ErrorCode::IsADirectory, "/ is your home folder, not a file"));
     }
-    a.home.check_upload_target(&target).map_err(|e| wire(&e))?;
+    let replaced = a.home.upload_target(&target).map_err(|e| wire(&e))?;
     let user = svc.users.get_mut(&a.user).ok_or_else(|| fail(ErrorCode::Internal, "user state missing"))?;
     if user.uploads.contains(&target) {
         return Err(fail(ErrorCode::Busy, format!("{target} is already being uploaded by another of your sessions")));
@@ -140,24 +145,25 @@ fn begin(
     user.shrink(opened.dropped);
     let offset = opened.partial.offset;
     let needed = length - offset;
-    if let (Some(limit), Some(free)) = (user.limit, user.free()) {
-        if needed > free {
-            return Err(fail(
-                ErrorCode::QuotaExceeded,
-                format!(
-                    "{target} needs {} more but only {} of your {} quota is free ({} used, {} promised to uploads in progress)",
-                    human(needed),
-                    human(free),
-                    human(limit),
-                    human(user.used),
-                    human(user.reserved)
-                ),
-            ));
-        }
-    }
-    // Saturating: with no quota, a peer may declare lengths near 2^63 on
-    // several connections at once.
-    user.reserved = user.reserved.saturating_add(needed);
+    // Only the growth over a replaced file must be free (UserState::reserve_upload).
+    let credit = user.reserve_upload(needed, replaced).map_err(|short| {
+        let Shortfall { needed: growth, free, limit, used, reserved } = short;
+        let replacing = match replaced {
+            Some((_, size)) if growth < needed => format!(" (the {} file it replaces is credited)", human(size)),
+            _ => String::new(),
+        };
+        fail(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "{target} needs {} more{replacing} but only {} of your {} quota is free ({} used, {} promised to uploads in progress)",
+                human(growth),
+                human(free),
+                human(limit),
+                human(used),
+                human(reserved)
+            ),
+        )
+    })?;
     user.uploads.insert(target.clone());
     // The checkpoint now, while the disk has room: a full disk later can
     // then still record how far the upload got (see `crate::partial`).
@@ -173,6 +179,7 @@ fn begin(
         partial: opened.partial,
         received: 0,
         reserved: needed,
+        credit,
         since_checkpoint: 0,
         started: now,
         phase: Phase::Ready,
@@ -226,13 +233,9 @@ pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services
                 up.partial.hasher.update(bytes);
                 up.received += n;
                 up.since_checkpoint += n;
-                // Reserved bytes become used bytes; never more than promised,
-                // since the body's size was checked against the reservation.
-                let used_now = n.min(up.reserved);
-                up.reserved -= used_now;
+                let promised = up.take_reserved(n);
                 if let Some(u) = svc.users.get_mut(&up.user) {
-                    u.reserved = u.reserved.saturating_sub(used_now);
-                    u.grow(n);
+                    u.wrote(n, promised);
                 }
                 if up.since_checkpoint >= CHECKPOINT_EVERY {
                     up.since_checkpoint = 0;
@@ -337,19 +340,17 @@ fn end_with_digest(
 ) {
     let Some(up) = s.upload.take() else { return };
     if let Some(u) = svc.users.get_mut(&up.user) {
-        u.reserved = u.reserved.saturating_sub(up.reserved);
+        u.release_upload(up.reserved, up.credit);
         u.uploads.remove(&up.target);
     }
     let shown = up.target.to_string();
-    let mut rec = Record::new(s.peer, s.id, Some(&up.user), "upload", outcome);
-    if let Some(e) = err {
-        rec = rec.failed(&e.code, &e.message);
-    }
-    rec.path = Some(&shown);
-    rec.size = Some(up.length);
-    rec.bytes = Some(up.received);
-    rec.offset = Some(up.partial.offset);
-    rec.sha256 = sha256;
-    rec.duration_ms = Some(now.saturating_duration_since(up.started).as_millis() as u64);
-    svc.audit.record(Log::Uploads, rec);
+    let facts = Transfer {
+        path: &shown,
+        size: Some(up.length),
+        bytes: up.received,
+        offset: Some(up.partial.offset),
+        sha256,
+        duration: now.saturating_duration_since(up.started),
+    };
+    svc.audit.record(Log::Uploads, Record::transfer(s.actor(Some(&up.user)), "upload", outcome, err, facts));
 }

@@ -19,7 +19,7 @@ fn vp(s: &str) -> VPath {
 fn code<T: std::fmt::Debug>(r: Result<T, FsError>) -> &'static str {
     match r {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.code_name(),
+        Err(e) => e.code().as_str(),
     }
 }
 
@@ -76,7 +76,10 @@ fn mkdir_and_its_errors_are_the_same_on_both() {
         assert_eq!(code(h.mkdir(&VPath::root(), false)), "exists");
         assert!(!h.mkdir(&VPath::root(), true).unwrap());
         let e = h.mkdir(&vp("x/y"), false).unwrap_err();
-        assert_eq!((e.code_name(), e.message()), ("not_found", "/x does not exist (use parents to create it)".into()));
+        assert_eq!(
+            (e.code().as_str(), e.message()),
+            ("not_found", "/x does not exist (use parents to create it)".into())
+        );
         assert!(h.mkdir(&vp("a/b/c"), true).unwrap());
         assert!(!h.mkdir(&vp("a/b/c"), true).unwrap(), "already there");
         put(h, "a/f", b"x");

@@ -10,7 +10,7 @@
 //! download can hand the kernel its descriptor for sendfile(2), and the
 //! digest cache lives in an extended attribute (`crate::digest_cache`).
 
-use super::{DirListing, Freed, HomeStore, Opened, ReadFile, Stamp, Storage, UsageWalk, WriteFile};
+use super::{DirListing, FileId, Freed, HomeStore, Opened, ReadFile, Stamp, Storage, UsageWalk, WriteFile};
 use crate::accounts::{Account, AccountStore, CreateError};
 use crate::config::Config;
 use crate::digest_cache;
@@ -86,6 +86,16 @@ impl HomeStore for Home {
 
     fn lstat(&self, p: &VPath) -> Result<Meta, FsError> {
         Home::lstat(self, p)
+    }
+
+    fn file_id(&self, p: &VPath) -> Option<FileId> {
+        Home::file_id(self, p)
+    }
+
+    /// One `lstat` for the kind, size and identity (the default's two could
+    /// see two different files).
+    fn upload_target(&self, p: &VPath) -> Result<Option<(FileId, u64)>, FsError> {
+        Home::upload_target(self, p)
     }
 
     fn mkdir(&self, p: &VPath, parents: bool) -> Result<bool, FsError> {

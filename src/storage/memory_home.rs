@@ -5,7 +5,7 @@
 use super::memory::{Fault, Shared};
 use super::memory_files::{MemFile, MemListing, MemUsage};
 use super::memory_tree::{DirNode, EEXIST, EISDIR, ENOENT, ENOTDIR, FileNode, Node};
-use super::{DirListing, Freed, HomeStore, Meta, Opened, UsageWalk, WriteFile};
+use super::{DirListing, FileId, Freed, HomeStore, Meta, Opened, UsageWalk, WriteFile};
 use crate::home::{FsError, RESERVED_PREFIX, VPath, from_io};
 use crate::protocol::messages::{DirEntry, EntryKind};
 use std::collections::VecDeque;
@@ -82,6 +82,13 @@ impl HomeStore for MemHome {
 
     fn lstat(&self, p: &VPath) -> Result<Meta, FsError> {
         self.node_meta(p)
+    }
+
+    fn file_id(&self, p: &VPath) -> Option<FileId> {
+        self.home(|home, _, _| match home.get(p.names()) {
+            Ok(Node::File(f)) if !p.is_root() => Some(FileId { dev: 0, ino: f.ino }),
+            _ => None,
+        })
     }
 
     fn mkdir(&self, p: &VPath, parents: bool) -> Result<bool, FsError> {

@@ -35,7 +35,7 @@ mod memory_tree;
 mod contract_tests;
 
 use crate::accounts::{Account, CreateError};
-pub use crate::home::Meta;
+pub use crate::home::{FileId, Meta};
 use crate::home::{FsError, VPath};
 use crate::protocol::messages::{DirEntry, EntryKind};
 use std::io;
@@ -96,6 +96,11 @@ pub trait HomeStore: Send + Sync {
 
     /// Kind, size and mtime of `p` itself (a final symbolic link is not followed).
     fn lstat(&self, p: &VPath) -> Result<Meta, FsError>;
+
+    /// The identity of the regular file at `p` itself (a final symbolic link
+    /// is not followed), or `None` if `p` is anything else or missing. Quota
+    /// credits for replaced files are keyed by it.
+    fn file_id(&self, p: &VPath) -> Option<FileId>;
 
     /// `mkdir`; returns whether the directory was created. Without
     /// `parents`, the parent must exist (`NotFound`), be a directory
@@ -164,16 +169,22 @@ pub trait HomeStore: Send + Sync {
         if m.kind == EntryKind::Dir { Ok(()) } else { Err(FsError::NotADirectory(format!("{p} is not a directory"))) }
     }
 
+    /// Upload target check, see [`HomeStore::upload_target`]: only the size
+    /// of the regular file that the upload will replace, if any.
+    fn check_upload_target(&self, p: &VPath) -> Result<Option<u64>, FsError> {
+        Ok(self.upload_target(p)?.map(|(_, size)| size))
+    }
+
     /// Upload target check: the parent must be an existing directory
     /// (`NotFound` / `NotADirectory`); the target must not be a directory
-    /// (`IsADirectory`). Returns the size of the regular file that the
-    /// upload will replace, if there is one.
+    /// (`IsADirectory`). Returns the identity and size of the regular file
+    /// that the upload will replace, if there is one.
     ///
     /// A symbolic link at the target is itself replaced by the upload's
     /// rename (its target is left alone), so it returns `None`, except that a
     /// link to a directory gives `IsADirectory` and one leading outside gives
     /// `Escape`, which is what the user would be told for any other request.
-    fn check_upload_target(&self, p: &VPath) -> Result<Option<u64>, FsError> {
+    fn upload_target(&self, p: &VPath) -> Result<Option<(FileId, u64)>, FsError> {
         let Some(parent) = p.parent() else {
             return Err(FsError::IsADirectory("/ is your home folder".to_owned()));
         };
@@ -187,7 +198,7 @@ pub trait HomeStore: Send + Sync {
             Err(e) => return Err(e),
         };
         match meta.kind {
-            EntryKind::File => Ok(Some(meta.size)),
+            EntryKind::File => Ok(self.file_id(p).map(|id| (id, meta.size))),
             EntryKind::Dir => Err(FsError::IsADirectory(format!("{p} is a directory"))),
             EntryKind::Other => Ok(None),
             EntryKind::Symlink => match self.stat(p) {

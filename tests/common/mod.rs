@@ -7,6 +7,7 @@ use mioftp::protocol::frame;
 use mioftp::protocol::scram;
 use mioftp::server::{RunningServer, Server};
 use mioftp_client::Client;
+use mioftp_testkit::read_frame;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -51,7 +52,10 @@ impl TestServer {
             Some(storage) => mioftp::services::Services::with_storage(cfg, storage),
             None => mioftp::services::Services::open(cfg),
         };
-        let server = Server::bind_services(svc.expect("open the data root")).expect("bind").spawn().expect("spawn");
+        let server = Server::bind_services(svc.expect("open the data root"), Box::new(mioftp::session::Native))
+            .expect("bind")
+            .spawn()
+            .expect("spawn");
         let key = std::fs::read(root.path().join("server.key")).expect("server.key created at start");
         TestServer { addr: server.addr, root, key, server: Some(server) }
     }
@@ -143,17 +147,11 @@ impl Raw {
 
     /// One frame, or `None` if the server closed the connection.
     pub fn try_recv(&mut self) -> Option<Value> {
-        let mut prefix = [0u8; 4];
-        match self.stream.read_exact(&mut prefix) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+        match read_frame(&mut self.stream) {
+            Ok(f) => f.map(|f| Value::Object(f.header)),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
             Err(e) => panic!("reading a frame: {e}"),
         }
-        let len = frame::header_len(prefix).expect("server frame length");
-        let mut header = vec![0u8; len];
-        self.stream.read_exact(&mut header).expect("frame header");
-        Some(Value::Object(frame::parse_header(&header).expect("server frame").header))
     }
 
     pub fn call(&mut self, v: Value) -> Value {
@@ -218,35 +216,9 @@ impl TestServer {
     }
 }
 
-/// Deterministic pseudo-random numbers (xorshift64): tests stay reproducible.
-pub struct XorShift(u64);
-
-impl XorShift {
-    pub fn new(seed: u64) -> XorShift {
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-}
+/// The shared test PRNG (`mioftp-testkit`): tests stay reproducible.
+#[allow(unused_imports)] // each test binary uses a different part of this module
+pub use mioftp_testkit::{XorShift, bytes};
 
 /// Writes `len` pseudo-random bytes from `seed` to `path`, streaming, and
 /// returns their SHA-256 in hex.
@@ -328,7 +300,7 @@ pub fn scram_login(raw: &mut Raw, user: &str) {
     assert_eq!(done["ok"], true, "{done}");
 }
 
-// ---- Helpers for the hardening tests (tests/hostile.rs, tests/crash.rs, tests/operations.rs) ----
+// ---- Helpers for the hardening tests (tests/hostile/, tests/crash.rs, tests/operations/) ----
 
 /// A frame whose header is exactly `header` (any bytes, not necessarily
 /// JSON), with its true length as the prefix.
@@ -393,13 +365,8 @@ impl Raw {
         match got {
             Ok(0) => Seen::Closed,
             Ok(_) => {
-                let mut rest = [0u8; 3];
-                self.stream.read_exact(&mut rest).expect("the rest of a length prefix");
-                let prefix = [first[0], rest[0], rest[1], rest[2]];
-                let len = frame::header_len(prefix).expect("server frame length");
-                let mut header = vec![0u8; len];
-                self.stream.read_exact(&mut header).expect("frame header");
-                Seen::Frame(Value::Object(frame::parse_header(&header).expect("server frame").header))
+                let f = read_frame(&mut (&first[..]).chain(&mut self.stream)).expect("a whole frame from the server");
+                Seen::Frame(Value::Object(f.expect("its first byte arrived").header))
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Seen::Closed,
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {

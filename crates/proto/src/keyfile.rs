@@ -29,7 +29,8 @@ pub fn read_key(path: &Path) -> io::Result<Vec<u8>> {
     if key.len() < MIN_KEY_LEN {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("key file {} holds {} bytes; at least {MIN_KEY_LEN} are needed", path.display(), key.len()),
+            // The caller names the path; saying it here too would print it twice.
+            format!("it holds {} bytes; at least {MIN_KEY_LEN} are needed", key.len()),
         ));
     }
     Ok(key)

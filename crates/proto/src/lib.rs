@@ -1,18 +1,29 @@
-//! `mioftp-proto`: the mioftp wire protocol, pure: frames, messages, error
-//! codes, SCRAM arithmetic and the key-file format. No sockets, no event
+//! `mioftp-proto`: the mioftp wire protocol, pure: frames, requests, replies,
+//! error codes, SCRAM arithmetic, the key-file format, and the escaping of
+//! peer text for display. No sockets, no event
 //! loop, no clocks: the server's session machine, the client, the benchmark
 //! and the fuzz targets all build on this crate, so there is one copy of it,
 //! and a client links nothing of the server.
 
+pub mod display;
 pub mod error;
 pub mod frame;
 pub mod keyfile;
 pub mod messages;
+pub mod request;
 pub mod scram;
 
 pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, Header};
-pub use messages::{Notice, Request};
+pub use messages::Notice;
+pub use request::{Op, Refused, Request};
+
+/// A byte count for people, in binary units: `0 B`, `1.5 KiB`, `3.0 GiB`.
+/// The project's one size formatter (server messages, the client, `mioftpd
+/// audit`, the benchmark), so a size reads the same everywhere.
+pub fn human_size(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().iec().to_string()
+}
 
 /// Longest username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 32;
@@ -40,7 +51,18 @@ pub fn check_username(user: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_username;
+    use super::{check_username, human_size};
+
+    #[test]
+    fn sizes_use_binary_units_with_one_decimal() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(1_048_576), "1.0 MiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(human_size(u64::MAX), "16.0 EiB");
+    }
 
     #[test]
     fn valid_usernames() {

@@ -16,8 +16,14 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Length of every key, proof and signature (SHA-256 output).
 pub const KEY_LEN: usize = 32;
-/// Salt length the client generates at registration.
+/// Salt length, in bytes: what a client generates and the only length
+/// `register` accepts (so every account's salt looks like an unknown user's).
 pub const SALT_LEN: usize = 16;
+/// The most PBKDF2 iterations the protocol allows (§4): `register` refuses
+/// more, a server never asks a client to run more at login (a stored account
+/// above it is refused), and the reference client refuses a challenge above
+/// it, so a hostile peer cannot make the other side spin.
+pub const MAX_ITERATIONS: u32 = 10_000_000;
 /// Bytes of randomness in a nonce before base64.
 pub const NONCE_BYTES: usize = 18;
 /// The GS2 header "n,," (no channel binding) in base64, as sent in `c=`.

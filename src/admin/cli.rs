@@ -1,0 +1,165 @@
+//! `mioftpd accounts ...`: the command-line face of [`super::Admin`]. The
+//! binary only has to add `Accounts(mioftp::admin::cli::AccountsArgs)` to its
+//! subcommands and call [`run`].
+//!
+//! Today it works offline (no server running, under the data-root lock).
+//! The audit record each change produces is printed to stderr as JSON until
+//! the audit log grows an admin writer; the running-server path (through
+//! `<root>/admin.sock`) comes with the driver's control socket.
+
+use super::{Admin, Outcome, QuotaSetting, Reply, Request};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `mioftpd accounts`.
+#[derive(Debug, clap::Args)]
+pub struct AccountsArgs {
+    /// The server's data root.
+    #[arg(long, default_value = ".", env = "MIOFTPD_ROOT", global = true)]
+    pub root: PathBuf,
+    /// Print the reply as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AccountsCommand,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AccountsCommand {
+    /// Every account: name, created, quota, used, last login, disabled.
+    List {
+        /// Skip walking the homes for the bytes used (faster).
+        #[arg(long)]
+        no_usage: bool,
+    },
+    /// Set a user's quota: a size (1GiB, 500MB, 1048576), `unlimited`, or `default`.
+    SetQuota {
+        user: String,
+        #[arg(value_parser = QuotaSetting::parse)]
+        size: QuotaSetting,
+    },
+    /// Refuse the user's logins (and, on a running server, end their sessions).
+    Disable { user: String },
+    /// Allow the user's logins again.
+    Enable { user: String },
+    /// Delete the account and its home.
+    Delete {
+        user: String,
+        /// Keep the files, moved aside to home/.deleted-USER-TIME.
+        #[arg(long)]
+        keep_home: bool,
+    },
+    /// Issue a one-time token with which the user sets a new password.
+    Reset {
+        user: String,
+        /// Hours the token stays valid.
+        #[arg(long, default_value_t = 168)]
+        valid_hours: u64,
+    },
+    /// Issue a one-time invitation token (for --registration token).
+    Invite {
+        /// Quota of the account registered with it.
+        #[arg(long, value_parser = QuotaSetting::parse)]
+        quota: Option<QuotaSetting>,
+        /// Hours the token stays valid.
+        #[arg(long, default_value_t = 168)]
+        valid_hours: u64,
+    },
+}
+
+impl AccountsCommand {
+    /// The plain-data request.
+    pub fn request(&self) -> Request {
+        let ttl = |h: u64| Some(h.saturating_mul(3600));
+        match self.clone() {
+            AccountsCommand::List { no_usage } => Request::List { usage: !no_usage },
+            AccountsCommand::SetQuota { user, size } => Request::SetQuota { user, quota: size },
+            AccountsCommand::Disable { user } => Request::Disable { user },
+            AccountsCommand::Enable { user } => Request::Enable { user },
+            AccountsCommand::Delete { user, keep_home } => Request::Delete { user, keep_home },
+            AccountsCommand::Reset { user, valid_hours } => Request::Reset { user, ttl_secs: ttl(valid_hours) },
+            AccountsCommand::Invite { quota, valid_hours } => Request::Invite { quota, ttl_secs: ttl(valid_hours) },
+        }
+    }
+}
+
+/// Runs the command; exit status 0 on success, 1 on failure.
+pub fn run(args: &AccountsArgs) -> ExitCode {
+    let admin = match Admin::open_offline(&args.root) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mioftpd accounts: {e}");
+            if matches!(e, super::AdminError::Locked(_)) {
+                eprintln!(
+                    "mioftpd accounts: stop the server first; changes through a running server's admin.sock are not available yet"
+                );
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = admin.execute(&args.command.request(), jiff::Timestamp::now());
+    let (code, out, err) = render(&outcome, args.json);
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    let _ = std::io::stderr().write_all(err.as_bytes());
+    code
+}
+
+/// The exit status, stdout and stderr for an outcome.
+pub fn render(outcome: &Outcome, json: bool) -> (ExitCode, String, String) {
+    let mut err = String::new();
+    if let Some(audit) = &outcome.audit {
+        // Until the audit log writes admin records itself, show the record.
+        err.push_str(&format!("audit: {}\n", serde_json::to_string(audit).unwrap_or_default()));
+    }
+    let reply = match &outcome.result {
+        Ok(r) => r,
+        Err(e) => {
+            err.push_str(&format!("mioftpd accounts: {e}\n"));
+            return (ExitCode::FAILURE, String::new(), err);
+        }
+    };
+    if json {
+        let text = serde_json::to_string_pretty(reply).unwrap_or_default();
+        return (ExitCode::SUCCESS, text + "\n", err);
+    }
+    let out = match reply {
+        Reply::Accounts { accounts, damaged } => {
+            let mut out = format!(
+                "{:<32} {:<20} {:>12} {:>12} {:<20} {}\n",
+                "USER", "CREATED", "QUOTA", "USED", "LAST LOGIN", "DISABLED"
+            );
+            for a in accounts {
+                let used = a.used.map_or("-".to_owned(), |u| bytesize::ByteSize::b(u).display().iec().to_string());
+                out.push_str(&format!(
+                    "{:<32} {:<20} {:>12} {:>12} {:<20} {}\n",
+                    a.user,
+                    a.created.get(..19).unwrap_or(&a.created),
+                    a.quota.to_string(),
+                    used,
+                    a.last_login.as_deref().map_or("-", |t| t.get(..19).unwrap_or(t)),
+                    if a.disabled { "yes" } else { "no" }
+                ));
+            }
+            for d in damaged {
+                err.push_str(&format!("damaged record: {d}\n"));
+            }
+            out
+        }
+        Reply::Done { message, changed, .. } => {
+            format!("{message}{}\n", if *changed { "" } else { " (unchanged)" })
+        }
+        Reply::Token { token, kind, expires, .. } => {
+            err.push_str(&format!(
+                "This {} token is shown once and expires {expires}; only its hash is stored.\n",
+                match kind {
+                    super::TokenKind::Invite => "invitation",
+                    super::TokenKind::Reset => "reset",
+                }
+            ));
+            format!("{token}\n")
+        }
+    };
+    (ExitCode::SUCCESS, out, err)
+}
