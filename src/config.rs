@@ -66,10 +66,6 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The FTP front end (off unless `ftp.listen` is set).
     pub ftp: crate::ftp::config::FtpConfig,
-    /// Test seam: after this many upload bytes in total, writes fail as if
-    /// the disk were full. Never set in production.
-    #[doc(hidden)]
-    pub fault_disk_full_after: Option<u64>,
 }
 
 impl Config {
@@ -92,7 +88,6 @@ impl Config {
             name_check_policy: crate::throttle::NAME_CHECK_POLICY,
             shutdown_grace: Duration::from_secs(10),
             ftp: crate::ftp::config::FtpConfig::default(),
-            fault_disk_full_after: None,
         }
     }
 

@@ -9,14 +9,17 @@
 //!   time passed in as an argument.
 //! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
 //!   connections, timers, ready list.
+//! - [`storage`]: the storage seam every filesystem effect of a session goes
+//!   through: homes and accounts on disk (production) or in memory (tests,
+//!   fuzzing, fault injection).
 //! - [`ftp`]: the FTP front end's pure core: control lines, commands,
 //!   replies, data addresses and listings (RFC 959, 2428, 3659).
 //! - [`home`]: a user's home folder: virtual paths confined to it (through
-//!   cap-std), and the bounded file operations, listings and usage scans.
+//!   cap-std), and the bounded file operations, listings and walks; the disk
+//!   storage's engine.
 //! - [`accounts`]: the account store (`accounts/<user>.json`), atomic writes.
 //! - [`audit`]: the JSON Lines audit logs under `logs/`.
 //! - [`keys`]: the pre-shared key and the server's private secret.
-//! - [`home`]: confinement of virtual paths to a user's home; file operations.
 //! - [`partial`]: hidden partial uploads with resumable hash checkpoints.
 //! - [`digest_cache`]: a file's SHA-256 kept in an xattr, so downloads can use sendfile.
 //! - [`users`]: per-user shared state: home handle, usage and quota, uploads.
@@ -56,6 +59,7 @@ pub mod sdnotify;
 pub mod server;
 pub mod services;
 pub mod session;
+pub mod storage;
 pub mod throttle;
 pub mod users;
 pub mod worker;

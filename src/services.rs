@@ -1,18 +1,21 @@
-//! The server-wide state that sessions act on: settings, keys, the account
-//! store and the audit logs.
+//! The server-wide state that sessions act on: settings, keys, the storage
+//! (homes and accounts) and the audit logs.
 //!
 //! A session is given `&mut Services` for each call instead of owning any of
 //! it. That keeps sessions free of sockets and shareable state, and lets the
-//! unit tests and fuzz targets drive a session against a temporary folder.
+//! unit tests and fuzz targets drive a session against a temporary folder or
+//! an in-memory storage.
 
-use crate::accounts::AccountStore;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
 use crate::protocol::scram::{self, Key};
+use crate::storage::Storage;
+use crate::storage::disk::DiskStorage;
 use crate::throttle::{NameChecks, Throttle};
 use crate::users::Users;
 use std::io;
+use std::sync::Arc;
 
 /// Shared, single-threaded server state.
 pub struct Services {
@@ -21,7 +24,10 @@ pub struct Services {
     pub key: Vec<u8>,
     /// Private secret for fake salts of unknown users; never sent.
     secret: Vec<u8>,
-    pub accounts: AccountStore,
+    /// Homes and account records: every filesystem effect of a session.
+    pub storage: Arc<dyn Storage>,
+    /// The audit logs stay outside the storage: append-only files of the
+    /// server's own, not user data.
     pub audit: AuditLog,
     /// Logged-in users' homes, usage and uploads.
     pub users: Users,
@@ -29,25 +35,27 @@ pub struct Services {
     pub throttle: Throttle,
     /// Rate limit on `check_user` (a user-enumeration oracle by nature).
     pub name_checks: NameChecks,
-    /// Upload bytes written in total (drives the disk-full test seam).
-    pub upload_bytes_written: u64,
     /// The FTP front end's recently verified passwords (memory only).
     pub ftp_logins: crate::ftp::session::CredentialCache,
 }
 
 impl Services {
-    /// Opens everything under `config.root`, creating what is missing.
+    /// Opens everything under `config.root`, creating what is missing, with
+    /// homes and accounts on disk.
     pub fn open(config: Config) -> io::Result<Services> {
-        let max = scram::MAX_ITERATIONS;
-        if !(1..=max).contains(&config.min_iterations) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("the PBKDF2 iteration policy must be 1 to {max}, not {}", config.min_iterations),
-            ));
-        }
+        check_iterations(&config)?;
         make_dir(&config.root, "data root (--root)")?;
         make_dir(&config.home_dir(), "home folder")?;
-        let accounts = AccountStore::open(&config.accounts_dir())?;
+        let storage = DiskStorage::open(&config)?;
+        Services::with_storage(config, Arc::new(storage))
+    }
+
+    /// Like [`Services::open`], with homes and accounts in `storage`; the
+    /// key files and audit logs are still under `config.root`.
+    pub fn with_storage(config: Config, storage: Arc<dyn Storage>) -> io::Result<Services> {
+        check_iterations(&config)?;
+        make_dir(&config.root, "data root (--root)")?;
+        make_dir(&config.accounts_dir(), "accounts folder")?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
             Some(path) => keys::read_key(path)
@@ -65,18 +73,7 @@ impl Services {
         let throttle = Throttle::new(config.login_policy);
         let name_checks = NameChecks::new(config.name_check_policy);
         let ftp_logins = crate::ftp::session::CredentialCache::new(config.ftp.login_cache_ttl)?;
-        Ok(Services {
-            config,
-            key,
-            secret,
-            accounts,
-            audit,
-            users: Users::default(),
-            throttle,
-            name_checks,
-            upload_bytes_written: 0,
-            ftp_logins,
-        })
+        Ok(Services { config, key, secret, storage, audit, users: Users::default(), throttle, name_checks, ftp_logins })
     }
 
     /// The salt an unknown user is answered with: stable across requests and
@@ -92,6 +89,18 @@ impl Services {
     pub fn fake_stored_key(&self, user: &str) -> Key {
         scram::hmac(&self.secret, format!("fake-stored-key\0{user}").as_bytes())
     }
+}
+
+/// Refuses an iteration policy outside what the KDF allows.
+fn check_iterations(config: &Config) -> io::Result<()> {
+    let max = scram::MAX_ITERATIONS;
+    if !(1..=max).contains(&config.min_iterations) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the PBKDF2 iteration policy must be 1 to {max}, not {}", config.min_iterations),
+        ));
+    }
+    Ok(())
 }
 
 /// Creates a folder the server needs, or says which path is wrong and what

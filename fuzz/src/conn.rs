@@ -133,7 +133,9 @@ impl Conn {
         if let Some(r) = self.s.file_range(C).filter(|_| room > 0) {
             let want = r.len.min(room as u64).min(1 << 20) as usize;
             let mut buf = vec![0u8; want];
-            let got = r.file.read_at(&mut buf, r.offset).unwrap_or(0);
+            // The memory storage offers no ranges; a disk one would, by descriptor.
+            let file = r.fd.try_clone_to_owned().map(std::fs::File::from);
+            let got = file.and_then(|f| f.read_at(&mut buf, r.offset)).unwrap_or(0);
             if got == 0 {
                 self.s.file_truncated(C, now, svc);
             } else {

@@ -3,14 +3,17 @@
 //! script ([`crate::script`]) and a fake clock.
 //!
 //! # The world
-//! One `Services` per thread (so per fuzzing process), on a temporary folder
-//! (in /dev/shm when there is one: the accounts' and uploads' fsyncs are then
-//! free) named after the process, so that folders left by crashed runs can
-//! be swept. Its data root is `<tmp>/root`, one level below the temporary folder,
-//! so a file that escaped the root (`..` past it) would be seen. Two accounts
-//! are registered once through a real session (connection check + SCRAM
+//! One `Services` per thread (so per fuzzing process), with homes and
+//! accounts in the in-memory storage (`mioftp::storage::memory`: no disk
+//! writes, no fsync). The key files and audit logs, which stay outside the
+//! storage, are in a temporary folder (in /dev/shm when there is one) named
+//! after the process, so that folders left by crashed runs can be swept. Its
+//! data root is `<tmp>/root`, one level below the temporary folder, so a file
+//! that escaped the root (`..` past it) would be seen, and so would any home
+//! or account written to the disk instead of the storage. Two accounts are
+//! registered once through a real session (connection check + SCRAM
 //! registration): `fuzz` (unlimited) and `tight` (a 64 KiB quota, set in its
-//! account file the way an administrator would).
+//! record the way an administrator would).
 //!
 //! # A run
 //! The connection starts at the hello (`session`) or after a real connection
@@ -23,24 +26,24 @@
 //!
 //! Checked during the run: every output byte ([`OutputCheck`]), and the
 //! contract's invariants after every call ([`crate::conn`]).
-//! Checked at the end: each user's usage matches the files on disk, and the
-//! `tight` user is within quota; after every connection is closed no user
-//! state is left; nothing exists outside `root/{accounts,home,logs,server.key}`
-//! and every home belongs to an account. Then the run's files and accounts
-//! are removed, so runs do not depend on each other.
+//! Checked at the end: each user's usage matches the files in the storage
+//! (exactly: checkpoints are counted by neither), and the `tight` user is
+//! within quota; after every connection is closed no user state is left;
+//! nothing exists on disk but `root/{accounts/.secret,logs,server.key}`, and
+//! every home belongs to an account. Then the run's files and accounts are
+//! removed, so runs do not depend on each other.
 
 use crate::conn::{Conn, budget};
 use crate::output::hex;
 use crate::requests::request_header;
 use crate::script::{Op, PATHS, Req, Script, Str, USERS, Upload};
-use crate::world::{World, disk_usage, names};
+use crate::world::World;
 use mioftp::session::{Budget, CloseReason, Endpoint, Session};
 use mioftp_proto::frame;
 use mioftp_proto::scram::{self, Exchange};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
-use std::fs;
 use std::net::SocketAddr;
 
 use std::time::{Duration, Instant};
@@ -103,8 +106,6 @@ pub(crate) struct Run<'w> {
     pub(crate) user: &'static str,
     pub(crate) slots: [Option<Conn>; 2],
     pub(crate) cur: usize,
-    /// An upload checkpoint has existed during this run (see [`Run::check_usage`]).
-    pub(crate) checkpoints: bool,
 }
 
 fn peer() -> SocketAddr {
@@ -178,16 +179,6 @@ impl Run<'_> {
             Op::Request(r) => self.request(r),
             Op::Upload(up) => self.upload(up),
         }
-    }
-
-    /// Whether any home holds an upload checkpoint now.
-    fn any_checkpoint(&self) -> bool {
-        let homes = self.w.root.join("home");
-        names(&homes).iter().any(|user| {
-            let dir = homes.join(user).join(mioftp::partial::PARTIAL_DIR);
-            fs::read_dir(dir)
-                .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
-        })
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -277,9 +268,6 @@ impl Run<'_> {
     fn close(&mut self, i: usize, reason: CloseReason) {
         if let Some(c) = self.slots[i].take() {
             c.close(reason, self.now, &mut self.w.svc);
-            // Checkpoints are written when an upload is cut short, which
-            // ends in a close (a disconnect, `exit`, a timeout).
-            self.checkpoints = self.checkpoints || self.any_checkpoint();
         }
     }
 
@@ -368,29 +356,17 @@ impl Run<'_> {
         }
     }
 
-    /// Every logged-in user's usage, once known, is what is on disk.
-    ///
-    /// Upload checkpoints (`.mioftp/partial/<id>.json`) are the exception:
-    /// the server never counts writing or removing one, but a usage scan
-    /// (at a user's first login) counts those present. So once a checkpoint
-    /// has existed in a run, usage may exceed the data on disk by checkpoint
-    /// bytes, and only the lower bound is checked.
+    /// Every logged-in user's usage, once known, is what the storage holds
+    /// (partial uploads' data included, their checkpoints not, on both sides).
     fn check_usage(&self) {
-        let homes = self.w.root.join("home");
-        let Ok(entries) = fs::read_dir(&homes) else { return };
-        for entry in entries {
-            let user = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        for user in self.w.storage.users() {
             let Some(state) = self.w.svc.users.get(&user) else { continue };
             if !state.ready() {
                 continue;
             }
-            let disk = disk_usage(&homes.join(&user));
+            let held = self.w.storage.usage(&user);
             let used = state.used;
-            if self.checkpoints {
-                assert!(used >= disk, "usage of {user} is {used} but {disk} bytes of data are on disk");
-                continue;
-            }
-            assert_eq!(used, disk, "usage of {user} is {used} but {disk} bytes are on disk");
+            assert_eq!(used, held, "usage of {user} is {used} but {held} bytes are in the storage");
             if let Some(limit) = state.limit {
                 assert!(used + state.reserved <= limit, "{user} is over quota: {used} + {} > {limit}", state.reserved);
             }

@@ -1,20 +1,25 @@
-//! The session harness's world: one `Services` per thread on a temporary
-//! folder, the standing accounts, and the checks and clean-up after each run
-//! (see [`crate::session`] for what a run does).
+//! The session harness's world: one `Services` per thread, homes and
+//! accounts in the memory storage, keys and logs on a temporary folder; the
+//! standing accounts, and the checks and clean-up after each run (see
+//! [`crate::session`] for what a run does).
 
 use crate::session::{ITER, LOG_LIMIT, PASSWORD, Run, SALT, STANDING, Start};
 use mioftp::config::Config;
 use mioftp::services::Services;
+use mioftp::storage::memory::MemoryStorage;
 use mioftp_proto::scram::{self, ClientKeys};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) struct World {
     /// Kept for its lifetime: the folder goes when the thread's world does.
     pub(crate) dir: tempfile::TempDir,
     pub(crate) root: PathBuf,
+    /// Homes and accounts (shared with `svc`).
+    pub(crate) storage: MemoryStorage,
     pub(crate) svc: Services,
     pub(crate) base: Instant,
     /// SCRAM keys for [`PASSWORD`] with [`SALT`] and [`ITER`].
@@ -58,19 +63,12 @@ impl World {
         cfg.idle_timeout = Duration::from_secs(10);
         cfg.transfer_timeout = Duration::from_secs(3);
         cfg.default_quota = None;
-        let svc = Services::open(cfg).expect("services on a temporary root");
+        let storage = MemoryStorage::new();
+        let svc = Services::with_storage(cfg, Arc::new(storage.clone())).expect("services on a temporary root");
         let keys = ClientKeys::from_salted(&scram::salted_password(PASSWORD.as_bytes(), SALT, ITER));
-        let mut w = World { dir, root, svc, base: Instant::now(), keys, sessions: 0 };
+        let mut w = World { dir, root, storage, svc, base: Instant::now(), keys, sessions: 0 };
         // Register the standing accounts through a real session.
-        let mut run = Run {
-            start: Start::Hello,
-            now: w.base,
-            user: "fuzz",
-            slots: [None, None],
-            cur: 0,
-            checkpoints: false,
-            w: &mut w,
-        };
+        let mut run = Run { start: Start::Hello, now: w.base, user: "fuzz", slots: [None, None], cur: 0, w: &mut w };
         run.open(0);
         run.auth(true);
         for (name, _) in STANDING {
@@ -81,10 +79,7 @@ impl World {
         }
         run.finish(0);
         for (name, quota) in STANDING {
-            let path = w.root.join("accounts").join(format!("{name}.json"));
-            let mut account: Value = serde_json::from_slice(&fs::read(&path).expect("account file")).expect("json");
-            account["quota"] = json!(quota);
-            fs::write(&path, serde_json::to_vec_pretty(&account).expect("json")).expect("account file");
+            assert!(w.storage.set_quota(name, quota), "account {name}");
         }
         w
     }
@@ -92,7 +87,7 @@ impl World {
     pub(crate) fn run(&mut self, script: &crate::script::Script, start: Start) {
         let p = &script.prologue;
         let user = STANDING[p.user as usize % STANDING.len()].0;
-        let mut run = Run { start, now: self.base, user, slots: [None, None], cur: 0, checkpoints: false, w: self };
+        let mut run = Run { start, now: self.base, user, slots: [None, None], cur: 0, w: self };
         run.open(0);
         if start == Start::Authed && p.scan_first {
             run.finish_scans();
@@ -105,32 +100,25 @@ impl World {
     }
 
     /// After a run: the layout holds nothing unexpected; then the run's
-    /// accounts, homes and files are removed.
+    /// accounts and homes are removed.
     fn check_and_clean(&mut self) {
         let top = names(self.dir.path());
         assert_eq!(top, ["root"], "something appeared beside the data root");
         for name in names(&self.root) {
-            assert!(["accounts", "home", "logs", "server.key"].contains(&name.as_str()), "unexpected root/{name}");
+            // No `home`: every user file goes to the storage, never the disk.
+            assert!(["accounts", "logs", "server.key"].contains(&name.as_str()), "unexpected root/{name}");
         }
-        let accounts = self.root.join("accounts");
-        let mut users = Vec::new();
-        for name in names(&accounts) {
-            if name == ".secret" {
-                continue;
-            }
-            let user = name.strip_suffix(".json").unwrap_or_else(|| panic!("unexpected accounts/{name}"));
+        assert_eq!(names(&self.root.join("accounts")), [".secret"], "an account record reached the disk");
+        let users = self.storage.accounts();
+        for user in &users {
             assert!(mioftp_proto::check_username(user).is_ok(), "account for an invalid name {user:?}");
-            users.push(user.to_owned());
         }
         assert!(!self.svc.users.scanning(), "a usage scan outlived its sessions");
         for user in &users {
             assert!(self.svc.users.get(user).is_none(), "state of {user} outlived its sessions");
         }
-        let homes = self.root.join("home");
-        for name in names(&homes) {
-            let md = fs::symlink_metadata(homes.join(&name)).expect("home entry");
-            assert!(md.is_dir(), "home/{name} is not a directory");
-            assert!(users.contains(&name), "home/{name} belongs to no account");
+        for name in self.storage.users() {
+            assert!(users.contains(&name), "home {name} belongs to no account");
         }
         for name in names(&self.root.join("logs")) {
             let known = ["register_login_accounts.log", "shell_command.log", "upload_file.log", "download_file.log"];
@@ -143,22 +131,11 @@ impl World {
         }
         // Back to the standing accounts with empty homes.
         for user in users {
-            let standing = STANDING.iter().any(|(n, _)| *n == user);
-            if !standing {
-                fs::remove_file(accounts.join(format!("{user}.json"))).expect("remove account");
-            }
-            let home = homes.join(&user);
-            if !home.exists() {
-                continue;
-            }
-            if standing {
-                for name in names(&home) {
-                    let p = home.join(name);
-                    let is_dir = fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false);
-                    if is_dir { fs::remove_dir_all(&p) } else { fs::remove_file(&p) }.expect("clean home");
-                }
+            if STANDING.iter().any(|(n, _)| *n == user) {
+                self.storage.clear_home(&user);
             } else {
-                fs::remove_dir_all(&home).expect("remove home");
+                self.storage.remove_account(&user);
+                self.storage.remove_home(&user);
             }
         }
     }
@@ -172,27 +149,4 @@ pub(crate) fn names(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// Bytes of regular files under `dir`, links not followed, leaving out the
-/// partial-upload checkpoints (small metadata files that the server writes
-/// without counting them until the next scan).
-pub(crate) fn disk_usage(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in fs::read_dir(dir).expect("read home") {
-        let entry = entry.expect("entry");
-        let md = entry.metadata().expect("lstat");
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if md.is_dir() {
-            total += disk_usage(&entry.path());
-        } else if md.is_file() && !is_checkpoint(&entry.path(), &name) {
-            total += md.len();
-        }
-    }
-    total
-}
-
-fn is_checkpoint(path: &Path, name: &str) -> bool {
-    path.parent().is_some_and(|p| p.ends_with(".mioftp/partial"))
-        && (name.ends_with(".json") || name.ends_with(".json.tmp"))
 }

@@ -155,6 +155,11 @@ impl VPath {
         self.names.len()
     }
 
+    /// The names below the root, outermost first.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     /// The first `depth` names (the ancestor at that depth, or self).
     pub(crate) fn prefix(&self, depth: usize) -> VPath {
         let depth = depth.min(self.names.len());

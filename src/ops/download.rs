@@ -16,13 +16,12 @@
 
 use super::{Authed, Origin, resolve, wire};
 use crate::audit::{Log, Outcome, Record, Transfer};
-use crate::digest_cache::{self, Stamp};
 use crate::home::Meta;
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
+use crate::storage::{Opened, ReadFile, Stamp};
 use sha2::{Digest, Sha256};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 /// Most bytes read from the file per step (the driver may ask for fewer,
@@ -35,7 +34,7 @@ pub struct Download {
     origin: Origin,
     user: String,
     path: String,
-    file: File,
+    file: Box<dyn ReadFile>,
     length: u64,
     /// Where the body starts.
     offset: u64,
@@ -78,10 +77,10 @@ impl Download {
         let opened = target.clone().and_then(|t| a.home.open_read(&t).map_err(|e| wire(&e)));
         let shown = target.map(|t| t.to_string()).unwrap_or_else(|_| input.to_owned());
         match opened {
-            Ok((file, meta, etag)) => {
-                let mode = match digest_cache::load(&file) {
+            Ok(Opened { file, meta, etag }) => {
+                let mode = match file.cached_digest() {
                     Some(sha256) => Mode::Cached(sha256),
-                    None => Mode::Hash(Sha256::default(), Stamp::of(&file)),
+                    None => Mode::Hash(Sha256::default(), file.stamp()),
                 };
                 let d = Download {
                     origin: *origin,
@@ -153,21 +152,25 @@ impl Download {
         self.pos >= self.length
     }
 
-    /// Whether [`Download::step`] has anything to do: always while hashing,
-    /// never while sendfile moves the body.
+    /// Whether [`Download::step`] has anything to do: always while hashing
+    /// (or sending a cached file through the buffer, for a storage without
+    /// descriptors), never while sendfile moves the body.
     pub fn wants_step(&self) -> bool {
-        !matches!(self.mode, Mode::Cached(_)) && !self.all_sent()
+        (!matches!(self.mode, Mode::Cached(_)) || self.file.fd().is_none()) && !self.all_sent()
     }
 
     /// Reads the next chunk (at most about `max_bytes`): hash-only below
     /// the resume offset, otherwise appended to `out` and hashed.
     pub fn step(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> std::io::Result<Step> {
         let chunk = max_bytes.clamp(MIN_CHUNK, CHUNK) as u64;
-        let Mode::Hash(hasher, _) = &mut self.mode else {
+        let mut hasher = match &mut self.mode {
+            Mode::Hash(hasher, _) => Some(hasher),
             // sendfile moves the body (see `file_range`).
-            return Ok(Step::Done(0));
+            Mode::Cached(_) if self.file.fd().is_some() => return Ok(Step::Done(0)),
+            // Known digest, no descriptor: through the buffer, unhashed.
+            Mode::Cached(_) => None,
         };
-        if self.pos < self.offset {
+        if let (Some(hasher), true) = (hasher.as_mut(), self.pos < self.offset) {
             let want = (self.offset - self.pos).min(chunk) as usize;
             let mut buf = vec![0u8; want];
             self.file.read_exact_at(&mut buf, self.pos)?;
@@ -183,7 +186,9 @@ impl Download {
                 out.truncate(at);
                 return Err(e);
             }
-            hasher.update(&out[at..]);
+            if let Some(hasher) = hasher {
+                hasher.update(&out[at..]);
+            }
             self.pos += want as u64;
         }
         Ok(if self.pos < self.length { Step::Working(want) } else { Step::Done(want) })
@@ -191,9 +196,11 @@ impl Download {
 
     /// The part of the file sendfile should send next, when the digest is
     /// known and the body is not all sent.
-    pub fn file_range(&self) -> Option<(&File, u64, u64)> {
+    pub fn file_range(&self) -> Option<(BorrowedFd<'_>, u64, u64)> {
         match self.mode {
-            Mode::Cached(_) if self.pos < self.length => Some((&self.file, self.pos, self.length - self.pos)),
+            Mode::Cached(_) if self.pos < self.length => {
+                self.file.fd().map(|fd| (fd, self.pos, self.length - self.pos))
+            }
             _ => None,
         }
     }
@@ -210,8 +217,8 @@ impl Download {
             Mode::Cached(sha) => sha.clone(),
             Mode::Hash(hasher, opened) => {
                 let sha = hex::encode(hasher.clone().finalize());
-                if opened.is_some() && Stamp::of(&self.file) == *opened {
-                    digest_cache::store(&self.file, &sha);
+                if opened.is_some() && self.file.stamp() == *opened {
+                    self.file.remember_digest(&sha);
                 }
                 sha
             }

@@ -9,10 +9,11 @@
 
 use super::{Authed, Origin, resolve, wire};
 use crate::audit::{Log, Record};
-use crate::home::{Listing, Meta, VPath};
+use crate::home::{Meta, VPath};
 use crate::protocol::messages::{EntryKind, QuotaInfo};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
+use crate::storage::{DirListing, Freed};
 
 /// Writes the command's record.
 pub fn record(
@@ -94,17 +95,22 @@ pub enum Expect {
     Dir,
 }
 
-/// `rm`: removes one entry; returns its path, kind and the bytes freed.
+/// `rm`: removes one entry, or with `recursive` the whole tree in one
+/// storage call; returns its path, kind and what was removed. Usage shrinks
+/// by the bytes really freed, even when a recursive removal stops at an
+/// error part-way; the one record (`rm`) tells the count and the bytes.
+#[allow(clippy::too_many_arguments)]
 pub fn remove(
     o: &Origin,
     a: &Authed,
     svc: &mut Services,
-    cmd: &str,
     args: &[String],
     input: &str,
     expect: Expect,
-) -> Result<(VPath, EntryKind, u64), WireError> {
+    recursive: bool,
+) -> Result<(VPath, EntryKind, Freed), WireError> {
     let target = resolve(a, input);
+    let mut freed = Freed::default();
     // Removing a file that an upload will replace is fine: the upload's
     // data is elsewhere until it is renamed into place. But the upload was
     // credited for that file's size, which this frees now: the credit goes.
@@ -121,18 +127,47 @@ pub fn remove(
             }
             _ => {}
         }
-        let credited = svc.users.get(&a.user).is_some_and(|u| u.has_credits());
-        let id = if credited { a.home.file_id(&t) } else { None };
-        let (kind, freed) = a.home.remove(&t).map_err(|e| wire(&e))?;
+        if !recursive {
+            let credited = svc.users.get(&a.user).is_some_and(|u| u.has_credits());
+            let id = if credited { a.home.file_id(&t) } else { None };
+            let (kind, bytes) = a.home.remove(&t).map_err(|e| wire(&e))?;
+            freed = Freed { count: 1, bytes };
+            if let Some(u) = svc.users.get_mut(&a.user) {
+                u.shrink(bytes);
+                if let Some(id) = id {
+                    u.revoke_credit(id);
+                }
+            }
+            return Ok((t, kind, freed));
+        }
+        // A folder that holds the target of an upload in progress is kept:
+        // removing it would make that upload fail at its very end.
+        let uploading = svc.users.get(&a.user).and_then(|u| u.uploads.iter().find(|up| up.is_within(&t)).cloned());
+        if let Some(up) = uploading {
+            return Err(WireError::new(
+                ErrorCode::Busy,
+                format!("{t} holds {up}, which one of your sessions is uploading; finish or cancel that upload first"),
+            ));
+        }
+        let (gone, result) = a.home.remove_tree(&t);
+        freed = gone;
         if let Some(u) = svc.users.get_mut(&a.user) {
-            u.shrink(freed);
-            if let Some(id) = id {
-                u.revoke_credit(id);
+            u.shrink(gone.bytes);
+            // A credited file may have been in the tree (reached by the
+            // upload through a link): credits whose file is no longer at its
+            // upload's target go.
+            if u.has_credits() {
+                let live: Vec<_> = u.uploads.iter().filter_map(|up| a.home.file_id(up)).collect();
+                u.retain_credits(|id| live.contains(id));
             }
         }
-        Ok((t, kind, freed))
+        let kind = result.map_err(|e| wire(&e))?;
+        Ok((t, kind, gone))
     });
-    recorded(o, a, svc, cmd, args, target.as_ref().ok(), result)
+    let shown = target.as_ref().ok().map(|p| p.to_string());
+    let rec = Record::removal(o.actor(Some(&a.user)), args, shown.as_deref(), result.as_ref().map(|_| ()), freed);
+    svc.audit.record(Log::Commands, rec);
+    result
 }
 
 /// Whether `p` is, holds, or lies in a path with an upload in progress
@@ -233,7 +268,7 @@ pub fn list(
     cmd: &str,
     args: &[String],
     input: Option<&str>,
-) -> Result<(VPath, Listing), WireError> {
+) -> Result<(VPath, Box<dyn DirListing>), WireError> {
     let target = match input {
         Some(p) => resolve(a, p),
         None => Ok(a.cwd.clone()),

@@ -19,15 +19,16 @@ pub mod files;
 pub mod upload;
 
 use crate::audit::Actor;
-use crate::home::{FsError, Home, VPath};
+use crate::home::{FsError, VPath};
 use crate::protocol::{ErrorCode, WireError};
+use crate::storage::HomeStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What a logged-in session knows about its user.
 pub struct Authed {
     pub user: String,
-    pub home: Arc<Home>,
+    pub home: Arc<dyn HomeStore>,
     pub cwd: VPath,
 }
 

@@ -20,15 +20,13 @@
 
 use super::{Authed, Origin, wire};
 use crate::audit::{Log, Outcome, Record, Transfer};
-use crate::home::{FileId, Home, VPath};
+use crate::home::VPath;
 use crate::partial::{self, Partial, Resume};
 use crate::protocol::{ErrorCode, WireError, human_size as human};
 use crate::services::Services;
+use crate::storage::{FileId, HomeStore, ReadFile};
 use crate::users::Shortfall;
 use sha2::Digest;
-use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,13 +66,13 @@ pub enum Start {
 pub struct Upload {
     origin: Origin,
     user: String,
-    home: Arc<Home>,
+    home: Arc<dyn HomeStore>,
     target: VPath,
     size: Size,
     partial: Partial,
     /// APPE: the committed file being copied into the partial, and its
     /// length; `None` once copied.
-    source: Option<(File, u64)>,
+    source: Option<(Box<dyn ReadFile>, u64)>,
     /// Bytes of `source` copied so far.
     copied: u64,
     /// Where the client's bytes start in the file.
@@ -193,7 +191,7 @@ impl Upload {
             Start::Resume | Start::Append => Resume::IfLength(declared),
             Start::At(n) => Resume::ExactlyAt(n),
         };
-        let opened = partial::open_with(a.home.dir(), &target, how).map_err(|e| {
+        let opened = partial::open_with(&*a.home, &target, how).map_err(|e| {
             log::error!("opening partial for {target}: {e}");
             io_error(&e)
         })?;
@@ -209,8 +207,8 @@ impl Upload {
         // APPE with nothing to resume: the committed file is copied first.
         let source = match (start, offset, replaced) {
             (Start::Append, 0, Some((_, len))) if len > 0 => {
-                let (file, _, _) = a.home.open_read(&target).map_err(|e| wire(&e))?;
-                Some((file, len))
+                let opened = a.home.open_read(&target).map_err(|e| wire(&e))?;
+                Some((opened.file, len))
             }
             _ => None,
         };
@@ -323,18 +321,11 @@ impl Upload {
                 ));
             }
         }
-        let fault = svc.config.fault_disk_full_after.is_some_and(|limit| svc.upload_bytes_written + n > limit);
-        let written = if fault {
-            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
-        } else {
-            self.partial.file.write_all(bytes)
-        };
-        if let Err(e) = written {
+        if let Err(e) = self.partial.file.write_all(bytes) {
             log::error!("writing upload {}: {e}", self.target);
             self.save_checkpoint();
             return Err(io_error(&e));
         }
-        svc.upload_bytes_written += n;
         self.partial.hasher.update(bytes);
         self.reserved -= promised;
         if let Some(u) = svc.users.get_mut(&self.user) {
@@ -355,7 +346,7 @@ impl Upload {
             Size::Stream { .. } => partial::STREAM,
         };
         let p = &self.partial;
-        if let Err(e) = partial::checkpoint(self.home.dir(), &p.id, &self.target, length, self.written(), &p.hasher) {
+        if let Err(e) = partial::checkpoint(&*self.home, &p.id, &self.target, length, self.written(), &p.hasher) {
             log::error!("checkpoint of upload {}: {e}", self.target);
         }
     }
@@ -367,7 +358,7 @@ impl Upload {
 
     /// Deletes the partial (a digest that did not match): nothing is kept.
     pub fn discard(&self, svc: &mut Services) {
-        match partial::discard(self.home.dir(), &self.partial.id) {
+        match partial::discard(&*self.home, &self.partial.id) {
             Ok(freed) => {
                 if let Some(u) = svc.users.get_mut(&self.user) {
                     u.shrink(freed);
@@ -382,7 +373,7 @@ impl Upload {
     /// quota.
     pub fn commit(&self, sha256: &str, svc: &mut Services) -> Result<(), WireError> {
         let old = self.home.check_upload_target(&self.target).map_err(|e| wire(&e))?;
-        partial::commit(self.home.dir(), &self.partial, &self.target, sha256).map_err(|e| {
+        partial::commit(&*self.home, &self.partial, &self.target, sha256).map_err(|e| {
             log::error!("committing upload {}: {e}", self.target);
             io_error(&e)
         })?;

@@ -146,8 +146,13 @@ impl Server {
     /// Opens the data root and binds the listener; `acceptor` starts each
     /// connection's endpoint (any implementation of the session contract).
     pub fn bind_with(config: Config, acceptor: Box<dyn Acceptor>) -> io::Result<Server> {
-        let listen = config.listen;
-        let svc = Services::open(config)?;
+        Server::bind_services(Services::open(config)?, acceptor)
+    }
+
+    /// Binds the listener for services already open (say, on another
+    /// storage than the disk).
+    pub fn bind_services(svc: Services, acceptor: Box<dyn Acceptor>) -> io::Result<Server> {
+        let listen = svc.config.listen;
         let max_connections = admission::connection_cap(svc.config.max_connections);
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(listen)?;

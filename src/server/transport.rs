@@ -14,9 +14,8 @@
 //! first moment (the native session queues its hello at once and reads
 //! until `auth`). Neither the endpoint nor the pump changes for TLS.
 
-use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::fd::BorrowedFd;
 
 /// Bytes copied per call by the read-and-write emulation of sendfile.
 const SEND_FILE_CHUNK: usize = 64 * 1024;
@@ -25,9 +24,9 @@ pub trait Transport: Read + Write {
     /// Writes up to `len` bytes of `file` from `offset` (short writes are
     /// normal); `Ok(0)` means the file ended before `offset`. The default
     /// reads the bytes and writes them, for transports that cannot splice.
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+    fn send_file(&mut self, file: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
         let mut buf = vec![0u8; len.min(SEND_FILE_CHUNK)];
-        let got = file.read_at(&mut buf, offset)?;
+        let got = rustix::io::pread(file, &mut buf, offset)?;
         if got == 0 {
             return Ok(0);
         }
@@ -51,7 +50,7 @@ pub trait Transport: Read + Write {
 impl Transport for mio::net::TcpStream {
     /// sendfile(2): the bytes go from the page cache to the socket, never
     /// through user space.
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+    fn send_file(&mut self, file: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
         let mut at = offset;
         rustix::fs::sendfile(&*self, file, Some(&mut at), len).map_err(io::Error::from)
     }

@@ -88,7 +88,7 @@ fn try_check_user(s: &Session, user: &str, now: Instant, svc: &mut Services) -> 
             format!("too many name checks from this address; retry after {} s", wait.as_secs().max(1)),
         ));
     }
-    match svc.accounts.load(user) {
+    match svc.storage.load_account(user) {
         Ok(found) => Ok(found.is_none()),
         // A damaged record still holds the name.
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(false),
@@ -146,7 +146,7 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
         created: format_ts(SystemTime::now()),
         quota: None,
     };
-    match svc.accounts.create(&account) {
+    match svc.storage.create_account(&account) {
         Ok(()) => {}
         Err(CreateError::Exists) => {
             return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
@@ -158,7 +158,7 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
     }
     // A new account: no FTP login of that name may be remembered from before.
     svc.ftp_logins.flush_user(user);
-    if let Err(e) = std::fs::create_dir_all(svc.config.home_dir().join(user)) {
+    if let Err(e) = svc.storage.create_home(user) {
         // The account exists; login creates the home if it is still missing.
         log::error!("register {user}: creating home: {e}");
     }
@@ -232,7 +232,7 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
         );
     }
     let mut quota = None;
-    let loaded = svc.accounts.load(&user).map(|a| a.map(|a| (a.quota, a.credentials())));
+    let loaded = svc.storage.load_account(&user).map(|a| a.map(|a| (a.quota, a.credentials())));
     let creds = match loaded {
         Ok(Some((q, Ok(creds)))) => {
             quota = q;
@@ -313,8 +313,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         return s.send_error(&err);
     }
     let limit = pending.quota.or(svc.config.default_quota);
-    let homes = svc.config.home_dir();
-    let home = match svc.users.attach(&homes, &pending.user, limit, svc.config.partial_max_age) {
+    let home = match svc.users.attach(&*svc.storage, &pending.user, limit, svc.config.partial_max_age) {
         Ok(h) => h,
         Err(e) => {
             log::error!("login {}: home folder: {e}", pending.user);

@@ -19,7 +19,6 @@
 //! budget moved) from idleness (it did not) without knowing what moved.
 
 use crate::services::Services;
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -85,17 +84,20 @@ impl Channel {
 
 /// The next output bytes are a range of a file: the driver moves them with
 /// sendfile(2) on a plain socket, or by reading and writing where a layer
-/// (TLS) sits between the socket and the endpoint.
+/// (TLS) sits between the socket and the endpoint. The file is a borrowed
+/// descriptor, whatever storage opened it; a storage without descriptors
+/// (the in-memory one) never offers a range, and its bytes go through the
+/// endpoint's output instead.
 #[derive(Debug, Clone, Copy)]
 pub struct FileRange<'a> {
-    pub file: &'a File,
+    pub fd: BorrowedFd<'a>,
     pub offset: u64,
     pub len: u64,
 }
 
 /// Something only the driver can do, asked for by an endpoint through
 /// [`Endpoint::poll_request`]. The answer comes back as a [`ChannelEvent`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum DriverRequest {
     /// Listen on `ip` at a port from `ports` (tried in a random order), and
     /// accept exactly one connection on it, only from `from`, before

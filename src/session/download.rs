@@ -12,7 +12,7 @@ use super::Session;
 use crate::ops::download::{self, Download as Shared};
 use crate::protocol::messages::{GetEnd, GetStart};
 use crate::services::Services;
-use std::fs::File;
+use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
 /// A download in progress.
@@ -71,7 +71,7 @@ impl Download {
     }
 
     /// The part of the file sendfile should send next (a cached digest).
-    pub(super) fn file_range(&self) -> Option<(&File, u64, u64)> {
+    pub(super) fn file_range(&self) -> Option<(BorrowedFd<'_>, u64, u64)> {
         self.0.file_range()
     }
 

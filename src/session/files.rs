@@ -4,11 +4,12 @@
 //! the result into the native reply.
 
 use super::{Authed, Session};
-use crate::home::{Listing, VPath};
+use crate::home::VPath;
 use crate::ops::files::{self, Expect};
 use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
+use crate::storage::DirListing;
 
 /// Entries per `dir` frame. A name is at most 255 bytes, which JSON escaping
 /// can grow six-fold; 32 such entries still fit well inside a 64 KiB header.
@@ -62,9 +63,19 @@ pub(super) fn mkdir(s: &mut Session, path: String, parents: bool, svc: &mut Serv
     s.reply_result(result.map(|(t, created)| Made { path: t.to_string(), created }));
 }
 
-pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
-    let result = files::remove(&s.origin(), authed(s), svc, "rm", std::slice::from_ref(&path), &path, Expect::Any);
-    s.reply_result(result.map(|(t, kind, freed)| Removed { path: t.to_string(), kind, freed }));
+/// `rm`, and with `recursive` the whole tree (see `ops::files::remove`).
+pub(super) fn rm(s: &mut Session, path: String, recursive: bool, svc: &mut Services) {
+    let mut args = vec![path.clone()];
+    if recursive {
+        args.insert(0, "-r".into());
+    }
+    let result = files::remove(&s.origin(), authed(s), svc, &args, &path, Expect::Any, recursive);
+    s.reply_result(result.map(|(t, kind, freed)| Removed {
+        path: t.to_string(),
+        kind,
+        freed: freed.bytes,
+        count: freed.count,
+    }));
 }
 
 pub(super) fn quota(s: &mut Session, svc: &mut Services) {
@@ -76,7 +87,7 @@ pub(super) fn quota(s: &mut Session, svc: &mut Services) {
 /// only while the connection's output has room.
 pub(super) struct DirJob {
     path: VPath,
-    listing: Listing,
+    listing: Box<dyn DirListing>,
 }
 
 pub(super) fn dir(s: &mut Session, path: Option<String>, svc: &mut Services) {

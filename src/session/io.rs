@@ -324,7 +324,7 @@ impl Endpoint for Session {
     fn file_range(&self, ch: Channel) -> Option<FileRange<'_>> {
         match &self.producer {
             Some(Producer::Get(job)) if ch == Channel::CONTROL && self.pending_output() == 0 && !self.closing => {
-                job.file_range().map(|(file, offset, len)| FileRange { file, offset, len })
+                job.file_range().map(|(fd, offset, len)| FileRange { fd, offset, len })
             }
             _ => None,
         }

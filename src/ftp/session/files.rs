@@ -66,8 +66,8 @@ impl FtpSession {
                     Err(e) => error(&e),
                 }
             }
-            Command::Rmd(path) => removal(files::remove(&origin, a, svc, "rm", &[path.clone()], &path, Expect::Dir)),
-            Command::Dele(path) => removal(files::remove(&origin, a, svc, "rm", &[path.clone()], &path, Expect::File)),
+            Command::Rmd(path) => removal(files::remove(&origin, a, svc, &[path.clone()], &path, Expect::Dir, false)),
+            Command::Dele(path) => removal(files::remove(&origin, a, svc, &[path.clone()], &path, Expect::File, false)),
             Command::Rnfr(path) => match files::rename_source(&origin, a, svc, std::slice::from_ref(&path), &path) {
                 Ok(source) => {
                     self.rename_from = Some(source);
@@ -175,16 +175,17 @@ impl FtpSession {
         let target = crate::ops::resolve(a, &path);
         let opened = target.clone().and_then(|t| a.home.open_read(&t).map_err(|e| crate::ops::wire(&e)));
         files::record(&origin, a, svc, "hash", args, target.as_ref().ok(), opened.as_ref().map(|_| ()));
-        let (file, meta, _) = match opened {
+        let crate::storage::Opened { file, meta, .. } = match opened {
             Ok(o) => o,
             Err(e) => return self.reply(error(&e)),
         };
         let shown = target.map(|t| t.to_string()).unwrap_or_default();
-        match crate::digest_cache::load(&file) {
+        match file.cached_digest() {
             Some(sha) => self.reply(reply::hash_reply(crate::ftp::feat::HASH_ALGORITHM, meta.size, &sha, &shown)),
             None => {
                 self.hashing = Some((shown, meta.size));
-                self.requests.push_back(crate::session::DriverRequest::Work(Job::HashFile { file }));
+                let job = Job::HashFile { file, len: meta.size };
+                self.requests.push_back(crate::session::DriverRequest::Work(job));
                 self.wait = super::Wait::Job;
             }
         }
@@ -208,7 +209,7 @@ pub(super) fn error(e: &WireError) -> Reply {
     reply::error(e.code, Some(&e.message))
 }
 
-fn removal(result: Result<(VPath, EntryKind, u64), WireError>) -> Reply {
+fn removal(result: Result<(VPath, EntryKind, crate::storage::Freed), WireError>) -> Reply {
     match result {
         Ok((t, EntryKind::Dir, _)) => Reply::new(250, format!("Directory {t} removed.")),
         Ok((t, _, _)) => Reply::new(250, format!("{t} removed.")),

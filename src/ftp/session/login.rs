@@ -103,7 +103,7 @@ impl FtpSession {
             return self.reply(plain(ErrorCode::TooManyAttempts));
         }
         let valid_name = check_username(&user).is_ok();
-        let loaded = if valid_name { svc.accounts.load(&user) } else { Ok(None) };
+        let loaded = if valid_name { svc.storage.load_account(&user) } else { Ok(None) };
         let (exists, creds, quota) = match loaded.map(|a| a.map(|a| (a.quota, a.credentials()))) {
             Ok(Some((quota, Ok(creds)))) => (true, creds, quota),
             Ok(None) => (false, fake(svc, &user), None),
@@ -191,8 +191,7 @@ impl FtpSession {
     fn login_succeeded(&mut self, check: Box<Check>, now: Instant, svc: &mut Services) {
         let user = check.user.clone();
         let limit = check.quota.or(svc.config.default_quota);
-        let homes = svc.config.home_dir();
-        let home = match svc.users.attach(&homes, &user, limit, svc.config.partial_max_age) {
+        let home = match svc.users.attach(&*svc.storage, &user, limit, svc.config.partial_max_age) {
             Ok(h) => h,
             Err(e) => {
                 log::error!("FTP login {user}: home folder: {e}");

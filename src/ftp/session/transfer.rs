@@ -21,7 +21,6 @@ use crate::audit::Outcome;
 use crate::ftp::command::Command;
 use crate::ftp::listing::{self, Entry, FactSet};
 use crate::ftp::reply::Reply;
-use crate::home::Listing;
 use crate::ops::download::{self, Download};
 use crate::ops::files;
 use crate::ops::upload::{Size, Start, Upload};
@@ -29,6 +28,7 @@ use crate::protocol::messages::EntryKind;
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
 use crate::session::{Budget, CloseReason, FileRange};
+use crate::storage::DirListing;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
@@ -52,7 +52,7 @@ pub(super) struct Transfer {
 enum Kind {
     Retr(Download),
     Stor(Upload),
-    List { listing: Listing, format: Format, now: i64 },
+    List { listing: Box<dyn DirListing>, format: Format, now: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,7 +429,7 @@ impl FtpSession {
     pub(super) fn data_file_range(&self) -> Option<FileRange<'_>> {
         let t = self.transfer.as_ref().filter(|t| t.started && t.pending() == 0)?;
         let Kind::Retr(d) = &t.kind else { return None };
-        d.file_range().map(|(file, offset, len)| FileRange { file, offset, len })
+        d.file_range().map(|(fd, offset, len)| FileRange { fd, offset, len })
     }
 
     pub(super) fn data_advance_file(&mut self, n: usize, now: Instant) {

@@ -106,7 +106,7 @@ pub fn pump<T: Transport>(
         if ready.can_write && !budget.spent() {
             let sent = ep.file_range(ch).map(|r| {
                 let count = (r.len.min(budget.left() as u64) as usize).max(1);
-                io.send_file(r.file, r.offset, count)
+                io.send_file(r.fd, r.offset, count)
             });
             match sent {
                 None => {}

@@ -11,6 +11,7 @@ use crate::session::{FileRange, Session};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 
 /// What one `read` returns.
 enum R {
@@ -275,7 +276,7 @@ impl Endpoint for Echo {
     fn file_range(&self, _: Channel) -> Option<FileRange<'_>> {
         match &self.file {
             Some((file, offset, len)) if self.held.is_empty() && *len > 0 => {
-                Some(FileRange { file, offset: *offset, len: *len })
+                Some(FileRange { fd: file.as_fd(), offset: *offset, len: *len })
             }
             _ => None,
         }

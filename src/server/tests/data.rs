@@ -8,6 +8,7 @@ use super::super::*;
 use crate::session::{ChannelEvent, DriverRequest, Endpoint, FileRange};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener as StdListener, TcpStream};
+use std::os::fd::AsFd;
 
 const DATA: Channel = Channel(1);
 const PREFIX: &[u8] = b"DATA\n";
@@ -127,7 +128,7 @@ impl Endpoint for Toy {
     }
     fn file_range(&self, ch: Channel) -> Option<FileRange<'_>> {
         let go = ch == DATA && self.open && self.mode == "RETR" && self.prefix_left == 0 && self.sent < self.len;
-        go.then(|| FileRange { file: &self.file, offset: self.sent, len: self.len - self.sent })
+        go.then(|| FileRange { fd: self.file.as_fd(), offset: self.sent, len: self.len - self.sent })
     }
     fn advance_file(&mut self, _: Channel, n: usize, _: Instant) {
         self.sent += n as u64;

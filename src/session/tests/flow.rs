@@ -2,7 +2,7 @@
 //! budget, downloads through the output buffer and through the file-range
 //! (sendfile) hint, listings over several frames, and timeouts in a transfer.
 
-use super::pair::{Pair, code};
+use super::pair::{Pair, Store, code, on_both};
 use crate::protocol::frame::encode_to_vec;
 use crate::protocol::scram;
 use crate::session::{Budget, Channel, Endpoint, OUT_HIGH_WATER};
@@ -76,11 +76,10 @@ fn a_pipelining_client_gets_a_bounded_share_of_each_turn_and_loses_nothing() {
     assert!(turns >= n / per_turn, "{n} requests took only {turns} turns");
 }
 
-#[test]
-fn a_slowly_drained_download_keeps_its_output_buffer_bounded() {
-    let mut p = Pair::logged_in("kim");
+fn a_slowly_drained_download_keeps_its_output_buffer_bounded(store: Store) {
+    let mut p = Pair::logged_in_on(store, "kim");
     let size = 8 * 1024 * 1024;
-    std::fs::write(p.dir.path().join("home/kim/big"), vec![7u8; size]).unwrap();
+    p.plant("kim", "big", &vec![7u8; size]);
     p.room = 32 * 1024;
     p.send(json!({"op": "get", "path": "big"}));
     let mut peak = 0;
@@ -140,12 +139,11 @@ fn a_file_that_shrinks_under_the_file_range_ends_the_session_at_once() {
     assert_eq!(rec["outcome"], "fail");
 }
 
-#[test]
-fn a_long_listing_is_produced_only_as_the_client_reads() {
-    let mut p = Pair::logged_in("nia");
+fn a_long_listing_is_produced_only_as_the_client_reads(store: Store) {
+    let mut p = Pair::logged_in_on(store, "nia");
     let count = 3000;
     for i in 0..count {
-        std::fs::write(p.dir.path().join(format!("home/nia/file-{i:04}")), b"x").unwrap();
+        p.plant("nia", &format!("file-{i:04}"), b"x");
     }
     p.room = 8 * 1024;
     p.send(json!({"op": "dir"}));
@@ -194,9 +192,8 @@ fn an_upload_cut_by_eof_is_recorded_incomplete_and_resumable() {
     assert_eq!((rec["outcome"].as_str(), rec["bytes"].as_u64()), (Some("incomplete"), Some(40_000)));
 }
 
-#[test]
-fn requests_wait_for_the_usage_scan_then_continue_in_order() {
-    let mut p = Pair::checked();
+fn requests_wait_for_the_usage_scan_then_continue_in_order(store: Store) {
+    let mut p = Pair::checked_on(store);
     p.register("quinn", "pencil-pencil");
     p.login("quinn", "pencil-pencil");
     assert!(p.svc.users.scanning(), "a first login starts the usage scan");
@@ -235,3 +232,9 @@ fn a_read_that_spends_the_budget_still_handles_its_first_request_in_place() {
     p.budget = usize::MAX;
     assert_eq!(p.headers().len(), 4);
 }
+
+on_both!(
+    a_slowly_drained_download_keeps_its_output_buffer_bounded,
+    a_long_listing_is_produced_only_as_the_client_reads,
+    requests_wait_for_the_usage_scan_then_continue_in_order,
+);

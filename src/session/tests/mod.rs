@@ -1,15 +1,18 @@
 //! Session tests without sockets: an in-memory client ([`pair::Pair`])
 //! against the session, through the public contract, on a fake clock. This
 //! file covers the handshake, accounts, framing and time; `flow.rs` covers
-//! back-pressure, budgets, EOF and transfers.
+//! back-pressure, budgets, EOF and transfers; `files.rs` the file commands
+//! and transfers on both storages, and the memory storage's faults.
+//! Every case that touches storage runs on the disk and the memory storage.
 
+mod files;
 mod flow;
 mod pair;
 
 use super::*;
 use crate::protocol::frame::encode_to_vec;
 use crate::protocol::scram::{self, ClientKeys, Exchange};
-use pair::{ITER, Pair, code};
+use pair::{ITER, Pair, Store, code, on_both};
 use serde_json::json;
 use std::time::Duration;
 
@@ -44,11 +47,10 @@ fn requests_before_the_check_are_refused_and_close() {
     assert!(p.closed);
 }
 
-#[test]
-fn register_then_login_then_logout() {
-    let mut p = Pair::checked();
+fn register_then_login_then_logout(store: Store) {
+    let mut p = Pair::checked_on(store);
     assert_eq!(p.register("alice", "pencil-pencil"), json!({"ok": true, "user": "alice"}));
-    assert!(p.dir.path().join("home/alice").is_dir());
+    assert!(p.exists("alice", ""), "registering creates the home");
     let reply = p.login("alice", "pencil-pencil");
     assert_eq!(reply["user"], "alice");
     assert_eq!(p.server.user(), Some("alice"));
@@ -62,9 +64,8 @@ fn register_then_login_then_logout() {
     assert_eq!(events, ["handshake:ok", "register:ok", "login:ok", "logout:ok"]);
 }
 
-#[test]
-fn unknown_user_and_wrong_password_look_the_same() {
-    let mut p = Pair::checked();
+fn unknown_user_and_wrong_password_look_the_same(store: Store) {
+    let mut p = Pair::checked_on(store);
     p.register("alice", "pencil-pencil");
     let wrong = p.login("alice", "wrong-password");
     let unknown = p.login("mallory", "wrong-password");
@@ -86,9 +87,8 @@ fn login_proof_without_login_is_bad_state_and_the_session_stays_usable() {
     assert_eq!(p.request(json!({"op": "noop"})), json!({"ok": true}));
 }
 
-#[test]
-fn a_replayed_proof_fails() {
-    let mut p = Pair::checked();
+fn a_replayed_proof_fails(store: Store) {
+    let mut p = Pair::checked_on(store);
     p.register("bob", "correct-horse");
     // Capture a valid proof for one exchange...
     let first = p.request(json!({"op": "login", "user": "bob", "nonce": "replaynonce1"}));
@@ -104,18 +104,16 @@ fn a_replayed_proof_fails() {
     assert_eq!(code(&p.request(proof)), "auth_failed");
 }
 
-#[test]
-fn invalid_usernames_are_refused_clearly() {
-    let mut p = Pair::checked();
+fn invalid_usernames_are_refused_clearly(store: Store) {
+    let mut p = Pair::checked_on(store);
     for user in ["", "..", "Alice", "a/b", "a\u{0}b", &"x".repeat(33), ".x", "a b"] {
         let reply = p.register(user, "pencil-pencil");
         assert_eq!(code(&reply), "invalid_username", "{user:?}");
     }
 }
 
-#[test]
-fn weak_kdf_and_duplicates_are_refused() {
-    let mut p = Pair::checked();
+fn weak_kdf_and_duplicates_are_refused(store: Store) {
+    let mut p = Pair::checked_on(store);
     let weak = p.request(json!({
         "op": "register", "user": "carol", "salt": scram::b64(b"saltsalt"), "iterations": ITER - 1,
         "stored_key": scram::b64(&[1; 32]), "server_key": scram::b64(&[2; 32]),
@@ -184,9 +182,8 @@ fn an_oversized_length_is_refused_from_four_bytes() {
     assert!(p.closed);
 }
 
-#[test]
-fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request() {
-    let mut p = Pair::new();
+fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request(store: Store) {
+    let mut p = Pair::on(store);
     let start = p.now;
     assert_eq!(p.server.poll_timeout(), Some(start + Duration::from_secs(30)));
     p.now += Duration::from_secs(29);
@@ -197,7 +194,7 @@ fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request() {
     assert_eq!(code(frames.last().unwrap()), "timeout");
     assert!(p.closed);
 
-    let mut p = Pair::checked();
+    let mut p = Pair::checked_on(store);
     p.register("dave", "pencil-pencil");
     p.login("dave", "pencil-pencil");
     p.now += Duration::from_secs(100);
@@ -205,9 +202,8 @@ fn handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request() {
     assert_eq!(p.server.poll_timeout(), Some(p.now + Duration::from_secs(300)));
 }
 
-#[test]
-fn closing_mid_login_is_audited_as_abandoned() {
-    let mut p = Pair::checked();
+fn closing_mid_login_is_audited_as_abandoned(store: Store) {
+    let mut p = Pair::checked_on(store);
     p.register("erin", "pencil-pencil");
     p.request(json!({"op": "login", "user": "erin", "nonce": "abandon-me"}));
     p.close(CloseReason::PeerClosed);
@@ -291,3 +287,13 @@ fn a_request_before_the_check_is_refused_whatever_it_is() {
         assert!(p.closed, "{req}");
     }
 }
+
+on_both!(
+    register_then_login_then_logout,
+    unknown_user_and_wrong_password_look_the_same,
+    a_replayed_proof_fails,
+    invalid_usernames_are_refused_clearly,
+    weak_kdf_and_duplicates_are_refused,
+    handshake_deadline_runs_from_connect_and_idle_deadline_from_last_request,
+    closing_mid_login_is_audited_as_abandoned,
+);

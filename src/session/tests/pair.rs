@@ -8,20 +8,52 @@
 //! requests, decodes every frame the server sends (bodies by their `size`),
 //! keeps the hello's challenge, and runs the connection check and SCRAM
 //! logins with the protocol crate's arithmetic.
+//!
+//! A pair runs on the disk storage (a temporary folder) or on the memory
+//! one ([`Store`]); every case that touches storage runs on both
+//! ([`on_both!`]).
 
 use crate::config::Config;
 use crate::protocol::frame::{self, encode_to_vec};
 use crate::protocol::scram::{self, ClientKeys, Exchange};
 use crate::services::Services;
 use crate::session::{Budget, Channel, CloseReason, Endpoint, Session};
+use crate::storage::memory::MemoryStorage;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub const ITER: u32 = 1000;
 const SALT: &[u8] = b"saltsaltsaltsalt";
+
+/// Which storage a pair runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Disk,
+    Memory,
+}
+
+/// Runs each named `fn case(store: Store)` as two tests, `case::on_disk`
+/// and `case::in_memory`.
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[test]
+                fn on_disk() {
+                    super::$case(super::Store::Disk)
+                }
+                #[test]
+                fn in_memory() {
+                    super::$case(super::Store::Memory)
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both;
 
 /// One frame the client received, with its body.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +163,8 @@ pub struct Pair {
     pub svc: Services,
     pub now: Instant,
     pub dir: tempfile::TempDir,
+    /// The memory storage, when the pair runs on it.
+    pub memory: Option<MemoryStorage>,
     /// Client to server, not yet read by the server.
     pub upstream: VecDeque<u8>,
     /// Server to client, not yet read by the client.
@@ -148,15 +182,23 @@ pub struct Pair {
 
 impl Pair {
     pub fn new() -> Pair {
-        Pair::with_config(|_| {})
+        Pair::on(Store::Disk)
     }
 
-    pub fn with_config(tweak: impl FnOnce(&mut Config)) -> Pair {
+    pub fn on(store: Store) -> Pair {
+        Pair::with_config_on(store, |_| {})
+    }
+
+    pub fn with_config_on(store: Store, tweak: impl FnOnce(&mut Config)) -> Pair {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config::new(dir.path());
         cfg.min_iterations = ITER;
         tweak(&mut cfg);
-        let svc = Services::open(cfg).unwrap();
+        let memory = (store == Store::Memory).then(MemoryStorage::new);
+        let svc = match &memory {
+            None => Services::open(cfg).unwrap(),
+            Some(m) => Services::with_storage(cfg, Arc::new(m.clone())).unwrap(),
+        };
         let now = Instant::now();
         let server = Session::new(1, "127.0.0.1:9".parse().unwrap(), now, &svc).unwrap();
         Pair {
@@ -165,6 +207,7 @@ impl Pair {
             svc,
             now,
             dir,
+            memory,
             upstream: VecDeque::new(),
             downstream: Vec::new(),
             room: usize::MAX,
@@ -177,22 +220,80 @@ impl Pair {
 
     /// A pair past the connection check.
     pub fn checked() -> Pair {
-        let mut p = Pair::new();
-        assert_eq!(p.client_frames()[0].header["notice"], "hello");
-        let mac = scram::hmac(&p.svc.key, p.client.challenge.as_ref().unwrap());
-        assert_eq!(p.request(json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));
+        Pair::checked_on(Store::Disk)
+    }
+
+    pub fn checked_on(store: Store) -> Pair {
+        let mut p = Pair::on(store);
+        p.check();
         p
+    }
+
+    /// The connection check, from the hello.
+    fn check(&mut self) {
+        assert_eq!(self.client_frames()[0].header["notice"], "hello");
+        let mac = scram::hmac(&self.svc.key, self.client.challenge.as_ref().unwrap());
+        assert_eq!(self.request(json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));
     }
 
     /// A pair logged in as `user` (registered here), with its usage known.
     pub fn logged_in(user: &str) -> Pair {
-        let mut p = Pair::checked();
+        Pair::logged_in_on(Store::Disk, user)
+    }
+
+    pub fn logged_in_on(store: Store, user: &str) -> Pair {
+        let mut p = Pair::checked_on(store);
         assert_eq!(p.register(user, "pencil-pencil")["ok"], true);
         assert_eq!(p.login(user, "pencil-pencil")["user"], user);
-        while p.svc.users.scanning() {
-            p.svc.users.tick(crate::users::SCAN_BUDGET);
-        }
+        p.settle();
         p
+    }
+
+    /// A new connection on the same services, past the connection check,
+    /// in place of this one; returns the old session (still open: the
+    /// caller closes it when it chooses, with `on_close`).
+    pub fn reconnect(&mut self) -> Session {
+        let id = self.server.id() + 1;
+        let fresh = Session::new(id, "127.0.0.1:10".parse().unwrap(), self.now, &self.svc).unwrap();
+        let old = std::mem::replace(&mut self.server, fresh);
+        self.client = Client::default();
+        self.upstream.clear();
+        self.downstream.clear();
+        self.client_eof = false;
+        self.closed = false;
+        self.check();
+        old
+    }
+
+    /// Finishes the usage scans and lets a waiting request continue, as the
+    /// driver does when a scan completes.
+    pub fn settle(&mut self) {
+        while self.svc.users.scanning() {
+            self.svc.users.tick(crate::users::SCAN_BUDGET);
+        }
+        if !self.closed && self.server.is_waiting() {
+            self.server.resume(self.now, &mut self.svc);
+        }
+    }
+
+    /// Creates a file in a user's home behind the server's back.
+    pub fn plant(&self, user: &str, path: &str, bytes: &[u8]) {
+        match &self.memory {
+            Some(m) => m.write_file(user, path, bytes).unwrap(),
+            None => {
+                let p = self.dir.path().join("home").join(user).join(path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, bytes).unwrap();
+            }
+        }
+    }
+
+    /// Whether anything is at `path` in a user's home ("" for the home itself).
+    pub fn exists(&self, user: &str, path: &str) -> bool {
+        match &self.memory {
+            Some(m) => m.users().iter().any(|u| u == user) && m.exists(user, path),
+            None => std::fs::symlink_metadata(self.dir.path().join("home").join(user).join(path)).is_ok(),
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -229,7 +330,7 @@ impl Pair {
                 let room = self.room.saturating_sub(self.downstream.len());
                 let want = (r.len as usize).min(room).min(budget.left()).min(1 << 20);
                 let mut buf = vec![0; want];
-                let got = r.file.read_at(&mut buf, r.offset).unwrap();
+                let got = rustix::io::pread(r.fd, &mut buf, r.offset).unwrap();
                 if want > 0 && got == 0 {
                     self.server.file_truncated(ch, self.now, &mut self.svc);
                 } else if got > 0 {
