@@ -116,16 +116,11 @@ pub struct Server {
 
 impl Server {
     /// Opens the data root and binds the listener; connections speak the
-    /// native protocol. With `config.ftp.listen`, a second listener serves
-    /// the FTP front end (`crate::ftp::session`) in the same loop.
+    /// native protocol. With `config.ftp.listen` (whatever the constructor),
+    /// a second listener serves the FTP front end (`crate::ftp::session`) in
+    /// the same loop.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let ftp = config.ftp.listen;
-        let mut server = Server::bind_with(config, Box::new(Native))?;
-        if let Some(addr) = ftp {
-            let acceptor = crate::ftp::session::FtpAcceptor::new(&server.svc)?;
-            server.ftp_addr = Some(server.add_listener(addr, Box::new(acceptor))?);
-        }
-        Ok(server)
+        Server::bind_with(config, Box::new(Native))
     }
 
     /// Binds one more listener, whose connections `acceptor` starts; they
@@ -159,7 +154,8 @@ impl Server {
         poll.registry().register(&mut listener, listeners::token(0), Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let addr = listener.local_addr()?;
-        Ok(Server {
+        let ftp = svc.config.ftp.listen;
+        let mut server = Server {
             poll,
             addr,
             listeners: vec![Listener { socket: Some(listener), addr, acceptor }],
@@ -181,7 +177,14 @@ impl Server {
             spare_fd: std::fs::File::open("/dev/null").ok(),
             turn: 0,
             turn_budget: MAX_BUDGET,
-        })
+        };
+        // The FTP front end, when configured: a second listener in the same
+        // loop, over the same services.
+        if let Some(at) = ftp {
+            let acceptor = crate::ftp::session::FtpAcceptor::new(&server.svc)?;
+            server.ftp_addr = Some(server.add_listener(at, Box::new(acceptor))?);
+        }
+        Ok(server)
     }
 
     /// Handles SIGINT and SIGTERM (graceful shutdown) and SIGHUP (reopen the
