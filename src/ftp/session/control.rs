@@ -273,6 +273,18 @@ impl Endpoint for FtpSession {
         self.transfer_running()
     }
 
+    fn is_waiting(&self) -> bool {
+        matches!(self.wait, Wait::Usage)
+    }
+
+    /// The usage scans finished: the command that waited is handled again
+    /// (a scan that failed is retried there, or the command waits again).
+    fn resume(&mut self, _now: Instant, _svc: &mut Services) {
+        if matches!(self.wait, Wait::Usage) {
+            self.wait = Wait::Nothing;
+        }
+    }
+
     fn poll_request(&mut self) -> Option<DriverRequest> {
         let request = self.requests.pop_front()?;
         if matches!(request, DriverRequest::CloseChannel { .. }) {

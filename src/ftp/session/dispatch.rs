@@ -7,7 +7,7 @@
 //! not UTF-8 or too long, an unknown verb (500), a missing or unexpected
 //! argument (501), then the login check (530), then the command itself.
 
-use super::{FtpSession, Line, Login, plain};
+use super::{FtpSession, Line, Login, Wait, plain};
 use crate::ftp::command::{self, Command, DataType, Opts, Verb};
 use crate::ftp::feat::{self, FeatOptions, HASH_ALGORITHM};
 use crate::ftp::reply::Reply;
@@ -50,6 +50,21 @@ impl FtpSession {
         if cmd.needs_login() && self.user().is_none() {
             return self.reply(plain(ErrorCode::NotLoggedIn));
         }
+        if cmd.needs_login() {
+            match self.usage_known(svc) {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Handled again, in order, once the usage scan is done.
+                    self.lines.push_front(Ok(line));
+                    self.wait = Wait::Usage;
+                    return;
+                }
+                Err(why) => {
+                    return self
+                        .reply(Reply::new(451, format!("Your usage could not be computed ({why}); try again.")));
+                }
+            }
+        }
         // RNTO must come right after RNFR; any other command forgets it.
         let renaming = self.take_rename_source(&cmd);
         match cmd {
@@ -89,6 +104,26 @@ impl FtpSession {
             Command::Ccc => self.reply(Reply::new(502, "Clearing the control channel is not allowed.")),
             other => self.file_command(other, renaming, now, svc),
         }
+    }
+
+    /// Whether the logged-in user's usage is known. A scan that failed is
+    /// started again once (the command waits for it); if that one fails
+    /// too, the command is refused with its reason.
+    fn usage_known(&mut self, svc: &mut Services) -> Result<bool, String> {
+        let Some(user) = self.user().map(str::to_owned) else { return Ok(true) };
+        let Some(u) = svc.users.get(&user) else { return Ok(true) };
+        if u.ready() {
+            self.usage_retried = false;
+            return Ok(true);
+        }
+        if let Some(why) = u.scan_error.clone() {
+            if std::mem::take(&mut self.usage_retried) {
+                return Err(why);
+            }
+            svc.users.restart_scan(&user).map_err(|e| e.to_string())?;
+            self.usage_retried = true;
+        }
+        Ok(false)
     }
 
     fn opts(&mut self, o: Opts) {

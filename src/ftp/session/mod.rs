@@ -87,6 +87,10 @@ enum Wait {
     /// The pool refused a login's job (full): it is submitted again at
     /// this instant.
     Retry(Instant),
+    /// The user's usage is still being computed (the first login of a
+    /// user scans the home): file commands wait, as the native ones do,
+    /// so quotas are never checked against an unknown usage.
+    Usage,
 }
 
 /// The data connection, as far as the driver has set it up.
@@ -149,6 +153,8 @@ pub struct FtpSession {
     allo: Option<u64>,
     /// HASH waiting for the pool: the path shown and the file's size.
     hashing: Option<(String, u64)>,
+    /// A failed usage scan was started again for the command waiting.
+    usage_retried: bool,
     shutting_down: bool,
     phase_start: Instant,
     last_activity: Instant,
@@ -194,6 +200,7 @@ impl FtpSession {
             rest: None,
             allo: None,
             hashing: None,
+            usage_retried: false,
             shutting_down: false,
             phase_start: now,
             last_activity: now,
