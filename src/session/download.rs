@@ -39,7 +39,7 @@ pub(super) fn get(
     job.start_at(start);
     let shown = job.path().to_owned();
     s.send_ok(&GetStart { path: shown, length, offset: start, etag, mtime: meta.mtime, size: length - start });
-    s.producer = Some(super::Producer::Get(Download(job)));
+    s.producer = Some(super::Producer::Get(Box::new(Download(job))));
 }
 
 /// What a step of a download did.

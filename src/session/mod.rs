@@ -81,7 +81,7 @@ enum State {
 
 /// Output that is generated as the socket drains.
 enum Producer {
-    Get(download::Download),
+    Get(Box<download::Download>),
     Dir(files::DirJob),
 }
 

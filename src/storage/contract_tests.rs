@@ -265,3 +265,26 @@ fn each_injected_fault_fails_its_operation_until_healed() {
     assert_eq!(usage(&*h), 5);
     assert_eq!(h.remove_tree(&vp("d")).0.count, 1);
 }
+
+#[test]
+fn rename_moves_files_and_folders_replaces_files_and_never_folders() {
+    on_both(|h| {
+        put(h, "a.bin", &[1; 10]);
+        put(h, "b.bin", &[2; 4]);
+        h.mkdir(&vp("d"), false).unwrap();
+        h.mkdir(&vp("e"), false).unwrap();
+        assert_eq!(h.rename(&vp("a.bin"), &vp("b.bin")).unwrap(), 4, "the replaced file's bytes");
+        assert_eq!(read(h, "b.bin"), vec![1; 10]);
+        assert_eq!(code(h.stat(&vp("a.bin"))), "not_found");
+        assert_eq!(h.rename(&vp("b.bin"), &vp("d/c.bin")).unwrap(), 0);
+        assert_eq!(read(h, "d/c.bin"), vec![1; 10]);
+        assert_eq!(h.rename(&vp("d"), &vp("f")).unwrap(), 0, "a folder with what is in it");
+        assert_eq!(read(h, "f/c.bin"), vec![1; 10]);
+        assert_eq!(code(h.rename(&vp("f/c.bin"), &vp("e"))), "exists", "a folder is never replaced");
+        assert_eq!(code(h.rename(&vp("e"), &vp("f/c.bin"))), "exists", "a folder does not replace a file");
+        assert_eq!(code(h.rename(&vp("f"), &vp("f/g"))), "path_invalid", "not into itself");
+        assert_eq!(code(h.rename(&vp("missing"), &vp("x"))), "not_found");
+        assert_eq!(code(h.rename(&vp("e"), &vp("nowhere/e"))), "not_found");
+        assert_eq!(code(h.rename(&VPath::root(), &vp("x"))), "path_invalid");
+    });
+}

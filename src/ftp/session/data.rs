@@ -2,8 +2,8 @@
 //! listener (one accept, only from the control peer's address, before a
 //! deadline), PORT and EPRT for an outgoing connection (off unless
 //! `--ftp-active`, and only to the control peer's own address on a port
-//! >= 1024, checked before anything is tried). The driver's answers arrive
-//! as channel events.
+//! of at least 1024, checked before anything is tried). The driver's
+//! answers arrive as channel events.
 //!
 //! A new PASV, EPSV, PORT or EPRT replaces the data connection set up
 //! before (its socket or listener is closed). A passive listener that gets

@@ -66,8 +66,12 @@ impl FtpSession {
                     Err(e) => error(&e),
                 }
             }
-            Command::Rmd(path) => removal(files::remove(&origin, a, svc, &[path.clone()], &path, Expect::Dir, false)),
-            Command::Dele(path) => removal(files::remove(&origin, a, svc, &[path.clone()], &path, Expect::File, false)),
+            Command::Rmd(path) => {
+                removal(files::remove(&origin, a, svc, std::slice::from_ref(&path), &path, Expect::Dir, false))
+            }
+            Command::Dele(path) => {
+                removal(files::remove(&origin, a, svc, std::slice::from_ref(&path), &path, Expect::File, false))
+            }
             Command::Rnfr(path) => match files::rename_source(&origin, a, svc, std::slice::from_ref(&path), &path) {
                 Ok(source) => {
                     self.rename_from = Some(source);

@@ -75,11 +75,15 @@ impl FtpSession {
     /// `USER`: always 331, for existing and missing accounts alike, except
     /// that a plain-text login over the network is refused before the
     /// password is sent. A logged-in session is logged out first.
-    pub(super) fn user_cmd(&mut self, name: String, _now: Instant, svc: &mut Services) {
+    pub(super) fn user_cmd(&mut self, name: String, now: Instant, svc: &mut Services) {
         if !self.cfg.allow_plain_login && !is_loopback(self.peer.ip()) {
             return self.reply(Reply::new(530, "TLS required."));
         }
-        self.logout(svc, "USER while logged in");
+        if self.user().is_some() {
+            self.logout(svc, "USER while logged in");
+            // The login deadline starts again, as after a native logout.
+            self.phase_start = now;
+        }
         self.login = Login::User(name);
         self.reply(Reply::new(331, "Password required."));
     }
