@@ -50,7 +50,10 @@ fn status(e: &ClientError) -> u8 {
         | ClientError::Protocol(_)
         | ClientError::ServerAuth
         | ClientError::Aborted(_)
-        | ClientError::AtLine { .. } => 3,
+        // root() looks through these three.
+        | ClientError::AtLine { .. }
+        | ClientError::About { .. }
+        | ClientError::Several { .. } => 3,
     }
 }
 
