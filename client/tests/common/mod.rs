@@ -92,7 +92,19 @@ impl Fixture {
     /// Runs `mioftp ARGS` in `cwd` against this server, with alice's
     /// password in the environment and `stdin` as input. `--user alice`
     /// is added unless `interactive` (then the menu asks).
-    pub fn mioftp(&self, cwd: &std::path::Path, args: &[&str], stdin: &str, interactive: bool) -> Ran {
+    pub fn run_mioftp(&self, cwd: &std::path::Path, args: &[&str], stdin: &str, interactive: bool) -> Ran {
+        self.run_mioftp_env(cwd, args, stdin, interactive, &[])
+    }
+
+    /// [`Fixture::run_mioftp`] with more environment variables.
+    pub fn run_mioftp_env(
+        &self,
+        cwd: &std::path::Path,
+        args: &[&str],
+        stdin: &str,
+        interactive: bool,
+        env: &[(&str, &std::path::Path)],
+    ) -> Ran {
         use std::io::Write;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mioftp"));
         cmd.current_dir(cwd).args(["--server", &self.addr(), "--key-file"]).arg(self.key_path());
@@ -105,6 +117,7 @@ impl Fixture {
             .env_remove("MIOFTP_USER")
             .env_remove("MIOFTP_SERVER")
             .env_remove("MIOFTP_KEY_FILE")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -121,12 +134,12 @@ impl Fixture {
 
     /// Runs a batch script (`-b -`) as alice in `cwd`.
     pub fn batch(&self, cwd: &std::path::Path, script: &str) -> Ran {
-        self.mioftp(cwd, &["-b", "-"], script, false)
+        self.run_mioftp(cwd, &["-b", "-"], script, false)
     }
 
     /// Runs `lines` at the interactive prompt (stdin not a terminal), after
     /// logging in through the menu.
     pub fn prompt(&self, cwd: &std::path::Path, lines: &str) -> Ran {
-        self.mioftp(cwd, &[], &format!("l\nalice\n{lines}"), true)
+        self.run_mioftp(cwd, &[], &format!("l\nalice\n{lines}"), true)
     }
 }
