@@ -26,7 +26,7 @@ fn make_tree(root: &Path, files: usize, seed: u64) -> u64 {
             14..19 => 2048 + rng.below(14 * 1024),
             _ => 16 * 1024 + rng.below(112 * 1024),
         } as usize;
-        // Up to four levels: a/b/c/ shapes, 40-odd folders in all.
+        // Up to four levels: 80 folders in all.
         let dir = match i % 7 {
             0 => PathBuf::new(),
             1 | 2 => PathBuf::from(format!("d{}", i % 5)),
