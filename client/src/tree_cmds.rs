@@ -85,6 +85,13 @@ impl Plan {
     }
 }
 
+/// Where a source goes: into a folder under its own name, or to exactly
+/// the path given.
+enum Dest<T> {
+    Into(T),
+    Exactly(T),
+}
+
 /// `folder/rel`.
 fn under(folder: &str, rel: &str) -> String {
     format!("{}/{rel}", folder.trim_end_matches('/'))
@@ -96,10 +103,11 @@ pub fn put(sh: &mut Shell, sources: &[PathBuf], remote: Option<&str>, resume: bo
     let mut tally = Tally::new(sh.interactive);
     let mut plan = Plan::new(Way::Up);
     let cwd = sh.client.cwd().to_owned();
-    let folder = match remote {
-        None => Some(cwd.clone()),
-        Some(r) if sources.len() > 1 || r.ends_with('/') => Some(r.to_owned()),
-        Some(r) => (sh.client.stat(r)? == Some(EntryKind::Dir)).then(|| r.to_owned()),
+    let dest = match remote {
+        None => Dest::Into(cwd.clone()),
+        Some(r) if sources.len() > 1 || r.ends_with('/') => Dest::Into(r.to_owned()),
+        Some(r) if sh.client.stat(r)? == Some(EntryKind::Dir) => Dest::Into(r.to_owned()),
+        Some(r) => Dest::Exactly(r.to_owned()),
     };
     for source in sources {
         let shown = source.display().to_string();
@@ -112,10 +120,9 @@ pub fn put(sh: &mut Shell, sources: &[PathBuf], remote: Option<&str>, resume: bo
                 continue;
             }
         };
-        let to = match (&folder, remote) {
-            (Some(f), _) => resolve(&cwd, &under(f, &name))?,
-            (None, Some(r)) => resolve(&cwd, r)?,
-            (None, None) => unreachable!("no REMOTE means the current folder"),
+        let to = match &dest {
+            Dest::Into(folder) => resolve(&cwd, &under(folder, &name))?,
+            Dest::Exactly(path) => resolve(&cwd, path)?,
         };
         let meta = match source.symlink_metadata() {
             Ok(meta) => meta,
@@ -125,7 +132,8 @@ pub fn put(sh: &mut Shell, sources: &[PathBuf], remote: Option<&str>, resume: bo
             }
         };
         let kind = meta.file_type();
-        if kind.is_dir() || (kind.is_symlink() && shown.ends_with('/')) {
+        // (A link written with a trailing '/' reads as its folder here.)
+        if kind.is_dir() {
             match tree::local(source) {
                 Ok(t) => plan.add_tree(t, &shown, &to, &mut tally)?,
                 Err(e) => tally.fail(e, &format!("put {shown}"))?,
@@ -146,26 +154,24 @@ pub fn put(sh: &mut Shell, sources: &[PathBuf], remote: Option<&str>, resume: bo
 pub fn get(sh: &mut Shell, sources: &[Found], local: Option<&Path>, resume: bool) -> Result<Flow> {
     let mut tally = Tally::new(sh.interactive);
     let mut plan = Plan::new(Way::Down);
-    let folder = match local {
-        None => Some(PathBuf::from(".")),
-        Some(l) if sources.len() > 1 || l.is_dir() => Some(l.to_owned()),
-        Some(_) => None,
-    };
-    if let (Some(f), true) = (&folder, sources.len() > 1) {
-        if !f.is_dir() {
-            return Err(ClientError::Usage(format!("{} is not a local folder; several files need one", f.display())));
+    let dest = match local {
+        // The current folder: names stay relative ("tree/a.bin").
+        None => Dest::Into(String::new()),
+        Some(l) if l.is_dir() => Dest::Into(l.display().to_string()),
+        Some(l) if sources.len() > 1 => {
+            return Err(ClientError::Usage(format!("{} is not a local folder; several files need one", l.display())));
         }
-    }
+        Some(l) => Dest::Exactly(l.display().to_string()),
+    };
     for source in sources {
         let Some(name) = paths::base_name(&source.path) else {
             tally.fail(ClientError::Usage("no file name; give a local name".into()), &source.path)?;
             continue;
         };
-        let to = match (&folder, local) {
-            (Some(f), _) if f == Path::new(".") => name.to_owned(),
-            (Some(f), _) => under(&f.display().to_string(), name),
-            (None, Some(l)) => l.display().to_string(),
-            (None, None) => unreachable!("no LOCAL means the current folder"),
+        let to = match &dest {
+            Dest::Into(folder) if folder.is_empty() => name.to_owned(),
+            Dest::Into(folder) => under(folder, name),
+            Dest::Exactly(path) => path.clone(),
         };
         match source.kind {
             EntryKind::Dir => match sh.client.remote_tree(&source.path) {
