@@ -46,7 +46,10 @@ impl Tally {
         for e in &self.failed {
             eprintln!("  {}", format::name(&e.to_string()));
         }
-        let mut summary = format!("{} of {total} {noun} failed", self.failed.len());
+        // Failures before any file (a source or folder that could not be
+        // read) can outnumber the files.
+        let n = self.failed.len();
+        let mut summary = if n <= total { format!("{n} of {total} {noun} failed") } else { format!("{n} failed") };
         if self.not_attempted > 0 {
             summary.push_str(&format!(", {} not attempted (their folder could not be made)", self.not_attempted));
         }
@@ -90,5 +93,8 @@ mod tests {
         assert_eq!(e.to_string(), "2 of 10 files failed");
         assert_eq!(e.code(), Some(ErrorCode::QuotaExceeded), "the first failure's kind");
         assert!(Tally::new(true).finish(3, "files").is_ok());
+        let mut t = Tally::new(true);
+        t.fail(refusal(), "list photos/private").unwrap();
+        assert_eq!(t.finish(0, "files").unwrap_err().to_string(), "1 failed");
     }
 }

@@ -126,6 +126,8 @@ pub fn put(sh: &mut Shell, sources: &[PathBuf], remote: Option<&str>, resume: bo
         };
         let meta = match source.symlink_metadata() {
             Ok(meta) => meta,
+            // The only source: its own error, as a single put would say it.
+            Err(e) if sources.len() == 1 => return Err(ClientError::local(source, e)),
             Err(e) => {
                 tally.fail(ClientError::local(source, e), &format!("put {shown}"))?;
                 continue;
@@ -136,6 +138,7 @@ pub fn put(sh: &mut Shell, sources: &[PathBuf], remote: Option<&str>, resume: bo
         if kind.is_dir() {
             match tree::local(source) {
                 Ok(t) => plan.add_tree(t, &shown, &to, &mut tally)?,
+                Err(e) if sources.len() == 1 => return Err(e),
                 Err(e) => tally.fail(e, &format!("put {shown}"))?,
             }
         } else if kind.is_file() {
@@ -176,6 +179,7 @@ pub fn get(sh: &mut Shell, sources: &[Found], local: Option<&Path>, resume: bool
         match source.kind {
             EntryKind::Dir => match sh.client.remote_tree(&source.path) {
                 Ok(t) => plan.add_tree(t, &to, &source.path, &mut tally)?,
+                Err(e) if sources.len() == 1 => return Err(e),
                 Err(e) => tally.fail(e, &format!("get {}", source.path))?,
             },
             EntryKind::File => plan.files.push(Job { local: to, remote: source.path.clone(), size: source.size }),

@@ -281,3 +281,17 @@ get -r fresh/copy new
     assert_eq!(std::fs::read(down.path().join("here/photos/2026/a.jpg")).unwrap(), b"jpeg");
     assert_eq!(std::fs::read(down.path().join("new/2026/a.jpg")).unwrap(), b"jpeg");
 }
+
+#[test]
+fn a_missing_source_is_one_plain_error() {
+    let f = with_alice(|_| {});
+    let work = tempfile::tempdir().unwrap();
+    let ran = f.batch(work.path(), "put -r nothing\n");
+    assert_eq!(ran.status, Some(2), "a local problem: {}", ran.stderr);
+    assert!(ran.stderr.contains("line 1: put -r nothing: nothing: No such file"), "{}", ran.stderr);
+    assert!(ran.stdout.is_empty(), "{}", ran.stdout);
+    let ran = f.batch(work.path(), "get -r nothing\n");
+    assert_eq!(ran.status, Some(1), "the server's not_found: {}", ran.stderr);
+    assert!(ran.stderr.contains("line 1: get -r nothing: get /nothing: "), "{}", ran.stderr);
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0, "nothing left behind");
+}
