@@ -102,6 +102,10 @@ impl World {
     /// After a run: the layout holds nothing unexpected; then the run's
     /// accounts and homes are removed.
     fn check_and_clean(&mut self) {
+        // The login throttle counts failures on the fake clock, which starts
+        // at the same instant every run: a fresh one, or failures of earlier
+        // runs would lock the next run's logins.
+        self.svc.throttle = mioftp::throttle::Throttle::new(self.svc.config.login_policy);
         let top = names(self.dir.path());
         assert_eq!(top, ["root"], "something appeared beside the data root");
         for name in names(&self.root) {
