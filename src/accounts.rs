@@ -13,7 +13,7 @@ use crate::protocol::scram::{self, Key};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Prefix of temporary files in the accounts folder; never a valid username
@@ -99,7 +99,8 @@ pub struct AccountStore {
 impl AccountStore {
     /// Opens the store, creating the folder and removing crash leftovers.
     pub fn open(dir: &Path) -> io::Result<AccountStore> {
-        fs::create_dir_all(dir)?;
+        // 0700: it holds the server's secret and the token hashes too.
+        fs::DirBuilder::new().recursive(true).mode(crate::perms::ACCOUNTS_DIR_MODE).create(dir)?;
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
@@ -132,7 +133,8 @@ impl AccountStore {
         getrandom::fill(&mut nonce).map_err(io::Error::other)?;
         let tmp = self.dir.join(format!("{TMP_PREFIX}{}-{}", account.user, hex::encode(nonce)));
         let result = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            let mut file =
+                OpenOptions::new().write(true).create_new(true).mode(crate::perms::ACCOUNT_FILE_MODE).open(&tmp)?;
             let mut text = serde_json::to_vec_pretty(account).map_err(io::Error::other)?;
             text.push(b'\n');
             file.write_all(&text)?;

@@ -13,8 +13,12 @@ use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+/// The `logs/` folder, when the server creates it.
+const LOGS_DIR_MODE: u32 = 0o750;
 
 /// Which of the four logs a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,7 +245,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (creating if needed) the four logs in `dir`.
     pub fn open(dir: &Path) -> io::Result<AuditLog> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::DirBuilder::new().recursive(true).mode(LOGS_DIR_MODE).create(dir)?;
         let files = [
             open_log(&dir.join(Log::Accounts.file_name()))?,
             open_log(&dir.join(Log::Commands.file_name()))?,
@@ -300,7 +304,9 @@ impl AuditLog {
 }
 
 fn open_log(path: &Path) -> io::Result<File> {
-    let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+    // 0640 whatever the umask for users' files: the logs name users and peers.
+    let mut file =
+        OpenOptions::new().create(true).read(true).append(true).mode(crate::perms::LOG_FILE_MODE).open(path)?;
     let len = file.metadata()?.len();
     if len > 0 {
         let mut last = [0u8; 1];

@@ -9,7 +9,9 @@ use crate::accounts::AccountStore;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
+use crate::perms::{self, Secret};
 use crate::protocol::scram::{self, Key};
+use crate::rootlock::RootLock;
 use crate::throttle::{NameChecks, Throttle};
 use crate::users::Users;
 use std::io;
@@ -31,20 +33,26 @@ pub struct Services {
     pub name_checks: NameChecks,
     /// Upload bytes written in total (drives the disk-full test seam).
     pub upload_bytes_written: u64,
+    /// One process per data root: held as long as these services live.
+    _root_lock: RootLock,
 }
 
 impl Services {
     /// Opens everything under `config.root`, creating what is missing.
     pub fn open(config: Config) -> io::Result<Services> {
-        let max = scram::MAX_ITERATIONS;
-        if !(1..=max).contains(&config.min_iterations) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("the PBKDF2 iteration policy must be 1 to {max}, not {}", config.min_iterations),
-            ));
-        }
-        make_dir(&config.root, "data root (--root)")?;
-        make_dir(&config.home_dir(), "home folder")?;
+        config.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        make_dir(&config.root, "data root (--root)", perms::DATA_ROOT_MODE)?;
+        // Before anything else under the root: a second server must not
+        // even sweep the first one's temporaries.
+        let root_lock = RootLock::acquire(&config.root, "server").map_err(|e| {
+            let kind = match &e {
+                crate::rootlock::LockError::Io { source, .. } => source.kind(),
+                crate::rootlock::LockError::Held { .. } => io::ErrorKind::AddrInUse,
+            };
+            io::Error::new(kind, e.to_string())
+        })?;
+        check_secrets(&config)?;
+        make_dir(&config.home_dir(), "home folder", 0o777)?;
         let accounts = AccountStore::open(&config.accounts_dir())?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
@@ -72,6 +80,7 @@ impl Services {
             throttle,
             name_checks,
             upload_bytes_written: 0,
+            _root_lock: root_lock,
         })
     }
 
@@ -90,15 +99,36 @@ impl Services {
     }
 }
 
-/// Creates a folder the server needs, or says which path is wrong and what
-/// was expected of it (a bare "File exists" names nothing).
-fn make_dir(path: &std::path::Path, what: &str) -> io::Result<()> {
+/// Warns about secrets others can reach (`--strict-perms`: refuses to start).
+fn check_secrets(config: &Config) -> io::Result<()> {
+    let (key, accounts) = (config.key_path(), config.accounts_dir());
+    let paths = [(key.as_path(), Secret::ServerKey), (accounts.as_path(), Secret::AccountsDir)];
+    match perms::check_secrets(&paths, config.strict_perms) {
+        Ok(warnings) => {
+            for w in warnings {
+                log::warn!("{w} (--strict-perms refuses to start on this)");
+            }
+            Ok(())
+        }
+        Err(e @ perms::PermError::Exposed(_)) => Err(io::Error::new(io::ErrorKind::PermissionDenied, e.to_string())),
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
+}
+
+/// Creates a folder the server needs (with `mode`, less the process umask,
+/// when it is new), or says which path is wrong and what was expected of it
+/// (a bare "File exists" names nothing).
+fn make_dir(path: &std::path::Path, what: &str, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     if path.exists() && !path.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotADirectory,
             format!("{what} {} is not a directory; give a folder (it is created if missing)", path.display()),
         ));
     }
-    std::fs::create_dir_all(path)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot create the {what} {}: {e}", path.display())))
 }
