@@ -73,8 +73,9 @@ impl Outcome {
 }
 
 /// Whether a refusal is a policy decision (a path outside the rules, the
-/// quota, a busy path, the login throttle, a body that is not what was
-/// declared) rather than an operation that was tried and failed.
+/// quota, a busy path, the login throttle, a disabled account, closed
+/// registration, a body that is not what was declared) rather than an
+/// operation that was tried and failed.
 pub fn is_policy(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -83,6 +84,8 @@ pub fn is_policy(code: ErrorCode) -> bool {
             | ErrorCode::QuotaExceeded
             | ErrorCode::Busy
             | ErrorCode::TooManyAttempts
+            | ErrorCode::AccountDisabled
+            | ErrorCode::RegistrationClosed
             | ErrorCode::SizeMismatch
             | ErrorCode::DigestMismatch
     )
@@ -93,8 +96,19 @@ pub fn is_policy(code: ErrorCode) -> bool {
 pub struct Record<'a> {
     /// Filled in by [`AuditLog::write`]: RFC 3339 UTC with milliseconds.
     pub ts: String,
-    pub peer: String,
-    pub session: u64,
+    /// The client's address; absent on administrative records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// The connection; absent on administrative records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
+    /// Who acted when it was not the client: `"admin"` (`mioftpd accounts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<&'a str>,
+    /// How an administrative action reached the data: `"offline"` (files
+    /// edited under the root lock) or, later, `"socket"` (the running server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<&'a str>,
     pub event: &'a str,
@@ -119,6 +133,20 @@ pub struct Record<'a> {
     pub sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// A quota set or granted: `"default"`, `"unlimited"` or a size such as
+    /// `"5GiB"` or `"1500000001"` (bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
+    /// The public id of a one-time token (never the token): the one issued
+    /// by `admin_invite`/`admin_reset`, or the one a `register`/`reset` used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<&'a str>,
+    /// When an issued token expires (RFC 3339 UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<&'a str>,
+    /// `admin_delete`: whether the home was kept (moved aside).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_home: Option<bool>,
     /// Filled in by [`AuditLog::write`]: this server run's random id.
     pub boot: String,
     /// Filled in by [`AuditLog::write`]: the record's place in the run's
@@ -157,7 +185,32 @@ pub struct Transfer<'a> {
 impl<'a> Record<'a> {
     /// A record with the fields every log shares.
     pub fn new(peer: SocketAddr, session: u64, user: Option<&'a str>, event: &'a str, outcome: Outcome) -> Self {
-        Record { peer: peer.to_string(), session, user, event, outcome, ..Default::default() }
+        Record { peer: Some(peer.to_string()), session: Some(session), user, event, outcome, ..Default::default() }
+    }
+
+    /// An administrative action (`"actor":"admin"`): no peer, no session.
+    pub fn admin(a: &'a crate::admin::AdminAudit) -> Self {
+        Record {
+            actor: Some(a.actor),
+            via: Some(a.via),
+            user: a.user.as_deref(),
+            event: a.event,
+            outcome: a.outcome,
+            reason: a.reason,
+            message: a.message.as_deref(),
+            quota: a.quota.map(crate::admin::QuotaSetting::audit_text),
+            token: a.token_id.as_deref(),
+            expires: a.expires.as_deref(),
+            keep_home: a.keep_home,
+            ..Default::default()
+        }
+    }
+
+    /// Adds the public id of the token a registration used.
+    pub fn with_token(mut self, id: Option<&'a str>, quota: Option<String>) -> Self {
+        self.token = id;
+        self.quota = quota;
+        self
     }
 
     /// An attempt that succeeded (`ok`), or failed with `fail` or, when the

@@ -6,6 +6,7 @@
 //! unit tests and fuzz targets drive a session against a temporary folder.
 
 use crate::accounts::AccountStore;
+use crate::admin::TokenStore;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
@@ -24,6 +25,8 @@ pub struct Services {
     /// Private secret for fake salts of unknown users; never sent.
     secret: Vec<u8>,
     pub accounts: AccountStore,
+    /// Invitation and reset tokens (`accounts/.tokens/`).
+    pub tokens: TokenStore,
     pub audit: AuditLog,
     /// Logged-in users' homes, usage and uploads.
     pub users: Users,
@@ -54,6 +57,7 @@ impl Services {
         check_secrets(&config)?;
         make_dir(&config.home_dir(), "home folder", 0o777)?;
         let accounts = AccountStore::open(&config.accounts_dir())?;
+        let tokens = TokenStore::open(&config.accounts_dir())?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
             Some(path) => keys::read_key(path)
@@ -75,6 +79,7 @@ impl Services {
             key,
             secret,
             accounts,
+            tokens,
             audit,
             users: Users::default(),
             throttle,

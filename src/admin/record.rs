@@ -53,6 +53,16 @@ impl QuotaSetting {
         }
     }
 
+    /// The form written in audit records: `default`, `unlimited`, or the
+    /// size in a form that reads back exactly (`5GiB`, `1500000001`).
+    pub fn audit_text(self) -> String {
+        match self {
+            QuotaSetting::Default => "default".to_owned(),
+            QuotaSetting::Unlimited => "unlimited".to_owned(),
+            QuotaSetting::Bytes(n) => crate::settings::Quota(Some(n)).to_string(),
+        }
+    }
+
     /// The setting a stored `quota` field means.
     pub fn from_stored(quota: Option<u64>) -> QuotaSetting {
         match quota {

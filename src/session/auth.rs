@@ -1,8 +1,10 @@
 //! The connection check, registration, SCRAM login, logout and exit.
 
+use super::tokens::{self, TokenUse};
 use super::{Authed, Session, State};
 use crate::accounts::{Account, CreateError, Credentials, Unusable};
-use crate::audit::{Log, format_ts};
+use crate::admin::{QuotaSetting, TokenKind};
+use crate::audit::{Log, Record, format_ts};
 use crate::home::VPath;
 use crate::protocol::messages::{
     Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered, UserCheck,
@@ -25,7 +27,15 @@ pub(super) struct PendingLogin {
     exists: bool,
     /// The account's own quota, if it has one.
     quota: Option<u64>,
+    /// Disabled by the administrator: refused after a correct proof.
+    disabled: bool,
+    /// The record's `last_login`, to decide whether to write a new one.
+    last_login: Option<String>,
 }
+
+/// `last_login` is rewritten (an fsync in the loop today; in the worker
+/// pool once there is one) only when the stored one is older than this.
+const LAST_LOGIN_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(super) fn hello(challenge: &[u8; 32], svc: &Services) -> Hello {
     Hello {
@@ -106,21 +116,29 @@ pub(super) struct Registration<'a> {
     pub iterations: u32,
     pub stored_key: &'a str,
     pub server_key: &'a str,
+    /// An invitation or reset token (see [`super::tokens`]).
+    pub token: Option<&'a str>,
 }
 
+/// `register`: a new account, or with a reset token a new password. The
+/// audit event is `register`, or `reset` when a reset token was used.
 pub(super) fn register(s: &mut Session, reg: &Registration<'_>, svc: &mut Services) {
     let user = reg.user;
     let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_register(s, reg, svc);
-    s.audit(svc, Log::Accounts, shown_user, "register", result.as_ref().map(|_| ()));
+    let mut used = TokenUse::default();
+    let result = try_register(s, reg, svc, &mut used);
+    let event = if used.reset { "reset" } else { "register" };
+    let record = Record::attempt(s.actor(shown_user), event, result.as_ref().map(|_| ()))
+        .with_token(used.id.as_deref(), used.quota.map(QuotaSetting::audit_text));
+    svc.audit.record(Log::Accounts, record);
     match result {
-        Ok(()) => s.send_ok(&Registered { user: user.to_owned() }),
+        Ok(()) => s.send_ok(&Registered { user: user.to_owned(), reset: used.reset }),
         Err(e) => s.send_error(&e),
     }
 }
 
-fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Result<(), WireError> {
-    let Registration { user, salt, iterations, stored_key, server_key } = *reg;
+fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &mut TokenUse) -> Result<(), WireError> {
+    let Registration { user, salt, iterations, stored_key, server_key, token } = *reg;
     if !matches!(s.state, State::Open) {
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
     }
@@ -136,6 +154,19 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
             ),
         ));
     }
+    // Everything about the request itself is checked: only now is a token
+    // claimed, so a malformed request never spends one.
+    let claim = match token {
+        Some(token) => Some(tokens::claim(svc, token, user, used)?),
+        None => {
+            tokens::check_open(svc.config.registration)?;
+            None
+        }
+    };
+    let claim = match claim {
+        Some(reset) if reset.grant.kind == TokenKind::Reset => return tokens::reset(svc, reset, reg),
+        other => other,
+    };
     let account = Account {
         v: 1,
         user: user.to_owned(),
@@ -144,10 +175,17 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
         stored_key: stored_key.to_owned(),
         server_key: server_key.to_owned(),
         created: format_ts(SystemTime::now()),
-        quota: None,
+        quota: used.quota.and_then(QuotaSetting::stored),
+        disabled: false,
+        last_login: None,
     };
+    // A taken name or an I/O error drops the claim, which gives it back.
     match svc.accounts.create(&account) {
-        Ok(()) => {}
+        Ok(()) => {
+            if let Some(claim) = claim {
+                tokens::spend(claim, user);
+            }
+        }
         Err(CreateError::Exists) => {
             return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
         }
@@ -229,16 +267,16 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
             WireError::new(ErrorCode::BadRequest, "nonce must be 8 to 128 printable ASCII characters without ','"),
         );
     }
-    let mut quota = None;
-    let loaded = svc.accounts.load(&user).map(|a| a.map(|a| (a.quota, a.credentials())));
+    let (mut quota, mut disabled, mut last_login) = (None, false, None);
+    let loaded = svc.accounts.load(&user).map(|a| a.map(|a| (a.credentials(), a)));
     let creds = match loaded {
-        Ok(Some((q, Ok(creds)))) => {
-            quota = q;
+        Ok(Some((Ok(creds), account))) => {
+            (quota, disabled, last_login) = (account.quota, account.disabled, account.last_login);
             Some(creds)
         }
         Ok(None) => None,
         // Too costly to ever derive: refused before any parameter is sent.
-        Ok(Some((_, Err(e @ Unusable::TooCostly(_))))) => {
+        Ok(Some((Err(e @ Unusable::TooCostly(_)), _))) => {
             log::warn!("login {user} refused: {e}");
             return refuse(s, svc, WireError::new(ErrorCode::WeakKdf, e.to_string()));
         }
@@ -273,7 +311,16 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     let exchange = Exchange { user: &user, client_nonce, nonce: &nonce, salt: &salt, iterations };
     let auth_message = exchange.auth_message();
     s.send_ok(&LoginChallenge { salt: scram::b64(&salt), iterations, nonce: nonce.clone() });
-    s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists, quota }));
+    s.state = State::LoginPending(Box::new(PendingLogin {
+        user,
+        auth_message,
+        stored_key,
+        server_key,
+        exists,
+        quota,
+        disabled,
+        last_login,
+    }));
 }
 
 fn throttled(lock: crate::throttle::Lock) -> WireError {
@@ -310,6 +357,16 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
         return s.send_error(&err);
     }
+    if pending.disabled {
+        // The password was right, so this says nothing a guesser could use,
+        // and it is not a failure for the throttle. A policy refusal.
+        let err = WireError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled; ask the server's administrator to enable it",
+        );
+        s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
+        return s.send_error(&err);
+    }
     let limit = pending.quota.or(svc.config.default_quota);
     let homes = svc.config.home_dir();
     let home = match svc.users.attach(&homes, &pending.user, limit, svc.config.partial_max_age) {
@@ -322,11 +379,27 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         }
     };
     svc.throttle.record_success(&pending.user, s.peer.ip(), now);
+    note_login(svc, &pending.user, pending.last_login.as_deref());
     let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
     s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });
     s.state = State::Authed(Box::new(Authed { user: pending.user, home, cwd: VPath::root() }));
     s.last_activity = now;
+}
+
+/// Records the login time in the account, unless the stored one is recent
+/// (see [`LAST_LOGIN_RESOLUTION`]). A failure is logged, never the user's.
+fn note_login(svc: &Services, user: &str, last: Option<&str>) {
+    let now = jiff::Timestamp::now();
+    let recent = last.and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_some_and(|t| {
+        now.duration_since(t) < jiff::SignedDuration::try_from(LAST_LOGIN_RESOLUTION).unwrap_or_default()
+    });
+    if recent {
+        return;
+    }
+    if let Err(e) = svc.accounts.record_login(user, &format!("{now:.3}")) {
+        log::warn!("login {user}: recording the login time: {e}");
+    }
 }
 
 /// `logout`: back to the checked-but-anonymous state.

@@ -80,13 +80,14 @@ impl Session {
         match request {
             Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
             Request::CheckUser { user } => auth::check_user(self, &user, now, svc),
-            Request::Register { user, salt, iterations, stored_key, server_key } => {
+            Request::Register { user, salt, iterations, stored_key, server_key, token } => {
                 let reg = auth::Registration {
                     user: &user,
                     salt: &salt,
                     iterations,
                     stored_key: &stored_key,
                     server_key: &server_key,
+                    token: token.as_deref(),
                 };
                 auth::register(self, &reg, svc)
             }

@@ -22,6 +22,7 @@ mod auth;
 mod dispatch;
 mod download;
 mod files;
+mod tokens;
 mod upload;
 
 use crate::audit::{Actor, Log, Record};
