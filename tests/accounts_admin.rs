@@ -242,3 +242,25 @@ fn the_client_does_not_reconnect_into_a_disabled_account() {
     let again = Client::connect(&server.addr_str(), &server.key).unwrap().login("alice", PASSWORD).unwrap_err();
     assert_eq!(server_code(&again), Some(ErrorCode::AccountDisabled));
 }
+
+#[test]
+fn the_commands_refuse_to_run_as_anyone_but_the_data_roots_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_with_two_users(dir.path());
+    let me = rustix::process::geteuid();
+    if !me.is_root() {
+        // Only root can give the folder away; as its owner, it just works.
+        ok(&root, &["list"]);
+        return;
+    }
+    let folder = root.join("accounts");
+    rustix::fs::chown(&folder, Some(rustix::fs::Uid::from_raw(4242)), None).unwrap();
+    let out = accounts(&root, &["disable", "alice"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("belongs to uid 4242") && err.contains("setpriv --reuid=4242"), "{err}");
+    rustix::fs::chown(&folder, Some(me), None).unwrap();
+    let record = std::fs::read_to_string(root.join("accounts/alice.json")).unwrap();
+    assert!(!record.contains("disabled"), "nothing was changed");
+    assert!(admin_records(&root).is_empty(), "nothing was recorded");
+}

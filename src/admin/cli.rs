@@ -114,6 +114,9 @@ pub fn run(args: &AccountsArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = check_owner(&root) {
+        return fail(&e);
+    }
     let admin = match Admin::open_offline(&root) {
         Ok(a) => a,
         Err(e) => {
@@ -143,6 +146,27 @@ pub fn run(args: &AccountsArgs) -> ExitCode {
         Ok(()) => code,
         Err(e) => fail(&format!("the change was made, but its audit record could not be written: {e}")),
     }
+}
+
+/// Refuses to run as anyone but the owner of `<root>/accounts`: records and
+/// tokens rewritten by, say, root would be mode 0600 files of root's, which
+/// the server could no longer read (every login of that user would fail).
+fn check_owner(root: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let accounts = root.join("accounts");
+    let Ok(meta) = std::fs::metadata(&accounts) else { return Ok(()) }; // Admin::open says what is missing
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() == me {
+        return Ok(());
+    }
+    Err(format!(
+        "{} belongs to uid {}, and this runs as uid {me}: files written now would be unreadable by the server; \
+         run it as the data root's owner (for example: setpriv --reuid={uid} --regid={gid} --clear-groups mioftpd accounts ...)",
+        accounts.display(),
+        meta.uid(),
+        uid = meta.uid(),
+        gid = meta.gid(),
+    ))
 }
 
 /// The exit status, stdout and stderr for an outcome.

@@ -6,7 +6,8 @@
 //! Two callers share [`Admin::execute`]:
 //! - offline, when no server runs: [`Admin::open_offline`] takes the data
 //!   root lock (so a server cannot start half-way through) and works on the
-//!   files directly;
+//!   files directly ([`cli::run`], which writes the audit record through
+//!   `audit::Record::admin`);
 //! - later, the running server, which already holds the lock, answering its
 //!   control socket `<root>/admin.sock`: [`Admin::for_server`], then it
 //!   applies [`Effect`] to its cached state (quotas, the credential cache, a
