@@ -52,7 +52,8 @@ enum Command {
 
 #[derive(Debug, clap::Subcommand)]
 enum Generated {
-    /// The man page: mioftpd(1), or with `audit`, mioftpd-audit(1).
+    /// The man page: mioftpd(1), or with a subcommand's name, its page
+    /// (`audit`: mioftpd-audit(1), `accounts`, `check-config`).
     Man { page: Option<String> },
     /// A completion script for SHELL.
     Completions { shell: clap_complete::Shell },
@@ -76,13 +77,26 @@ fn generate(what: Generated) -> ExitCode {
     let mut out = Vec::new();
     let result = match what {
         Generated::Man { page: None } => clap_mangen::Man::new(cmd).render(&mut out),
-        Generated::Man { page: Some(name) } => match cmd.find_subcommand("audit") {
-            Some(sub) if name == "audit" => clap_mangen::Man::new(sub.clone().name("mioftpd-audit")).render(&mut out),
-            _ => {
-                eprintln!("mioftpd generate man: no page \"{name}\" (there is: audit)");
-                return ExitCode::from(2);
+        Generated::Man { page: Some(name) } => {
+            // (clap names a page by a static string.)
+            const PAGES: [(&str, &str); 3] = [
+                ("audit", "mioftpd-audit"),
+                ("accounts", "mioftpd-accounts"),
+                ("check-config", "mioftpd-check-config"),
+            ];
+            match PAGES
+                .iter()
+                .find(|(sub, _)| *sub == name)
+                .and_then(|(sub, page)| Some((cmd.find_subcommand(sub)?, page)))
+            {
+                Some((sub, page)) => clap_mangen::Man::new(sub.clone().name(*page)).render(&mut out),
+                None => {
+                    let names: Vec<&str> = PAGES.iter().map(|(sub, _)| *sub).collect();
+                    eprintln!("mioftpd generate man: no page \"{name}\" (there are: {})", names.join(", "));
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
         Generated::Completions { shell } => {
             clap_complete::generate(shell, &mut cmd, "mioftpd", &mut out);
             Ok(())
