@@ -34,10 +34,10 @@
 use crate::output::{OutputCheck, hex};
 use crate::script::{Op, PATHS, Req, Script, Str, USERS, Upload};
 use mioftp::config::Config;
-use mioftp_proto::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
-use mioftp_proto::scram::{self, ClientKeys, Exchange};
 use mioftp::services::Services;
 use mioftp::session::{CloseReason, OUT_HIGH_WATER, Session};
+use mioftp_proto::frame::{self, LEN_PREFIX, MAX_HEADER_LEN};
+use mioftp_proto::scram::{self, ClientKeys, Exchange};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -225,12 +225,15 @@ impl World {
         let top = names(self.dir.path());
         assert_eq!(top, ["root"], "something appeared beside the data root");
         for name in names(&self.root) {
-            assert!(["accounts", "home", "logs", "server.key"].contains(&name.as_str()), "unexpected root/{name}");
+            assert!(
+                ["accounts", "home", "logs", "server.key", ".lock"].contains(&name.as_str()),
+                "unexpected root/{name}"
+            );
         }
         let accounts = self.root.join("accounts");
         let mut users = Vec::new();
         for name in names(&accounts) {
-            if name == ".secret" {
+            if name == ".secret" || name == ".tokens" {
                 continue;
             }
             let user = name.strip_suffix(".json").unwrap_or_else(|| panic!("unexpected accounts/{name}"));
