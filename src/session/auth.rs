@@ -6,9 +6,7 @@ use crate::accounts::{Account, CreateError, Credentials, Unusable};
 use crate::admin::{QuotaSetting, TokenKind};
 use crate::audit::{Log, Record, format_ts};
 use crate::home::VPath;
-use crate::protocol::messages::{
-    Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered, UserCheck,
-};
+use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
 use crate::protocol::scram::{self, Exchange, Key};
 use crate::protocol::{ErrorCode, WireError, check_username};
 use crate::services::Services;
@@ -65,47 +63,6 @@ pub(super) fn check_key(s: &mut Session, challenge: &[u8; 32], hmac_b64: &str, s
         s.audit(svc, Log::Accounts, None, "handshake", Err(&err));
         s.send_error(&err);
         s.closing = true;
-    }
-}
-
-/// `check_user`: whether a name is free, so a client can say "taken" before
-/// asking for a password twice. It reveals whether an account exists, so it
-/// is allowed only before login and rate-limited per address; a taken name
-/// is recorded as a failure with `user_exists`, like a `register` would be.
-pub(super) fn check_user(s: &mut Session, user: &str, now: Instant, svc: &mut Services) {
-    let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_check_user(s, user, now, svc);
-    let audited = match &result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken"))),
-        Err(e) => Err(e.clone()),
-    };
-    s.audit(svc, Log::Accounts, shown_user, "check_user", audited.as_ref().map(|_| ()));
-    match result {
-        Ok(available) => s.send_ok(&UserCheck { user: user.to_owned(), available }),
-        Err(e) => s.send_error(&e),
-    }
-}
-
-fn try_check_user(s: &Session, user: &str, now: Instant, svc: &mut Services) -> Result<bool, WireError> {
-    if !matches!(s.state, State::Open) {
-        return Err(WireError::new(ErrorCode::BadState, "check_user is for choosing a name before logging in"));
-    }
-    check_username(user).map_err(|m| WireError::new(ErrorCode::InvalidUsername, m))?;
-    if let Some(wait) = svc.name_checks.take(s.peer.ip(), now) {
-        return Err(WireError::new(
-            ErrorCode::TooManyAttempts,
-            format!("too many name checks from this address; retry after {} s", wait.as_secs().max(1)),
-        ));
-    }
-    match svc.accounts.load(user) {
-        Ok(found) => Ok(found.is_none()),
-        // A damaged record still holds the name.
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(false),
-        Err(e) => {
-            log::error!("check_user {user}: {e}");
-            Err(WireError::new(ErrorCode::Internal, "the account store could not be read; try again later"))
-        }
     }
 }
 

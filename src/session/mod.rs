@@ -19,6 +19,7 @@
 //! requests wait in `deferred`.
 
 mod auth;
+mod check_user;
 mod dispatch;
 mod download;
 mod files;
