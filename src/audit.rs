@@ -9,6 +9,7 @@
 //! Operational diagnostics do not go here; they go through `log` to stderr.
 
 use crate::protocol::{ErrorCode, WireError};
+use crate::storage::Freed;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -133,6 +134,12 @@ pub struct Record<'a> {
     pub sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// `rm`: entries removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// `rm`: bytes of the regular files removed (what the quota got back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freed: Option<u64>,
     /// A quota set or granted: `"default"`, `"unlimited"` or a size such as
     /// `"5GiB"` or `"1500000001"` (bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -233,6 +240,23 @@ impl<'a> Record<'a> {
         result: Result<(), &'a WireError>,
     ) -> Self {
         Record { args: Some(args), path, ..Record::attempt(who, command, result) }
+    }
+
+    /// An `rm`: [`Record::command`] with what it removed, entries and bytes
+    /// of regular files (for a recursive one that stopped part-way, what it
+    /// removed before it stopped).
+    pub fn removal(
+        who: Actor<'a>,
+        args: &'a [String],
+        path: Option<&'a str>,
+        result: Result<(), &'a WireError>,
+        removed: Freed,
+    ) -> Self {
+        Record {
+            count: Some(removed.count),
+            freed: Some(removed.bytes),
+            ..Record::command(who, "rm", args, path, result)
+        }
     }
 
     /// A transfer attempt that ended with `outcome`, and the failure that

@@ -96,10 +96,6 @@ pub struct Config {
     pub strict_perms: bool,
     /// Who may register.
     pub registration: Registration,
-    /// Test seam: after this many upload bytes in total, writes fail as if
-    /// the disk were full. Never set in production.
-    #[doc(hidden)]
-    pub fault_disk_full_after: Option<u64>,
 }
 
 impl Config {
@@ -124,7 +120,6 @@ impl Config {
             umask: crate::perms::DEFAULT_UMASK,
             strict_perms: false,
             registration: Registration::Open,
-            fault_disk_full_after: None,
         }
     }
 

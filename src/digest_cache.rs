@@ -9,35 +9,29 @@
 //! and downloads hash as they send. Whatever the cache says, the client still
 //! checks the digest against the bytes it received.
 
+use crate::storage::Stamp;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 
 const NAME: &str = "user.mioftp.sha256";
 
-/// Size and modification time: what must be unchanged for a digest to hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    size: u64,
-    mtime: i64,
-    mtime_nsec: i64,
+/// Size and modification time of the file as it is now: what must be
+/// unchanged for a digest to hold.
+pub fn stamp(file: &File) -> Option<Stamp> {
+    let m = file.metadata().ok()?;
+    Some(Stamp { size: m.size(), mtime: m.mtime(), mtime_nsec: m.mtime_nsec() })
 }
 
-impl Stamp {
-    pub fn of(file: &File) -> Option<Stamp> {
-        let m = file.metadata().ok()?;
-        Some(Stamp { size: m.size(), mtime: m.mtime(), mtime_nsec: m.mtime_nsec() })
-    }
-
-    fn encode(&self, sha256: &str) -> String {
-        format!("v1 {} {}.{:09} {sha256}", self.size, self.mtime, self.mtime_nsec)
-    }
+fn encode(stamp: &Stamp, sha256: &str) -> String {
+    format!("v1 {} {}.{:09} {sha256}", stamp.size, stamp.mtime, stamp.mtime_nsec)
 }
 
 /// Remembers `sha256` (lowercase hex) for the file as it is now. Failures
 /// (no xattr support, no permission) only mean there is no cache.
 pub fn store(file: &File, sha256: &str) {
-    let Some(stamp) = Stamp::of(file) else { return };
-    if let Err(e) = rustix::fs::fsetxattr(file, NAME, stamp.encode(sha256).as_bytes(), rustix::fs::XattrFlags::empty())
+    let Some(stamp) = stamp(file) else { return };
+    if let Err(e) =
+        rustix::fs::fsetxattr(file, NAME, encode(&stamp, sha256).as_bytes(), rustix::fs::XattrFlags::empty())
     {
         log::debug!("no digest cache on this file: {e}");
     }
@@ -48,8 +42,8 @@ pub fn load(file: &File) -> Option<String> {
     let mut buf = [0u8; 128];
     let n = rustix::fs::fgetxattr(file, NAME, &mut buf[..]).ok()?;
     let text = std::str::from_utf8(&buf[..n]).ok()?;
-    let stamp = Stamp::of(file)?;
-    let sha256 = text.strip_prefix(&stamp.encode(""))?;
+    let stamp = stamp(file)?;
+    let sha256 = text.strip_prefix(&encode(&stamp, ""))?;
     let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     valid.then(|| sha256.to_owned())
 }
@@ -93,8 +87,8 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, b"x").unwrap();
         let file = File::open(&path).unwrap();
-        let stamp = Stamp::of(&file).unwrap();
-        for bad in [stamp.encode("short"), stamp.encode(&"Z".repeat(64)), "garbage".to_owned()] {
+        let stamp = stamp(&file).unwrap();
+        for bad in [encode(&stamp, "short"), encode(&stamp, &"Z".repeat(64)), "garbage".to_owned()] {
             rustix::fs::fsetxattr(&file, NAME, bad.as_bytes(), rustix::fs::XattrFlags::empty()).unwrap();
             assert_eq!(load(&file), None, "{bad}");
         }

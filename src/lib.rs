@@ -4,18 +4,22 @@
 //! Module map:
 //! - [`protocol`]: the `mioftp-proto` crate, re-exported: frames, messages,
 //!   error codes, SCRAM and the key-file format (pure; shared with the client).
-//! - [`session`]: the pure per-connection state machine; bytes in, bytes out,
+//! - [`session`]: the sans-IO per-connection endpoints and the contract the
+//!   driver moves their bytes by (docs/ARCHITECTURE.md); bytes in, bytes out,
 //!   time passed in as an argument.
 //! - [`server`]: the mio driver around sessions: poll loop, listener, slab of
 //!   connections, timers, ready list.
+//! - [`storage`]: the storage seam every filesystem effect of a session goes
+//!   through: homes and accounts on disk (production) or in memory (tests,
+//!   fuzzing, fault injection).
 //! - [`ftp`]: the FTP front end's pure core: control lines, commands,
 //!   replies, data addresses and listings (RFC 959, 2428, 3659).
 //! - [`home`]: a user's home folder: virtual paths confined to it (through
-//!   cap-std), and the bounded file operations, listings and usage scans.
+//!   cap-std), and the bounded file operations, listings and walks; the disk
+//!   storage's engine.
 //! - [`accounts`]: the account store (`accounts/<user>.json`), atomic writes.
 //! - [`audit`]: the JSON Lines audit logs under `logs/`.
 //! - [`keys`]: the pre-shared key and the server's private secret.
-//! - [`home`]: confinement of virtual paths to a user's home; file operations.
 //! - [`partial`]: hidden partial uploads with resumable hash checkpoints.
 //! - [`digest_cache`]: a file's SHA-256 kept in an xattr, so downloads can use sendfile.
 //! - [`users`]: per-user shared state: home handle, usage and quota, uploads.
@@ -57,6 +61,7 @@ pub mod server;
 pub mod services;
 pub mod session;
 pub mod settings;
+pub mod storage;
 pub mod throttle;
 pub mod users;
 

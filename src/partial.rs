@@ -12,15 +12,25 @@
 //! after the last checkpoint (say, before a kill -9) are simply sent again.
 //! Because the hash state is restored rather than recomputed, resuming reads
 //! nothing back, and the final digest still covers the whole file.
+//!
+//! A full disk must not lose the bytes received so far: the session writes
+//! the checkpoint as soon as an upload is accepted (taking its space while
+//! there is some), and every checkpoint of one upload has the same length
+//! (padded JSON), so the storage can overwrite it in place when the disk is
+//! full and the usual temp file + rename cannot get a block (see the disk
+//! storage).
+//!
+//! This file is the policy; the files themselves are the storage's
+//! (`crate::storage::HomeStore`'s partial-upload methods).
 
 use crate::home::VPath;
 use crate::protocol::scram;
-use cap_std::fs::{Dir, OpenOptions};
+use crate::storage::{HomeStore, WriteFile};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use std::io;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Where partials live, relative to the home.
 pub const PARTIAL_DIR: &str = ".mioftp/partial";
@@ -42,7 +52,7 @@ pub struct Checkpoint {
 /// An upload's data file, open for appending.
 pub struct Partial {
     pub id: String,
-    pub file: std::fs::File,
+    pub file: Box<dyn WriteFile>,
     /// Where the data file ends (the resume offset at open).
     pub offset: u64,
     pub hasher: Sha256,
@@ -51,14 +61,6 @@ pub struct Partial {
 /// The partial's id for a target path.
 pub fn id_for(path: &VPath) -> String {
     hex::encode(&scram::sha256(path.to_string().as_bytes())[..16])
-}
-
-fn data_name(id: &str) -> String {
-    format!("{PARTIAL_DIR}/{id}.part")
-}
-
-fn meta_name(id: &str) -> String {
-    format!("{PARTIAL_DIR}/{id}.json")
 }
 
 /// Serialises a SHA-256 state (including its buffered tail) as base64.
@@ -82,32 +84,23 @@ pub struct Opened {
 
 /// Opens the partial for `path`: resumes the checkpointed one if `resume`
 /// and it matches `length`, otherwise starts an empty one.
-pub fn open(home: &Dir, path: &VPath, length: u64, resume: bool) -> io::Result<Opened> {
-    home.create_dir_all(PARTIAL_DIR)?;
+pub fn open(home: &dyn HomeStore, path: &VPath, length: u64, resume: bool) -> io::Result<Opened> {
     let id = id_for(path);
-    let on_disk = home.symlink_metadata(data_name(&id)).map(|m| m.len()).unwrap_or(0);
-    let checkpoint = if resume { read_checkpoint(home, &id) } else { None };
-    let resumable = checkpoint
+    let on_disk = home.partial_len(&id).ok().flatten().unwrap_or(0);
+    let saved = if resume { read_checkpoint(home, &id) } else { None };
+    let resumable = saved
         .filter(|c| c.path == path.to_string() && c.length == length && c.offset <= length && c.offset <= on_disk)
         .and_then(|c| load_state(&c.state).map(|h| (c.offset, h)));
     let (offset, hasher) = resumable.unwrap_or((0, Sha256::default()));
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true).create(true);
-    let file = home.open_with(data_name(&id), &opts)?.into_std();
-    // Bytes after the checkpoint (or all of them, when starting over) are
-    // dropped: their hash state was never recorded.
-    file.set_len(offset)?;
+    let file = home.open_partial(&id, offset)?;
     if offset == 0 {
-        let _ = home.remove_file(meta_name(&id));
+        let _ = home.remove_checkpoint(&id);
     }
-    use std::io::{Seek, SeekFrom};
-    let mut file = file;
-    file.seek(SeekFrom::Start(offset))?;
-    Ok(Opened { partial: Partial { id, file, offset, hasher }, dropped: on_disk - offset })
+    Ok(Opened { partial: Partial { id, file, offset, hasher }, dropped: on_disk.saturating_sub(offset) })
 }
 
-fn read_checkpoint(home: &Dir, id: &str) -> Option<Checkpoint> {
-    let bytes = home.read(meta_name(id)).ok()?;
+fn read_checkpoint(home: &dyn HomeStore, id: &str) -> Option<Checkpoint> {
+    let bytes = home.read_checkpoint(id).ok()??;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -115,11 +108,29 @@ fn read_checkpoint(home: &Dir, id: &str) -> Option<Checkpoint> {
 /// Atomic (temp + rename) but not fsynced: it guards against a crash of the
 /// process, and a checkpoint lost to a power cut only costs a re-send (the
 /// final digest check catches any mismatch).
-pub fn checkpoint(home: &Dir, id: &str, path: &VPath, length: u64, offset: u64, hasher: &Sha256) -> io::Result<()> {
+pub fn checkpoint(
+    home: &dyn HomeStore,
+    id: &str,
+    path: &VPath,
+    length: u64,
+    offset: u64,
+    hasher: &Sha256,
+) -> io::Result<()> {
     let cp = Checkpoint { v: 1, path: path.to_string(), length, offset, state: save_state(hasher) };
-    let tmp = format!("{PARTIAL_DIR}/{id}.json.tmp");
-    home.write(&tmp, serde_json::to_vec(&cp).map_err(io::Error::other)?)?;
-    home.rename(&tmp, home, meta_name(id))
+    home.write_checkpoint(id, &encode(&cp)?)
+}
+
+/// Most digits a `u64` offset takes.
+const OFFSET_DIGITS: usize = 20;
+
+/// A checkpoint as stored: its JSON padded with spaces to a length that is
+/// the same for every checkpoint of one upload (only `offset` varies, and it
+/// is padded to [`OFFSET_DIGITS`]; the hash state's encoding has a fixed size).
+fn encode(cp: &Checkpoint) -> io::Result<Vec<u8>> {
+    let mut json = serde_json::to_vec(cp).map_err(io::Error::other)?;
+    let digits = cp.offset.to_string().len();
+    json.resize(json.len() + OFFSET_DIGITS - digits, b' ');
+    Ok(json)
 }
 
 /// Makes a verified upload durable under its final name: fsync the data,
@@ -127,71 +138,50 @@ pub fn checkpoint(home: &Dir, id: &str, path: &VPath, length: u64, offset: u64, 
 /// target's directory so the rename survives a crash.
 /// The verified digest is remembered on the file (see `crate::digest_cache`)
 /// so downloads can send it without hashing it again.
-pub fn commit(home: &Dir, partial: &Partial, target: &VPath, sha256: &str) -> io::Result<()> {
-    crate::digest_cache::store(&partial.file, sha256);
-    partial.file.sync_all()?;
-    home.rename(data_name(&partial.id), home, target.rel())?;
-    let _ = home.remove_file(meta_name(&partial.id));
-    sync_dir(home, &target.parent().unwrap_or_else(VPath::root))
-}
-
-/// fsyncs a directory of the home. (cap-std's `open_dir` handles may be
-/// O_PATH, which cannot be fsynced, so the directory is opened for reading.)
-pub fn sync_dir(home: &Dir, dir: &VPath) -> io::Result<()> {
-    let mut opts = OpenOptions::new();
-    opts.read(true);
-    home.open_with(dir.rel(), &opts)?.sync_all()
+pub fn commit(home: &dyn HomeStore, partial: &Partial, target: &VPath, sha256: &str) -> io::Result<()> {
+    partial.file.remember_digest(sha256);
+    partial.file.sync()?;
+    home.commit_partial(&partial.id, target)
 }
 
 /// Deletes a partial and its checkpoint; returns the bytes freed.
-pub fn discard(home: &Dir, id: &str) -> io::Result<u64> {
-    let size = home.symlink_metadata(data_name(id)).map(|m| m.len()).unwrap_or(0);
-    match home.remove_file(data_name(id)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let _ = home.remove_file(meta_name(id));
-    Ok(size)
+pub fn discard(home: &dyn HomeStore, id: &str) -> io::Result<u64> {
+    home.discard_partial(id)
 }
 
 /// Deletes partials not modified for `max_age`, except those in `active`.
 /// Returns the bytes freed. Bounded by the number of partials of one user.
-pub fn sweep_stale(home: &Dir, max_age: Duration, active: &[String]) -> io::Result<u64> {
-    let entries = match home.read_dir(PARTIAL_DIR) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    let now = SystemTime::now();
-    let mut freed = 0;
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix(".part") else { continue };
-        if active.iter().any(|a| a == id) {
-            continue;
-        }
-        let meta = entry.metadata()?;
-        let modified = meta.modified().map(|m| m.into_std()).unwrap_or(now);
-        if now.duration_since(modified).unwrap_or_default() >= max_age {
-            log::info!("removing stale partial upload {name} ({} bytes)", meta.len());
-            freed += discard(home, id)?;
-        }
-    }
-    Ok(freed)
+pub fn sweep_stale(home: &dyn HomeStore, max_age: Duration, active: &[String]) -> io::Result<u64> {
+    home.sweep_partials(max_age, active)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::storage::Storage;
+    use crate::storage::disk::DiskStorage;
+    use crate::storage::memory::MemoryStorage;
     use sha2::Digest;
-    use std::io::Write;
+    use std::sync::Arc;
 
-    fn home() -> (tempfile::TempDir, Dir) {
+    /// Runs `case` on a home on disk and on one in memory.
+    fn on_both(case: impl Fn(&dyn HomeStore, &dyn Fn(Duration))) {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
-        (tmp, dir)
+        let disk = DiskStorage::open(&Config::new(tmp.path())).unwrap();
+        let home = disk.open_home("u").unwrap();
+        let path = tmp.path().join("home/u").join(PARTIAL_DIR);
+        // Ages every partial on disk by setting its mtime back.
+        let age_disk = |by: Duration| {
+            for e in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                let f = std::fs::File::options().write(true).open(e.path()).unwrap();
+                f.set_modified(std::time::SystemTime::now() - by).unwrap();
+            }
+        };
+        case(&*home, &age_disk);
+        let mem = MemoryStorage::new();
+        let home: Arc<dyn HomeStore> = mem.open_home("u").unwrap();
+        case(&*home, &|by| mem.advance_clock(by));
     }
 
     fn vpath(s: &str) -> VPath {
@@ -214,68 +204,100 @@ mod tests {
 
     #[test]
     fn an_interrupted_upload_resumes_from_its_checkpoint() {
-        let (_t, home) = home();
-        let path = vpath("/a/b.bin");
-        let data = b"0123456789abcdefghij";
-        let mut o = open(&home, &path, 20, true).unwrap();
-        assert_eq!(o.partial.offset, 0);
-        o.partial.file.write_all(&data[..12]).unwrap();
-        o.partial.hasher.update(&data[..12]);
-        checkpoint(&home, &o.partial.id, &path, 20, 12, &o.partial.hasher).unwrap();
-        // Bytes written after the checkpoint (a crash) are dropped on resume.
-        o.partial.file.write_all(&data[12..15]).unwrap();
-        drop(o);
+        on_both(|home, _| {
+            let path = vpath("/a/b.bin");
+            let data = b"0123456789abcdefghij";
+            let mut o = open(home, &path, 20, true).unwrap();
+            assert_eq!(o.partial.offset, 0);
+            o.partial.file.write_all(&data[..12]).unwrap();
+            o.partial.hasher.update(&data[..12]);
+            checkpoint(home, &o.partial.id, &path, 20, 12, &o.partial.hasher).unwrap();
+            // Bytes written after the checkpoint (a crash) are dropped on resume.
+            o.partial.file.write_all(&data[12..15]).unwrap();
+            drop(o);
 
-        let mut again = open(&home, &path, 20, true).unwrap();
-        assert_eq!(again.partial.offset, 12);
-        assert_eq!(again.dropped, 3);
-        again.partial.file.write_all(&data[12..]).unwrap();
-        again.partial.hasher.update(&data[12..]);
-        assert_eq!(again.partial.hasher.clone().finalize(), Sha256::digest(data));
+            let mut again = open(home, &path, 20, true).unwrap();
+            assert_eq!(again.partial.offset, 12);
+            assert_eq!(again.dropped, 3);
+            again.partial.file.write_all(&data[12..]).unwrap();
+            again.partial.hasher.update(&data[12..]);
+            assert_eq!(again.partial.hasher.clone().finalize(), Sha256::digest(data));
 
-        home.create_dir_all("a").unwrap();
-        commit(&home, &again.partial, &path, &hex::encode(Sha256::digest(data))).unwrap();
-        assert_eq!(home.read("a/b.bin").unwrap(), data);
-        assert!(!home.exists(meta_name(&again.partial.id)));
-        assert!(!home.exists(data_name(&again.partial.id)));
+            home.mkdir(&vpath("/a"), false).unwrap();
+            commit(home, &again.partial, &path, &hex::encode(Sha256::digest(data))).unwrap();
+            let opened = home.open_read(&path).unwrap();
+            let mut back = vec![0u8; data.len()];
+            opened.file.read_exact_at(&mut back, 0).unwrap();
+            assert_eq!(back, data);
+            // The verified digest is remembered (on disk only where xattrs work).
+            let sha = hex::encode(Sha256::digest(data));
+            if let Some(cached) = opened.file.cached_digest() {
+                assert_eq!(cached, sha);
+            }
+            assert!(home.read_checkpoint(&again.partial.id).unwrap().is_none());
+            assert!(home.partial_len(&again.partial.id).unwrap().is_none());
+        });
     }
 
     #[test]
     fn a_different_length_or_no_resume_starts_over() {
-        let (_t, home) = home();
-        let path = vpath("/f");
-        let mut o = open(&home, &path, 10, true).unwrap();
-        o.partial.file.write_all(b"12345").unwrap();
-        o.partial.hasher.update(b"12345");
-        checkpoint(&home, &o.partial.id, &path, 10, 5, &o.partial.hasher).unwrap();
-        let other = open(&home, &path, 11, true).unwrap();
-        assert_eq!((other.partial.offset, other.dropped), (0, 5));
-        let mut o = open(&home, &path, 10, true).unwrap();
-        o.partial.file.write_all(b"12345").unwrap();
-        checkpoint(&home, &o.partial.id, &path, 10, 5, &o.partial.hasher).unwrap();
-        assert_eq!(open(&home, &path, 10, false).unwrap().partial.offset, 0);
+        on_both(|home, _| {
+            let path = vpath("/f");
+            let mut o = open(home, &path, 10, true).unwrap();
+            o.partial.file.write_all(b"12345").unwrap();
+            o.partial.hasher.update(b"12345");
+            checkpoint(home, &o.partial.id, &path, 10, 5, &o.partial.hasher).unwrap();
+            let other = open(home, &path, 11, true).unwrap();
+            assert_eq!((other.partial.offset, other.dropped), (0, 5));
+            let mut o = open(home, &path, 10, true).unwrap();
+            o.partial.file.write_all(b"12345").unwrap();
+            checkpoint(home, &o.partial.id, &path, 10, 5, &o.partial.hasher).unwrap();
+            assert_eq!(open(home, &path, 10, false).unwrap().partial.offset, 0);
+        });
     }
 
     #[test]
     fn a_checkpoint_beyond_the_data_is_not_trusted() {
-        let (_t, home) = home();
-        let path = vpath("/g");
-        let o = open(&home, &path, 100, true).unwrap();
-        checkpoint(&home, &o.partial.id, &path, 100, 50, &Sha256::default()).unwrap();
-        assert_eq!(open(&home, &path, 100, true).unwrap().partial.offset, 0);
+        on_both(|home, _| {
+            let path = vpath("/g");
+            let o = open(home, &path, 100, true).unwrap();
+            checkpoint(home, &o.partial.id, &path, 100, 50, &Sha256::default()).unwrap();
+            assert_eq!(open(home, &path, 100, true).unwrap().partial.offset, 0);
+        });
+    }
+
+    #[test]
+    fn every_checkpoint_of_an_upload_has_the_same_length_and_reads_back() {
+        let path = vpath("/some/file.bin");
+        let mut h = Sha256::default();
+        let lens: Vec<usize> = [0u64, 9, 10, 65_536, u64::MAX]
+            .iter()
+            .map(|&offset| {
+                h.update(b"abc");
+                let cp = Checkpoint { v: 1, path: path.to_string(), length: 7, offset, state: save_state(&h) };
+                let bytes = encode(&cp).unwrap();
+                let back: Checkpoint = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(back, cp);
+                bytes.len()
+            })
+            .collect();
+        assert!(lens.iter().all(|l| *l == lens[0]), "{lens:?}");
     }
 
     #[test]
     fn stale_partials_are_swept_but_active_ones_kept() {
-        let (_t, home) = home();
-        let a = open(&home, &vpath("/a"), 5, true).unwrap().partial;
-        let b = open(&home, &vpath("/b"), 5, true).unwrap().partial;
-        (&a.file).write_all(b"xx").unwrap();
-        (&b.file).write_all(b"yyy").unwrap();
-        let freed = sweep_stale(&home, Duration::ZERO, std::slice::from_ref(&a.id)).unwrap();
-        assert_eq!(freed, 3);
-        assert!(home.exists(data_name(&a.id)));
-        assert!(!home.exists(data_name(&b.id)));
-        assert_eq!(sweep_stale(&home, Duration::from_secs(3600), &[]).unwrap(), 0);
+        on_both(|home, age| {
+            let mut a = open(home, &vpath("/a"), 5, true).unwrap().partial;
+            let mut b = open(home, &vpath("/b"), 5, true).unwrap().partial;
+            a.file.write_all(b"xx").unwrap();
+            b.file.write_all(b"yyy").unwrap();
+            let day = Duration::from_secs(24 * 3600);
+            assert_eq!(sweep_stale(home, day, &[]).unwrap(), 0, "nothing is a day old yet");
+            age(2 * day);
+            let freed = sweep_stale(home, day, std::slice::from_ref(&a.id)).unwrap();
+            assert_eq!(freed, 3);
+            assert_eq!(home.partial_len(&a.id).unwrap(), Some(2));
+            assert_eq!(home.partial_len(&b.id).unwrap(), None);
+        });
     }
 }

@@ -1,11 +1,11 @@
-//! The server-wide state that sessions act on: settings, keys, the account
-//! store and the audit logs.
+//! The server-wide state that sessions act on: settings, keys, the storage
+//! (homes and accounts) and the audit logs.
 //!
 //! A session is given `&mut Services` for each call instead of owning any of
 //! it. That keeps sessions free of sockets and shareable state, and lets the
-//! unit tests and fuzz targets drive a session against a temporary folder.
+//! unit tests and fuzz targets drive a session against a temporary folder or
+//! an in-memory storage.
 
-use crate::accounts::AccountStore;
 use crate::admin::TokenStore;
 use crate::audit::AuditLog;
 use crate::config::Config;
@@ -13,9 +13,12 @@ use crate::keys;
 use crate::perms::{self, Secret};
 use crate::protocol::scram::{self, Key};
 use crate::rootlock::RootLock;
+use crate::storage::Storage;
+use crate::storage::disk::DiskStorage;
 use crate::throttle::{NameChecks, Throttle};
 use crate::users::Users;
 use std::io;
+use std::sync::Arc;
 
 /// Shared, single-threaded server state.
 pub struct Services {
@@ -24,9 +27,15 @@ pub struct Services {
     pub key: Vec<u8>,
     /// Private secret for fake salts of unknown users; never sent.
     secret: Vec<u8>,
-    pub accounts: AccountStore,
-    /// Invitation and reset tokens (`accounts/.tokens/`).
+    /// Homes and account records: every filesystem effect of a session but
+    /// the tokens below.
+    pub storage: Arc<dyn Storage>,
+    /// Invitation and reset tokens (`accounts/.tokens/`), on disk whatever
+    /// the storage: they are written by `mioftpd accounts`, which edits the
+    /// data root's files.
     pub tokens: TokenStore,
+    /// The audit logs stay outside the storage: append-only files of the
+    /// server's own, not user data.
     pub audit: AuditLog,
     /// Logged-in users' homes, usage and uploads.
     pub users: Users,
@@ -34,29 +43,32 @@ pub struct Services {
     pub throttle: Throttle,
     /// Rate limit on `check_user` (a user-enumeration oracle by nature).
     pub name_checks: NameChecks,
-    /// Upload bytes written in total (drives the disk-full test seam).
-    pub upload_bytes_written: u64,
     /// One process per data root: held as long as these services live.
     _root_lock: RootLock,
 }
 
 impl Services {
-    /// Opens everything under `config.root`, creating what is missing.
+    /// Opens everything under `config.root`, creating what is missing, with
+    /// homes and accounts on disk.
     pub fn open(config: Config) -> io::Result<Services> {
-        config.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        make_dir(&config.root, "data root (--root)", perms::DATA_ROOT_MODE)?;
-        // Before anything else under the root: a second server must not
-        // even sweep the first one's temporaries.
-        let root_lock = RootLock::acquire(&config.root, "server").map_err(|e| {
-            let kind = match &e {
-                crate::rootlock::LockError::Io { source, .. } => source.kind(),
-                crate::rootlock::LockError::Held { .. } => io::ErrorKind::AddrInUse,
-            };
-            io::Error::new(kind, e.to_string())
-        })?;
-        check_secrets(&config)?;
+        let root_lock = prepare_root(&config)?;
         make_dir(&config.home_dir(), "home folder", 0o777)?;
-        let accounts = AccountStore::open(&config.accounts_dir())?;
+        let storage = DiskStorage::open(&config)?;
+        Services::assemble(config, Arc::new(storage), root_lock)
+    }
+
+    /// Like [`Services::open`], with homes and accounts in `storage`; the
+    /// root lock, the key files, the token store and the audit logs are
+    /// still under `config.root`.
+    pub fn with_storage(config: Config, storage: Arc<dyn Storage>) -> io::Result<Services> {
+        let root_lock = prepare_root(&config)?;
+        Services::assemble(config, storage, root_lock)
+    }
+
+    /// The rest of [`Services::open`] and [`Services::with_storage`], once
+    /// the root is locked and checked.
+    fn assemble(config: Config, storage: Arc<dyn Storage>, root_lock: RootLock) -> io::Result<Services> {
+        make_dir(&config.accounts_dir(), "accounts folder", perms::ACCOUNTS_DIR_MODE)?;
         let tokens = TokenStore::open(&config.accounts_dir())?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
@@ -78,13 +90,12 @@ impl Services {
             config,
             key,
             secret,
-            accounts,
+            storage,
             tokens,
             audit,
             users: Users::default(),
             throttle,
             name_checks,
-            upload_bytes_written: 0,
             _root_lock: root_lock,
         })
     }
@@ -102,6 +113,25 @@ impl Services {
     pub fn fake_stored_key(&self, user: &str) -> Key {
         scram::hmac(&self.secret, format!("fake-stored-key\0{user}").as_bytes())
     }
+}
+
+/// The checks and the lock every set of services starts with: the settings
+/// are valid, the data root exists, this process holds its lock, and no
+/// secret is open to others (or only a warning, without `--strict-perms`).
+fn prepare_root(config: &Config) -> io::Result<RootLock> {
+    config.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    make_dir(&config.root, "data root (--root)", perms::DATA_ROOT_MODE)?;
+    // Before anything else under the root: a second server must not even
+    // sweep the first one's temporaries (`DiskStorage::open` does).
+    let root_lock = RootLock::acquire(&config.root, "server").map_err(|e| {
+        let kind = match &e {
+            crate::rootlock::LockError::Io { source, .. } => source.kind(),
+            crate::rootlock::LockError::Held { .. } => io::ErrorKind::AddrInUse,
+        };
+        io::Error::new(kind, e.to_string())
+    })?;
+    check_secrets(config)?;
+    Ok(root_lock)
 }
 
 /// Warns about secrets others can reach (`--strict-perms`: refuses to start).

@@ -15,12 +15,12 @@
 //! deferred request). After that it is kept up to date by every change, and
 //! dropped when the user's last session ends.
 
-use crate::home::{FileId, Home, UsageScan, VPath};
+use crate::home::VPath;
 use crate::partial;
 use crate::protocol::messages::QuotaInfo;
+use crate::storage::{FileId, HomeStore, Storage, UsageWalk};
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ pub const SCAN_BUDGET: usize = 2048;
 
 /// One user's shared state.
 pub struct UserState {
-    pub home: Arc<Home>,
+    pub home: Arc<dyn HomeStore>,
     /// Bytes of regular files in the home, including partial uploads.
     /// Meaningful once `scan` is `None`.
     pub used: u64,
@@ -37,7 +37,7 @@ pub struct UserState {
     pub reserved: u64,
     /// The quota in bytes; `None` is unlimited.
     pub limit: Option<u64>,
-    scan: Option<UsageScan>,
+    scan: Option<Box<dyn UsageWalk>>,
     /// Why the last scan failed; usage is unknown until a new scan succeeds.
     pub scan_error: Option<String>,
     sessions: usize,
@@ -116,6 +116,13 @@ impl UserState {
         }
     }
 
+    /// Keeps only the credits for files that `still` says are in place (after
+    /// a recursive `rm`, which may have removed credited files).
+    pub fn retain_credits(&mut self, still: impl Fn(&FileId) -> bool) {
+        self.credits.retain(|id, _| still(id));
+        self.credited = self.credits.values().fold(0u64, |sum, c| sum.saturating_add(*c));
+    }
+
     /// Whether any upload holds a credit (so `rm` must look at identities).
     pub fn has_credits(&self) -> bool {
         !self.credits.is_empty()
@@ -181,21 +188,21 @@ impl Users {
     /// can be uploading), so the scan counts what remains.
     pub fn attach(
         &mut self,
-        homes: &Path,
+        storage: &dyn Storage,
         user: &str,
         limit: Option<u64>,
         partial_max_age: Duration,
-    ) -> io::Result<Arc<Home>> {
+    ) -> io::Result<Arc<dyn HomeStore>> {
         if let Some(state) = self.map.get_mut(user) {
             state.sessions += 1;
             state.limit = limit;
             return Ok(state.home.clone());
         }
-        let home = Arc::new(Home::open(homes, user)?);
-        if let Err(e) = partial::sweep_stale(home.dir(), partial_max_age, &[]) {
+        let home = storage.open_home(user)?;
+        if let Err(e) = partial::sweep_stale(&*home, partial_max_age, &[]) {
             log::warn!("sweeping stale partial uploads of {user}: {e}");
         }
-        let scan = home.usage_scan()?;
+        let scan = home.usage_walk()?;
         self.map.insert(
             user.to_owned(),
             UserState {
@@ -242,7 +249,7 @@ impl Users {
         if state.scan.is_some() {
             return Ok(());
         }
-        state.scan = Some(state.home.usage_scan()?);
+        state.scan = Some(state.home.usage_walk()?);
         state.scan_error = None;
         self.scanning.push(user.to_owned());
         Ok(())
@@ -294,15 +301,23 @@ impl Users {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reservations_fit_in_what_is_free_and_become_used_as_written() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(root.path().join("q")).unwrap();
-        let mut users = Users::default();
-        users.attach(root.path(), "q", Some(1000), Duration::from_secs(3600)).unwrap();
+    use crate::config::Config;
+    use crate::storage::disk::DiskStorage;
+    use crate::storage::memory::MemoryStorage;
+
+    /// A user with usage known.
+    fn ready_user(users: &mut Users, storage: &dyn Storage, user: &str, limit: u64) {
+        users.attach(storage, user, Some(limit), Duration::from_secs(3600)).unwrap();
         while users.scanning() {
             users.tick(SCAN_BUDGET);
         }
+    }
+
+    #[test]
+    fn reservations_fit_in_what_is_free_and_become_used_as_written() {
+        let storage = MemoryStorage::new();
+        let mut users = Users::default();
+        ready_user(&mut users, &storage, "q", 1000);
         let u = users.get_mut("q").unwrap();
         u.grow(100);
         assert_eq!(u.reserve(600), Ok(()));
@@ -320,20 +335,36 @@ mod tests {
     }
 
     #[test]
-    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session() {
+    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session_on_disk() {
         let root = tempfile::tempdir().unwrap();
+        let storage = DiskStorage::open(&Config::new(root.path())).unwrap();
         for (user, files) in [("a", 50), ("b", 3)] {
-            let dir = root.path().join(user);
+            let dir = root.path().join("home").join(user);
             std::fs::create_dir_all(&dir).unwrap();
             for i in 0..files {
                 std::fs::write(dir.join(format!("f{i}")), [0u8; 10]).unwrap();
             }
         }
+        scans_finish_in_bounded_steps(&storage);
+    }
+
+    #[test]
+    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session_in_memory() {
+        let storage = MemoryStorage::new();
+        for (user, files) in [("a", 50), ("b", 3)] {
+            for i in 0..files {
+                storage.write_file(user, &format!("f{i}"), &[0u8; 10]).unwrap();
+            }
+        }
+        scans_finish_in_bounded_steps(&storage);
+    }
+
+    fn scans_finish_in_bounded_steps(storage: &dyn Storage) {
         let mut users = Users::default();
         let age = Duration::from_secs(3600);
-        users.attach(root.path(), "a", Some(1000), age).unwrap();
-        users.attach(root.path(), "b", None, age).unwrap();
-        users.attach(root.path(), "b", None, age).unwrap();
+        users.attach(storage, "a", Some(1000), age).unwrap();
+        users.attach(storage, "b", None, age).unwrap();
+        users.attach(storage, "b", None, age).unwrap();
         assert!(users.scanning());
         assert!(!users.get("a").unwrap().ready());
         let mut turns = 0;
@@ -358,14 +389,10 @@ mod tests {
 
     #[test]
     fn a_replacement_reserves_only_its_growth_and_one_file_backs_one_credit() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(root.path().join("a")).unwrap();
-        std::fs::write(root.path().join("a/old"), [0u8; 70]).unwrap();
+        let storage = MemoryStorage::new();
+        storage.write_file("a", "old", &[0u8; 70]).unwrap();
         let mut users = Users::default();
-        users.attach(root.path(), "a", Some(100), Duration::from_secs(3600)).unwrap();
-        while users.scanning() {
-            users.tick(64);
-        }
+        ready_user(&mut users, &storage, "a", 100);
         let u = users.get_mut("a").unwrap();
         let old = Some((FileId { dev: 1, ino: 2 }, 70));
         // 70 more bytes do not fit beside 70 used, unless they replace them.
@@ -386,6 +413,25 @@ mod tests {
         // A replacement larger than the old file reserves the difference.
         u.grow(70);
         assert_eq!(u.reserve_upload(90, old), Ok(credit));
+        assert_eq!(u.free(), Some(10));
+    }
+
+    #[test]
+    fn credits_whose_file_is_gone_are_retained_no_longer() {
+        let storage = MemoryStorage::new();
+        let mut users = Users::default();
+        ready_user(&mut users, &storage, "a", 100);
+        let u = users.get_mut("a").unwrap();
+        u.grow(20);
+        let (one, two) = (FileId { dev: 1, ino: 2 }, FileId { dev: 1, ino: 3 });
+        assert_eq!(u.reserve_upload(40, Some((one, 40))), Ok(Some(one)));
+        assert_eq!(u.reserve_upload(30, Some((two, 30))), Ok(Some(two)));
+        assert_eq!(u.free(), Some(80), "both replacements are credited");
+        u.retain_credits(|id| *id == two);
+        assert!(u.has_credits());
+        assert_eq!(u.free(), Some(40), "the upload credited for `one` needs its 40 bytes again");
+        u.retain_credits(|_| false);
+        assert!(!u.has_credits());
         assert_eq!(u.free(), Some(10));
     }
 }

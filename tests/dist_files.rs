@@ -2,23 +2,14 @@
 //! and keeps its hardening, and the logrotate stanza rotates and signals as
 //! intended under a real `logrotate -f` (tests/dist/logrotate.sh).
 //!
-//! Tools: when `systemd-analyze` or `logrotate` is missing, a developer run
-//! says so on stderr and passes; under `CI=true` nothing is skipped: the
-//! missing `systemd-analyze` is an error, and logrotate is installed by the
-//! script (`apt-get`, as root).
+//! Tools: `systemd-analyze` and `logrotate` are installed with apt-get when
+//! missing (`mioftp_testkit::tools`); a machine where they cannot be had
+//! fails these tests, never skips them.
 
 use std::path::Path;
 use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
-}
 
 fn unit_text() -> String {
     std::fs::read_to_string(Path::new(ROOT).join("dist/mioftpd.service")).unwrap()
@@ -48,11 +39,7 @@ fn the_unit_is_type_notify_reloads_with_sighup_and_keeps_its_hardening() {
 
 #[test]
 fn the_unit_passes_systemd_analyze_verify() {
-    if !have("systemd-analyze") {
-        assert!(!under_ci(), "systemd-analyze is missing under CI: apt-get install -y systemd");
-        eprintln!("SKIPPED: systemd-analyze is not installed (apt-get install -y systemd)");
-        return;
-    }
+    mioftp_testkit::tools::require("systemd-analyze", "systemd");
     // verify checks that ExecStart's binary exists: point it at the one just built.
     let unit = unit_text();
     let exec = "ExecStart=/usr/local/bin/mioftpd ";
@@ -74,13 +61,7 @@ fn the_logrotate_stanza_rotates_all_logs_and_signals_once_per_run() {
     let script = Path::new(ROOT).join("tests/dist/logrotate.sh");
     let mut cmd = Command::new("bash");
     cmd.arg(&script);
-    if !have("logrotate") {
-        if !under_ci() {
-            eprintln!("SKIPPED: logrotate is not installed (tests/dist/logrotate.sh --install installs it)");
-            return;
-        }
-        cmd.arg("--install");
-    }
+    mioftp_testkit::tools::require("logrotate", "logrotate");
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -4,12 +4,15 @@
 //! target and seed or crash input it came from.
 
 use mioftp::config::Config;
-use mioftp::protocol::frame::encode_to_vec;
+use mioftp::protocol::frame::{self, encode_to_vec};
 use mioftp::protocol::scram::{self, ClientKeys, Exchange};
 use mioftp::services::Services;
-use mioftp::session::Session;
+use mioftp::session::{Budget, Channel, Endpoint, Session};
 use serde_json::{Value, json};
+use std::io::Write;
 use std::time::{Duration, Instant};
+
+const CONTROL: Channel = Channel::CONTROL;
 
 const ITER: u32 = 1000;
 const PASSWORD: &str = "pencil-pencil";
@@ -24,7 +27,7 @@ struct Peer {
 /// A new session on `svc` that passed the connection check.
 fn checked_session(svc: &mut Services, id: u64, now: Instant) -> Session {
     let mut s = Session::new(id, "127.0.0.1:9".parse().unwrap(), now, svc).unwrap();
-    let hello = take_frames(&mut s, now).remove(0);
+    let hello = take_frames(&mut s, svc, now).remove(0);
     let challenge = scram::unb64(hello["challenge"].as_str().unwrap()).unwrap();
     let mac = scram::hmac(&svc.key, &challenge);
     assert_eq!(call(&mut s, svc, now, json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));
@@ -50,17 +53,33 @@ fn log_in(s: &mut Session, svc: &mut Services, now: Instant, user: &str) {
     }
 }
 
+/// Everything the session has to send, through the public contract.
+fn take_output(s: &mut Session, svc: &mut Services, now: Instant) -> Vec<u8> {
+    let mut out = Vec::new();
+    while s.wants_write(CONTROL) {
+        if s.write_to(CONTROL, &mut out, &mut Budget::unlimited(), now, svc).unwrap() == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// Hands `bytes` to the session as one read of its socket.
+fn feed(s: &mut Session, svc: &mut Services, now: Instant, bytes: &[u8]) {
+    let mut scratch = vec![0u8; bytes.len().max(64 * 1024)];
+    let n = s.read_from(CONTROL, &mut &bytes[..], &mut scratch, &mut Budget::unlimited(), now, svc).unwrap();
+    assert_eq!(n, bytes.len());
+}
+
 /// Takes all output; returns its frame headers (bodies skipped).
-fn take_frames(s: &mut Session, now: Instant) -> Vec<Value> {
-    let out = s.output().to_vec();
-    s.advance_output(out.len(), now);
+fn take_frames(s: &mut Session, svc: &mut Services, now: Instant) -> Vec<Value> {
+    let out = take_output(s, svc, now);
     mioftp_testkit::split_frames(&out).into_iter().map(|(header, _body)| header).collect()
 }
 
 fn call(s: &mut Session, svc: &mut Services, now: Instant, req: Value) -> Value {
-    let bytes = encode_to_vec(&req).unwrap();
-    assert_eq!(s.receive(&bytes, now, svc), bytes.len());
-    let mut f = take_frames(s, now);
+    feed(s, svc, now, &encode_to_vec(&req).unwrap());
+    let mut f = take_frames(s, svc, now);
     assert_eq!(f.len(), 1, "{f:?}");
     f.remove(0)
 }
@@ -96,7 +115,7 @@ impl Peer {
     }
 
     fn feed(&mut self, bytes: &[u8]) {
-        assert_eq!(self.s.receive(bytes, self.now, &mut self.svc), bytes.len());
+        feed(&mut self.s, &mut self.svc, self.now, bytes);
     }
 
     fn call(&mut self, req: Value) -> Value {
@@ -126,13 +145,40 @@ fn a_timeout_during_a_download_adds_nothing_inside_the_body() {
     p.upload("f.bin", &[7u8; 3000]);
     p.feed(&encode_to_vec(&json!({"op": "get", "path": "f.bin"})).unwrap());
     // The header is queued; the peer reads 10 bytes of it, then stalls.
-    let queued = p.s.output().len();
-    p.s.advance_output(10, p.now);
+    let mut seen = Vec::new();
+    let mut socket = Stalling { taken: &mut seen, room: 10 };
+    p.s.write_to(CONTROL, &mut socket, &mut Budget::unlimited(), p.now, &mut p.svc).unwrap();
+    assert_eq!(seen.len(), 10);
     p.now += Duration::from_secs(4);
-    assert!(p.s.deadline(&p.svc) <= p.now);
-    p.s.on_timeout(p.now, &mut p.svc);
-    assert_eq!(p.s.output().len(), queued - 10, "a frame was queued inside the download's body");
-    assert!(p.s.is_closing(), "the session must still end");
+    assert!(p.s.poll_timeout().is_some_and(|t| t <= p.now));
+    p.s.handle_timeout(p.now, &mut p.svc);
+    // Whatever still goes out is the header's rest and file bytes, never a frame.
+    seen.extend(take_output(&mut p.s, &mut p.svc, p.now));
+    let (header, n) = frame::decode(&seen).unwrap().expect("the whole header");
+    assert_eq!(header.header["size"], 3000);
+    let body = &seen[n..];
+    assert!(body.len() <= 3000 && body.iter().all(|b| *b == 7), "a frame was queued inside the download's body");
+    assert!(p.s.is_closed(), "the session must still end");
+}
+
+/// A socket that takes `room` bytes, then would block.
+struct Stalling<'a> {
+    taken: &'a mut Vec<u8>,
+    room: usize,
+}
+
+impl Write for Stalling<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = b.len().min(self.room - self.taken.len());
+        if n == 0 {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        self.taken.extend_from_slice(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Found while writing the session_authed harness (two connections of one

@@ -5,9 +5,8 @@
 //! find 127.0.0.9 and the client's port, leave the client's first bytes to
 //! the session, and take HAProxy's health checks for `LOCAL`.
 //!
-//! HAProxy comes from Debian's packages: when it is missing, a developer run
-//! says so and passes; under `CI=true` the test installs it (`apt-get`, as
-//! root). The server-level version of this test (audit log and throttle
+//! HAProxy comes from Debian's packages and is installed with apt-get when
+//! missing; a machine where it cannot be had fails the test. The server-level version of this test (audit log and throttle
 //! showing 127.0.0.9) comes when the reader is wired into the driver.
 
 use mioftp::netaddr::CidrList;
@@ -20,27 +19,6 @@ use std::time::{Duration, Instant};
 const CLIENT_IP: &str = "127.0.0.9";
 /// Bound on every wait; generous, since the machine may be busy.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
-}
-
-/// HAProxy is there, installed now (CI), or the test is skipped (developer).
-fn ensure_haproxy() -> bool {
-    if have("haproxy") {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        let ok = Command::new("sh")
-            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok && have("haproxy"), "could not install haproxy under CI");
-        return true;
-    }
-    eprintln!("SKIPPED: haproxy is not installed (apt-get install -y haproxy)");
-    false
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -137,9 +115,7 @@ fn accept_client(listener: &TcpListener, trusted: &CidrList, client: SocketAddr,
 
 #[test]
 fn haproxy_send_proxy_v1_and_v2_give_the_real_client_address() {
-    if !ensure_haproxy() {
-        return;
-    }
+    mioftp_testkit::tools::require("haproxy", "haproxy");
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let backend = listener.local_addr().unwrap().port();

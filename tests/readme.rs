@@ -2,41 +2,17 @@
 //! with bash over the logs of a real server that saw a registration, a
 //! failed login, an upload and a download, with `mioftpd` first on PATH and
 //! `MIOFTPD_ROOT` naming its data root. The last example pipes into `jq`,
-//! which is installed with apt-get when missing; under `CI=true` a tool that
-//! cannot be had fails the test instead of skipping it.
+//! which is installed with apt-get when missing; a tool that cannot be had
+//! fails the test (`mioftp_testkit::tools`).
 
 mod common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// Whether `tool` is on PATH.
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-/// `tool` (from Debian package `package`), installed when missing. Returns
-/// false (skip) only outside CI; under `CI=true` it panics instead.
-fn require(tool: &str, package: &str) -> bool {
-    if !on_path(tool) && on_path("apt-get") {
-        let quiet =
-            |args: &[&str]| Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive").output();
-        let _ = quiet(&["update", "-qq"]);
-        let _ = quiet(&["install", "-y", "-qq", package]);
-    }
-    if on_path(tool) {
-        return true;
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{tool} is needed and could not be installed");
-    eprintln!("SKIPPED: {tool} is not installed and apt-get could not install {package}");
-    false
-}
-
 #[test]
 fn the_audit_examples_run_as_written() {
-    if !require("jq", "jq") {
-        return;
-    }
+    mioftp_testkit::tools::require("jq", "jq");
     let server = TestServer::start();
     let mut alice = server.user("alice");
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,17 @@
 //!   hashes, writes the bytes to a file on the same filesystem and fsyncs it
 //!   (nothing is acknowledged before it is durable).
 //!
-//! Both use 256 KiB buffers, like the client and the server.
+//! - **pipe** (copy + SHA-256 + write + fsync), for issue 12's `binary`
+//!   scenario: exactly that pipeline, with one SHA-256. The sender reads
+//!   and sends; the receiver receives, hashes, writes and, at the end,
+//!   fsyncs, one step after the other on one thread. The digest is checked
+//!   against the source's, computed beforehand and outside the timing.
+//!   It runs as a process of its own (`mioftp-bench pipe SRC DST SHA256`,
+//!   [`pipe_main`]), timed from spawn to exit exactly as the `mioftp`
+//!   binary is: the same clock, the same process start-up, the same memory
+//!   preparation before each run.
+//!
+//! All use 256 KiB buffers, like the client and the server.
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
@@ -27,15 +37,36 @@ const BUF: usize = 256 * 1024;
 pub enum Kind {
     Copy,
     Full,
+    Pipe,
 }
 
 /// Sends `src` over loopback and returns the seconds from connect to the
 /// receiver's last byte (and, for [`Kind::Full`], its fsync). `dst` is the
 /// receiver's output file for [`Kind::Full`]; it is removed afterwards.
 pub fn run(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
+    let (secs, _) = run_keep(kind, src, dst)?;
+    if kind != Kind::Copy {
+        std::fs::remove_file(dst)?;
+    }
+    Ok(secs)
+}
+
+/// `mioftp-bench pipe SRC DST SHA256`: the pipe baseline as its own
+/// process. The output file is left for the caller to remove, outside the
+/// timing.
+pub fn pipe_main(src: &Path, dst: &Path, sha256: &str) -> Result<()> {
+    let (secs, got) = run_keep(Kind::Pipe, src, dst)?;
+    anyhow::ensure!(hex::encode(got).eq_ignore_ascii_case(sha256), "pipe baseline: the digest does not match");
+    println!("{secs:.6}");
+    Ok(())
+}
+
+/// [`run`], leaving `dst` in place; also returns the receiver's digest.
+fn run_keep(kind: Kind, src: &Path, dst: &Path) -> Result<(f64, [u8; 32])> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let hashing = kind == Kind::Full;
+    let sender_hashes = kind == Kind::Full;
+    let writing = kind != Kind::Copy;
     let src_owned = src.to_owned();
     let started = Instant::now();
     let sender = std::thread::spawn(move || -> Result<[u8; 32]> {
@@ -49,7 +80,7 @@ pub fn run(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
             if n == 0 {
                 break;
             }
-            if hashing {
+            if sender_hashes {
                 hasher.update(&buf[..n]);
             }
             sock.write_all(&buf[..n])?;
@@ -58,7 +89,7 @@ pub fn run(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
     });
     let (mut sock, _) = listener.accept()?;
     let mut out =
-        if hashing { Some(File::create(dst).with_context(|| format!("creating {}", dst.display()))?) } else { None };
+        if writing { Some(File::create(dst).with_context(|| format!("creating {}", dst.display()))?) } else { None };
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF];
     loop {
@@ -78,10 +109,9 @@ pub fn run(kind: Kind, src: &Path, dst: &Path) -> Result<f64> {
     }
     let secs = started.elapsed().as_secs_f64();
     let sent = sender.join().map_err(|_| anyhow::anyhow!("baseline sender panicked"))??;
-    if hashing {
-        let got: [u8; 32] = hasher.finalize().into();
+    let got: [u8; 32] = hasher.finalize().into();
+    if sender_hashes {
         anyhow::ensure!(got == sent, "baseline digests differ");
-        std::fs::remove_file(dst)?;
     }
-    Ok(secs)
+    Ok((secs, got))
 }

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 /// Scenarios: put, get (one large transfer, tmpfs and disk roots), logins
 /// (N sequential logins), idle (PUT and GET beside N idle clients),
 /// concurrent (N simultaneous GETs, then PUTs), memory (server RSS with idle
-/// connections), latency (dir latency under transfer load).
+/// connections), latency (dir latency under transfer load), fairness (dir
+/// latency beside a client pipelining requests without reading). Only when
+/// named with --only: binary (PUT and GET through the real `mioftp` binary,
+/// warm and cold), churn (dir latency and the server's longest loop turn
+/// while another user removes 1 GiB files and commits uploads).
 #[derive(Debug, Parser)]
 #[command(name = "mioftp-bench", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -29,6 +33,9 @@ pub enum Cmd {
     /// (internal) hold idle connections for the parent benchmark.
     #[command(hide = true)]
     Hold,
+    /// (internal) the copy+SHA-256+write+fsync baseline as its own process.
+    #[command(hide = true)]
+    Pipe { src: PathBuf, dst: PathBuf, sha256: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +43,8 @@ pub struct Args {
     /// Small sizes and counts: finishes in well under a minute.
     #[arg(long)]
     pub quick: bool,
-    /// Scenarios to run, comma-separated: put,get,logins,idle,concurrent,memory,latency [default: all].
+    /// Scenarios to run, comma-separated: put,get,logins,idle,concurrent,memory,latency,fairness,binary,churn
+    /// [default: all but binary and churn].
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Data roots for put/get, comma-separated: tmpfs, disk.
@@ -78,6 +86,9 @@ pub struct Args {
     /// File size of each load transfer [default: 100MiB; quick: 16MiB].
     #[arg(long, value_parser = parse_size)]
     pub load_size: Option<u64>,
+    /// Requests the greedy client pipelines in the fairness scenario.
+    #[arg(long, default_value_t = 10_000)]
+    pub greedy_requests: usize,
     /// Pause between two dir probes, in milliseconds.
     #[arg(long, default_value_t = 10)]
     pub probe_interval_ms: u64,
@@ -100,6 +111,41 @@ pub struct Args {
     /// Extra flag for the started server (repeatable), e.g. --server-arg=--min-iterations=4096.
     #[arg(long)]
     pub server_arg: Vec<String>,
+    /// binary: a client binary to race, LABEL=PATH or PATH (repeatable)
+    /// [default: target/release/mioftp, labelled "new"].
+    #[arg(long)]
+    pub client_bin: Vec<String>,
+    /// binary: data roots, comma-separated: disk (ext4 or whatever --disk-dir is on), tmpfs.
+    #[arg(long, value_delimiter = ',', default_value = "disk")]
+    pub binary_fs: Vec<String>,
+    /// binary: file size [default: 1GiB; quick: 64MiB].
+    #[arg(long, value_parser = parse_size)]
+    pub binary_size: Option<u64>,
+    /// binary: memory conditions, in order: warm (touch 2x the size of fresh
+    /// memory right before each run), cold (pause before each run).
+    #[arg(long, value_delimiter = ',', default_value = "warm,cold")]
+    pub memory: Vec<String>,
+    /// binary: seconds to pause before each cold run [default: 6; quick: 3].
+    #[arg(long)]
+    pub cold_pause_s: Option<u64>,
+    /// churn: concurrent load transfers (half GETs, half PUTs).
+    #[arg(long, default_value_t = 50)]
+    pub churn_transfers: usize,
+    /// churn: size of each load transfer [default: 100MiB; quick: 16MiB].
+    #[arg(long, value_parser = parse_size)]
+    pub churn_size: Option<u64>,
+    /// churn: large files the second user removes [default: 6; quick: 2].
+    #[arg(long)]
+    pub churn_files: Option<usize>,
+    /// churn: size of each removed file [default: 1GiB; quick: 64MiB].
+    #[arg(long, value_parser = parse_size)]
+    pub churn_file_size: Option<u64>,
+    /// churn: size of each upload the second user commits.
+    #[arg(long, value_parser = parse_size, default_value = "4MiB")]
+    pub churn_upload_size: u64,
+    /// churn: pause between two turns of the second user's loop, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub churn_pause_ms: u64,
     /// Account the benchmark registers and logs in as.
     #[arg(long, default_value = "bench")]
     pub user: String,
@@ -114,7 +160,10 @@ pub struct Args {
     pub plot: Option<PathBuf>,
 }
 
-pub const SCENARIOS: [&str; 7] = ["put", "get", "logins", "idle", "concurrent", "memory", "latency"];
+pub const SCENARIOS: [&str; 10] =
+    ["put", "get", "logins", "idle", "concurrent", "memory", "latency", "fairness", "binary", "churn"];
+/// Scenarios run when `--only` is not given: the heavy disk ones need naming.
+const DEFAULT_SCENARIOS: usize = 8;
 
 /// The resolved settings, also written to the JSON.
 #[derive(Debug, Clone, Serialize)]
@@ -135,9 +184,27 @@ pub struct Settings {
     pub load: Vec<usize>,
     pub load_size: u64,
     pub probe_interval_ms: u64,
+    pub greedy_requests: usize,
     pub external: Option<String>,
     pub server_wrapper: Option<String>,
     pub server_args: Vec<String>,
+    pub binary_fs: Vec<String>,
+    pub binary_size: u64,
+    pub memory: Vec<String>,
+    pub cold_pause_s: u64,
+    pub churn: ChurnSettings,
+}
+
+/// The churn scenario's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChurnSettings {
+    pub transfers: usize,
+    pub size: u64,
+    pub files: usize,
+    pub file_size: u64,
+    pub upload_size: u64,
+    pub pause_ms: u64,
+    pub probe_interval_ms: u64,
 }
 
 impl Settings {
@@ -152,8 +219,11 @@ impl Settings {
                 full.to_vec()
             }
         };
-        let scenarios: Vec<String> =
-            if a.only.is_empty() { SCENARIOS.iter().map(|s| s.to_string()).collect() } else { a.only.clone() };
+        let scenarios: Vec<String> = if a.only.is_empty() {
+            SCENARIOS[..DEFAULT_SCENARIOS].iter().map(|s| s.to_string()).collect()
+        } else {
+            a.only.clone()
+        };
         for s in &scenarios {
             if !SCENARIOS.contains(&s.as_str()) {
                 bail!("unknown scenario {s:?} (known: {})", SCENARIOS.join(","));
@@ -164,7 +234,12 @@ impl Settings {
                 bail!("unknown --concurrent-dirs {d:?} (get or put)");
             }
         }
-        for f in &a.fs {
+        for m in &a.memory {
+            if m != "warm" && m != "cold" {
+                bail!("unknown --memory {m:?} (warm or cold)");
+            }
+        }
+        for f in a.fs.iter().chain(&a.binary_fs) {
             if f != "tmpfs" && f != "disk" {
                 bail!("unknown --fs {f:?} (tmpfs or disk)");
             }
@@ -186,9 +261,23 @@ impl Settings {
             load: list(&a.load, &[0, 10, 50], &[0, 10]),
             load_size: a.load_size.unwrap_or(if q { 16 << 20 } else { 100 << 20 }),
             probe_interval_ms: a.probe_interval_ms,
+            greedy_requests: a.greedy_requests,
             external: a.addr.clone(),
             server_wrapper: a.server_wrapper.clone(),
             server_args: a.server_arg.clone(),
+            binary_fs: a.binary_fs.clone(),
+            binary_size: a.binary_size.unwrap_or(if q { 64 << 20 } else { 1 << 30 }),
+            memory: a.memory.clone(),
+            cold_pause_s: a.cold_pause_s.unwrap_or(if q { 3 } else { 6 }),
+            churn: ChurnSettings {
+                transfers: a.churn_transfers,
+                size: a.churn_size.unwrap_or(if q { 16 << 20 } else { 100 << 20 }),
+                files: a.churn_files.unwrap_or(if q { 2 } else { 6 }),
+                file_size: a.churn_file_size.unwrap_or(if q { 64 << 20 } else { 1 << 30 }),
+                upload_size: a.churn_upload_size,
+                pause_ms: a.churn_pause_ms,
+                probe_interval_ms: a.probe_interval_ms,
+            },
         })
     }
 

@@ -99,7 +99,7 @@ pub fn run(
 }
 
 /// One `dir` round trip, in milliseconds.
-fn time_dir(probe: &mut mioftp_client::Client) -> Result<f64> {
+pub fn time_dir(probe: &mut mioftp_client::Client) -> Result<f64> {
     let t = Instant::now();
     probe.dir(None).context("dir")?;
     Ok(t.elapsed().as_secs_f64() * 1000.0)

@@ -7,13 +7,20 @@
 //! - [`target`]: the server under test (started per scenario, or external);
 //! - [`creds`]: the account and the KDF cache;
 //! - [`baseline`]: plain loopback copies to judge transfers by;
-//! - [`transfers`], [`logins`], [`idle`], [`concurrent`], [`latency`]: the scenarios;
+//! - [`transfers`], [`logins`], [`idle`], [`concurrent`], [`latency`],
+//!   [`greedy`]: the scenarios;
+//! - [`binary`], [`churn`]: issue 12's scenarios (the `mioftp` binary's
+//!   throughput; `dir` latency and loop turns under disk churn), with
+//!   [`turnlog`] reading the server's own turn figures from its log;
 //! - [`report`], [`plot`]: output; [`sys`]: `/proc` and files.
 
 mod baseline;
+mod binary;
+mod churn;
 mod cli;
 mod concurrent;
 mod creds;
+mod greedy;
 mod idle;
 mod latency;
 mod logins;
@@ -22,6 +29,7 @@ mod report;
 mod sys;
 mod target;
 mod transfers;
+mod turnlog;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -37,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Some(Cmd::Hold) => idle::hold_main(),
+        Some(Cmd::Pipe { src, dst, sha256 }) => baseline::pipe_main(&src, &dst, &sha256),
         None => run(&cli.args),
     };
     match result {
@@ -88,6 +97,9 @@ fn run(args: &cli::Args) -> Result<()> {
         concurrent: Vec::new(),
         memory: Vec::new(),
         latency: Vec::new(),
+        fairness: Vec::new(),
+        binary: Vec::new(),
+        churn: None,
         notes: Vec::new(),
     };
     eprintln!("{} x {}, load {:.2}, RLIMIT_NOFILE {nofile}", r.machine.cpus, r.machine.cpu_model, r.machine.load_start);
@@ -169,6 +181,35 @@ fn run(args: &cli::Args) -> Result<()> {
             Ok(())
         });
     }
+    if s.wants("fairness") {
+        attempt("dir latency beside a pipelining client", &mut r, &mut |r| {
+            let interval = Duration::from_millis(s.probe_interval_ms);
+            r.fairness = greedy::run(&launch, &tmpfs, &creds, s.greedy_requests, interval)?;
+            Ok(())
+        });
+    }
+
+    for fs in s.binary_fs.iter().filter(|_| s.wants("binary")) {
+        let dir = if fs == "tmpfs" { &tmpfs } else { &s.disk_dir };
+        attempt(&format!("PUT and GET through the mioftp binary, {fs} ({})", dir.display()), &mut r, &mut |r| {
+            let clients = client_bins(&args.client_bin)?;
+            let spec = binary::Spec {
+                clients: &clients,
+                size: s.binary_size,
+                repeat: s.repeat,
+                memory: &s.memory,
+                cold_pause: Duration::from_secs(s.cold_pause_s),
+            };
+            r.binary.push(binary::run(&launch, dir, &creds, &spec)?);
+            Ok(())
+        });
+    }
+    if s.wants("churn") {
+        attempt("disk churn", &mut r, &mut |r| {
+            r.churn = Some(churn::run(&launch, &s.disk_dir, &creds, &s.churn)?);
+            Ok(())
+        });
+    }
 
     r.machine.load_end = sys::load_average();
     describe_fs(&mut r, &s, external);
@@ -177,7 +218,21 @@ fn run(args: &cli::Args) -> Result<()> {
         r.machine.cpus, r.machine.cpu_model, r.machine.mem_total_kib, r.machine.kernel
     );
     println!("load average {:.2} at start, {:.2} at end", r.machine.load_start, r.machine.load_end);
-    print!("{}", report::table(&r));
+    let classic = !(r.baselines.is_empty()
+        && r.transfers.is_empty()
+        && r.logins.is_none()
+        && r.concurrent.is_empty()
+        && r.memory.is_empty()
+        && r.latency.is_empty());
+    if classic {
+        print!("{}", report::table(&r));
+    }
+    for b in &r.binary {
+        print!("{}", binary::table(b));
+    }
+    if let Some(c) = &r.churn {
+        print!("{}", churn::table(c));
+    }
     for n in &r.notes {
         println!("note: {n}");
     }
@@ -192,6 +247,18 @@ fn run(args: &cli::Args) -> Result<()> {
     }
     anyhow::ensure!(failed == 0, "{failed} scenario(s) failed (see the notes)");
     Ok(())
+}
+
+/// The client binaries of `--client-bin`, or the release `mioftp` of this tree.
+fn client_bins(given: &[String]) -> Result<Vec<binary::Client>> {
+    if given.is_empty() {
+        return Ok(vec![binary::Client { label: "new".into(), path: target::client_binary(None)? }]);
+    }
+    let clients: Vec<binary::Client> = given.iter().enumerate().map(|(i, g)| binary::Client::parse(g, i)).collect();
+    for c in &clients {
+        anyhow::ensure!(c.path.exists(), "client binary {} not found", c.path.display());
+    }
+    Ok(clients)
 }
 
 /// The commit of the source tree this benchmark was built from, if git can tell.

@@ -121,6 +121,12 @@ pub struct Results {
     pub concurrent: Vec<Concurrent>,
     pub memory: Vec<MemoryLevel>,
     pub latency: Vec<Latency>,
+    /// `dir` latency beside a client pipelining requests (scenario 7).
+    pub fairness: Vec<crate::greedy::Fairness>,
+    /// Issue 12: PUT and GET through the `mioftp` binary.
+    pub binary: Vec<crate::binary::Figures>,
+    /// Issue 12: the disk churn scenario.
+    pub churn: Option<crate::churn::Figures>,
     pub notes: Vec<String>,
 }
 
@@ -276,6 +282,23 @@ pub fn table(r: &Results) -> String {
         rows.push([
             format!("dir latency, {} x {} transfers", l.transfers, size(l.size_bytes)),
             format!("{:.2} / {:.2} / {:.2}", l.p50_ms, l.p99_ms, l.max_ms),
+            "ms p50/p99/max".into(),
+            "-".into(),
+            "-".into(),
+            target,
+        ]);
+    }
+    for f in &r.fairness {
+        let (what, target) = match f.greedy_op.as_str() {
+            "none" => ("dir latency, alone".to_owned(), String::new()),
+            op => (
+                format!("dir latency beside {} pipelined {op}", f.greedy_requests),
+                verdict(Some(f.p99_ms <= 2.0), "p99 <=2 ms"),
+            ),
+        };
+        rows.push([
+            what,
+            format!("{:.2} / {:.2} / {:.2}", f.p50_ms, f.p99_ms, f.max_ms),
             "ms p50/p99/max".into(),
             "-".into(),
             "-".into(),

@@ -67,6 +67,37 @@ pub fn whole_cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
+/// User plus system CPU seconds of this process's children that have been
+/// waited for (`cutime` + `cstime` of `/proc/self/stat`; 10 ms resolution).
+/// The difference around one spawned-and-waited process is that process's
+/// CPU time, all its threads included.
+pub fn children_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let cutime: u64 = fields.get(13)?.parse().ok()?;
+    let cstime: u64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// Touches `bytes` of fresh anonymous memory, one write per page, and frees
+/// it. On a VM that backs guest memory lazily (and takes freed pages back,
+/// as free page reporting does), the pages a run allocates next (page cache
+/// for the file it writes) are then ones the host has already backed: the
+/// "warm" condition of the binary scenario.
+pub fn touch_memory(bytes: u64) {
+    const PAGE: usize = 4096;
+    let len = usize::try_from(bytes).unwrap_or(usize::MAX);
+    // Zeroed allocations this large are fresh mappings, not yet touched.
+    let mut block = vec![0u8; len];
+    for at in (0..len).step_by(PAGE) {
+        block[at] = 1;
+    }
+    // The writes must happen: the block escapes to the optimiser.
+    std::hint::black_box(&block);
+    drop(block);
+}
+
 /// CPU time of a process between two readings (`None` without a pid).
 pub struct CpuMeter {
     pid: Option<u32>,

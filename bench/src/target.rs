@@ -41,6 +41,12 @@ impl Target {
     /// Starts a server (or names the external one) with its scratch folders
     /// under `parent`, which decides the filesystem.
     pub fn start(launch: &Launch, parent: &Path) -> Result<Target> {
+        Target::start_with(launch, parent, &[], &[])
+    }
+
+    /// [`Target::start`], with extra server flags and environment variables
+    /// for this scenario (ignored for an external server).
+    pub fn start_with(launch: &Launch, parent: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Target> {
         let dir = tempfile::Builder::new()
             .prefix("mioftp-bench-")
             .tempdir_in(parent)
@@ -70,7 +76,7 @@ impl Target {
                     None => Command::new(bin),
                 };
                 cmd.arg("--root").arg(&root).arg("--listen").arg(&addr);
-                cmd.args(SERVER_FLAGS).args(extra);
+                cmd.args(SERVER_FLAGS).args(extra).args(args).envs(env.iter().copied());
                 cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
                 let child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
                 let mut target = Target {
@@ -111,6 +117,11 @@ impl Target {
         }
         self.key = mioftp_proto::keyfile::read_key(&root.join("server.key")).context("reading the server's key")?;
         Ok(())
+    }
+
+    /// The server's stderr (its log), for a server we started.
+    pub fn log_path(&self) -> Option<PathBuf> {
+        self.child.as_ref().map(|_| self._dir.path().join("server.stderr"))
     }
 
     /// The home folder of `user` on a server we started.
@@ -195,33 +206,41 @@ fn find_server_pid(top: u32) -> Option<u32> {
 /// Finds the release `mioftpd`: `--server-bin`, or built by cargo next to
 /// this benchmark's own target folder.
 pub fn server_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    release_binary(explicit, "mioftp", "mioftpd")
+}
+
+/// Finds the release `mioftp` client, the same way.
+pub fn client_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    release_binary(explicit, "mioftp-client", "mioftp")
+}
+
+/// `explicit`, or `target/release/<bin>` next to this benchmark, built by
+/// cargo first when the benchmark runs under `cargo run`.
+fn release_binary(explicit: Option<&Path>, package: &str, name: &str) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_owned());
     }
     let exe = std::env::current_exe()?;
-    // target/<profile>/mioftp-bench -> target/release/mioftpd
+    // target/<profile>/mioftp-bench -> target/release/<name>
     let target_dir = exe.parent().and_then(Path::parent).context("locating the target folder")?;
-    let bin = target_dir.join("release").join("mioftpd");
-    // Under `cargo run`, make sure the server is built and current: the
+    let bin = target_dir.join("release").join(name);
+    // Under `cargo run`, make sure the binary is built and current: the
     // bench package cannot depend on another package's binary.
     if let Ok(cargo) = std::env::var("CARGO") {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("Cargo.toml");
-        eprintln!("building the release mioftpd (cargo build --release -p mioftp --bin mioftpd) ...");
+        eprintln!("building the release {name} (cargo build --release -p {package} --bin {name}) ...");
         let status = Command::new(cargo)
-            .args(["build", "--release", "--quiet", "-p", "mioftp", "--bin", "mioftpd", "--manifest-path"])
+            .args(["build", "--release", "--quiet", "-p", package, "--bin", name, "--manifest-path"])
             .arg(&manifest)
             .env("CARGO_TARGET_DIR", target_dir)
             .status()
             .context("running cargo build")?;
         if !status.success() {
-            bail!("cargo build of mioftpd failed ({status})");
+            bail!("cargo build of {name} failed ({status})");
         }
     }
     if !bin.exists() {
-        bail!(
-            "{} not found: run `cargo build --release` first (or pass --server-bin, or --addr for a running server)",
-            bin.display()
-        );
+        bail!("{} not found: run `cargo build --release` first (or pass its path with a --*-bin flag)", bin.display());
     }
     Ok(bin)
 }

@@ -10,8 +10,9 @@
 //! retried once from zero; any other mismatch deletes the partial.
 
 use crate::client::Client;
-use crate::digest::{self, CHUNK, LocalBody};
+use crate::digest::{self, CHUNK};
 use crate::error::{ClientError, Result};
+use crate::hashpipe::{self, Stop};
 use crate::partial::{PartialPaths, Sidecar};
 use crate::paths;
 use crate::progress::Progress;
@@ -182,9 +183,9 @@ impl Client {
             return Err(ClientError::Aborted(format!("{e}; the partial download is kept")));
         }
 
+        drop(buf);
         progress.start(start.length, start.offset);
-        let body = LocalBody { file: &mut file, path: local, hasher: &mut hasher, buf: &mut buf };
-        self.receive_body(body, start.size, progress)?;
+        self.receive_body(&mut file, start.size, &mut hasher, local, progress)?;
         let (header, body_len) = self.conn.recv_reply()?;
         let end: GetEnd = messages::reply_body(header).map_err(ClientError::Protocol)?;
         if !end.trailer || body_len != 0 || end.length != start.length {
@@ -210,37 +211,44 @@ impl Client {
         }))
     }
 
-    /// Reads exactly `size` body bytes into the partial, hashing them.
-    fn receive_body(&mut self, body: LocalBody<'_>, size: u64, progress: &mut dyn Progress) -> Result<()> {
-        let LocalBody { file, path: target, hasher, buf } = body;
-        let mut left = size;
-        while left > 0 {
-            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = match self.conn.body_reader().read(&mut buf[..want]) {
-                // EOF mid-body: the server stopped (or the network did). What
-                // arrived is in the partial, which the next `get` resumes.
-                Ok(0) => {
-                    return Err(ClientError::Io(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the server closed the connection after {} of {size} bytes", size - left),
-                    )));
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ClientError::Io(e)),
-            };
-            hasher.update(&buf[..n]);
-            if let Err(e) = file.write_all(&buf[..n]) {
+    /// Reads exactly `size` body bytes into the partial; a second thread
+    /// hashes them and a third writes them (see [`crate::hashpipe`]).
+    fn receive_body(
+        &mut self,
+        file: &mut File,
+        size: u64,
+        hasher: &mut Sha256,
+        target: &Path,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let reader = self.conn.body_reader();
+        let moved = hashpipe::stream(
+            size,
+            hasher,
+            |buf| reader.read(buf),
+            |chunk| file.write_all(chunk),
+            |n| progress.advance(n),
+        );
+        match moved {
+            Ok(()) => Ok(()),
+            // EOF mid-body: the server stopped (or the network did). What
+            // arrived is in the partial, which the next `get` resumes.
+            Err(Stop::Short { done }) => Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed the connection after {done} of {size} bytes"),
+            ))),
+            Err(Stop::Fill(e)) => Err(ClientError::Io(e)),
+            // A local failure cannot be reported in-band while the body is
+            // in flight: the connection is abandoned, the partial kept.
+            Err(Stop::Sink(e)) => {
                 self.abandon();
-                return Err(ClientError::Aborted(format!(
-                    "writing {}: {e}; the partial download is kept",
-                    target.display()
-                )));
+                Err(ClientError::Aborted(format!("writing {}: {e}; the partial download is kept", target.display())))
             }
-            progress.advance(n as u64);
-            left -= n as u64;
+            Err(Stop::Spawn(e)) => {
+                self.abandon();
+                Err(ClientError::Aborted(format!("starting the hash thread: {e}; the partial download is kept")))
+            }
         }
-        Ok(())
     }
 }
 

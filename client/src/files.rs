@@ -63,7 +63,7 @@ impl Client {
 
     /// Removes a file, a symbolic link or an empty directory.
     pub fn rm(&mut self, path: &str) -> Result<Removed> {
-        self.conn.call(&Request::Rm { path: path.to_owned() })
+        self.conn.call(&Request::Rm { path: path.to_owned(), recursive: false })
     }
 
     /// Bytes used (partial uploads included) and the limit.

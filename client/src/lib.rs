@@ -10,6 +10,7 @@
 //! - [`upload`] / [`download`]: `put` and `get` with resume and SHA-256.
 //! - [`partial`]: a download's partial file and its sidecar.
 //! - [`digest`]: streaming SHA-256 in bounded chunks.
+//! - [`hashpipe`]: a download's body read, hashed and written on three threads.
 //! - [`progress`]: the [`Progress`] trait transfers report to.
 //! - [`paths`]: remote path arithmetic (resolve, base name).
 //! - [`error`], [`keyfile`].
@@ -20,6 +21,7 @@ pub mod digest;
 pub mod download;
 pub mod error;
 pub mod files;
+pub mod hashpipe;
 pub mod keyfile;
 pub mod partial;
 pub mod paths;

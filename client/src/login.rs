@@ -82,7 +82,7 @@ pub fn interactive(endpoint: &Endpoint, args: &Args) -> Result<Option<Client>> {
             Ok(client) => return Ok(Some(client)),
             // A refusal (taken name, wrong password) lets the user try
             // again; a connection that cannot be made ends the program.
-            Err(e @ (ClientError::Server(_) | ClientError::Usage(_))) => println!("{e}"),
+            Err(e @ (ClientError::Server(_) | ClientError::Usage(_))) => println!("{}", format::name(&e.to_string())),
             Err(e) => return Err(e),
         }
     }

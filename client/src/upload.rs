@@ -186,6 +186,14 @@ impl Client {
     }
 
     /// Streams exactly `size` bytes of `file` into the open `put_data` frame.
+    ///
+    /// One thread reads, hashes and sends. Unlike `get`, an upload is bound
+    /// by the server (which receives, hashes and writes on its one loop
+    /// thread, about 1.4 CPU-s per GiB against the client's 1.2), so moving
+    /// the client's hashing to other threads ([`crate::hashpipe`]) cannot
+    /// make it faster; measured through the binary it did not (PUT ÷ the
+    /// one-thread client 0.83-0.98 by median, within this machine's noise;
+    /// docs/BENCHMARKS.md, issue 12).
     fn send_body(&mut self, body: LocalBody<'_>, size: u64, progress: &mut dyn Progress) -> Result<()> {
         let LocalBody { file, path: local, hasher, buf } = body;
         let mut left = size;

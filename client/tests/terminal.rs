@@ -12,8 +12,8 @@
 //! - after the server drops an idle session, the next command reconnects
 //!   and runs in the same folder.
 //!
-//! tmux is installed with apt-get if missing. Under `CI=true` a tmux that
-//! cannot be had fails the tests; elsewhere they are skipped with a note.
+//! tmux is installed with apt-get if missing; a machine where it cannot be
+//! had fails the tests (`mioftp_testkit::tools`), never skips them.
 
 mod common;
 use common::{Fixture, start_server_with, wait_until};
@@ -22,33 +22,15 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 const PASSWORD: &str = "pencil-pencil";
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-/// Whether tmux can be used; installs it once if missing (see the header).
-fn tmux_available() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    let ok = *INSTALLED.get_or_init(|| {
-        if !on_path("tmux") && on_path("apt-get") {
-            let apt =
-                |args: &[&str]| Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive").output();
-            let _ = apt(&["update", "-qq"]);
-            let _ = apt(&["install", "-y", "-qq", "tmux"]);
-        }
-        on_path("tmux")
-    });
-    assert!(ok || std::env::var("CI").as_deref() != Ok("true"), "tmux is needed and could not be installed");
-    if !ok {
-        eprintln!("SKIPPED: tmux is not installed and apt-get could not install it");
-    }
-    ok
+/// tmux, installed if missing; a machine where it cannot be had fails.
+fn require_tmux() {
+    mioftp_testkit::tools::require("tmux", "tmux");
 }
 
 /// A tmux server of our own (its own socket) with one pane running mioftp.
@@ -180,9 +162,7 @@ impl Setup {
 
 #[test]
 fn a_password_typed_after_the_handshake_deadline_still_logs_in() {
-    if !tmux_available() {
-        return;
-    }
+    require_tmux();
     let s = setup(|c| c.handshake_timeout = Duration::from_secs(1));
     let pane = s.pane("late", &s.f.addr());
     pane.wait_for("[r]egister, [l]ogin or [q]uit?");
@@ -202,9 +182,7 @@ fn a_password_typed_after_the_handshake_deadline_still_logs_in() {
 
 #[test]
 fn history_survives_a_restart_tab_completes_remote_names_and_ctrl_c_clears_the_line() {
-    if !tmux_available() {
-        return;
-    }
+    require_tmux();
     let s = setup(|_| {});
     let local = s.work.path().join("report-2026.pdf");
     std::fs::write(&local, b"quarterly numbers").unwrap();
@@ -280,9 +258,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, slow: Option<Arc<AtomicBool>>) {
 
 #[test]
 fn ctrl_c_in_the_middle_of_a_get_returns_to_the_prompt_and_the_next_get_resumes() {
-    if !tmux_available() {
-        return;
-    }
+    require_tmux();
     let s = setup(|_| {});
     let data: Vec<u8> = (0..8u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
     let upload = tempfile::tempdir().unwrap();
@@ -315,9 +291,7 @@ fn ctrl_c_in_the_middle_of_a_get_returns_to_the_prompt_and_the_next_get_resumes(
 
 #[test]
 fn after_the_server_drops_an_idle_session_the_next_command_reconnects_in_the_same_folder() {
-    if !tmux_available() {
-        return;
-    }
+    require_tmux();
     let s = setup(|c| c.idle_timeout = Duration::from_millis(1500));
     let pane = s.pane("idle", &s.f.addr());
     pane.login();

@@ -149,8 +149,7 @@ fn requests_wait_for_the_usage_scan_and_then_run() {
 
 #[test]
 fn the_output_check_refuses_what_a_client_could_not_read() {
-    let hello =
-        encode_to_vec(&json!({"notice": "hello", "challenge": mioftp_proto::scram::b64(&[0; 32])})).unwrap();
+    let hello = encode_to_vec(&json!({"notice": "hello", "challenge": mioftp_proto::scram::b64(&[0; 32])})).unwrap();
     let bad: [&[u8]; 5] = [
         &encode_to_vec(&json!({"ok": true})).unwrap(),
         &encode_to_vec(&json!({"neither": 1})).unwrap(),

@@ -7,6 +7,7 @@
 use super::test_fixture::{Fx, code, exists, os, vp};
 use super::{Home, VPath};
 use crate::protocol::messages::EntryKind;
+use crate::storage::HomeStore as _;
 use std::io::Read as _;
 
 /// Reads a whole file opened through the home.

@@ -6,13 +6,19 @@
 //! - [`vpath`]: [`VPath`], pure lexical validation and normalisation (§5.1).
 //! - [`error`]: [`FsError`] with its stable wire code, and the mapping from
 //!   `io::Error`.
-//! - this file: [`Home`], the open handle, and `stat`/`lstat`/`check_dir`.
+//! - this file: [`Home`], the open handle, and `stat`/`lstat`/`file_id`.
 //! - [`ops`]: `mkdir`, `remove`, `open_read`, `upload_target`.
 //! - [`listing`]: [`Listing`], a directory read in batches.
+//! - [`walk`]: a depth-first walk relative to directory handles, one name at
+//!   a time, with a bounded number of descriptors, for trees of any depth.
 //! - [`usage`]: [`UsageScan`], the quota walk, a bounded number of entries per step.
+//! - [`tree`]: `remove_tree`, the recursive `rm`, in one call.
 //!
-//! Everything here runs inside the single-threaded event loop, so every call
-//! does bounded work: one path of at most [`MAX_DEPTH`] names, or one batch.
+//! [`Home`] is the disk implementation of `crate::storage::HomeStore` (the
+//! glue is in `crate::storage::disk`); the checks written over `stat` and
+//! `lstat` (`check_dir`, `check_upload_target`) live in that trait. Every
+//! call does work bounded by one path of at most [`MAX_DEPTH`] names, or one
+//! batch, except `remove_tree`, which is one slow call by design.
 //!
 //! # Why cap-std rather than hand checks
 //!
@@ -35,9 +41,13 @@
 mod error;
 mod listing;
 mod ops;
+mod tree;
 mod usage;
 mod vpath;
+pub(crate) mod walk;
 
+#[cfg(test)]
+mod deep_tests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
@@ -46,8 +56,10 @@ mod ops_tests;
 mod test_fixture;
 
 pub use error::FsError;
+pub(crate) use error::from_io;
 pub use listing::Listing;
 pub use usage::UsageScan;
+pub(crate) use usage::is_checkpoint;
 pub use vpath::{PathError, VPath};
 
 use crate::protocol::messages::EntryKind;
@@ -138,7 +150,7 @@ impl Home {
     }
 
     /// The home's directory handle (for the partial-upload store).
-    pub fn dir(&self) -> &Dir {
+    pub(crate) fn dir(&self) -> &Dir {
         &self.dir
     }
 
@@ -163,11 +175,5 @@ impl Home {
     pub fn file_id(&self, p: &VPath) -> Option<FileId> {
         let m = self.lstat_raw(p).ok()?;
         m.is_file().then(|| FileId { dev: m.dev(), ino: m.ino() })
-    }
-
-    /// For `cd`: Ok if `p` is a directory (following links inside).
-    pub fn check_dir(&self, p: &VPath) -> Result<(), FsError> {
-        let m = self.stat(p)?;
-        if m.kind == EntryKind::Dir { Ok(()) } else { Err(FsError::NotADirectory(format!("{p} is not a directory"))) }
     }
 }

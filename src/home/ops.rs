@@ -1,5 +1,5 @@
-//! The changing and opening operations on a [`Home`]: `mkdir`, `rm`, opening
-//! a file for `get`, and the checks in front of `put`.
+//! The changing and opening operations on a [`Home`]: `mkdir`, `rm` of one
+//! entry, and opening a file for `get`.
 //!
 //! Each one works on a single [`VPath`] through the home's cap-std handle,
 //! so a symbolic link (or a directory swapped for one mid-request) can never

@@ -6,6 +6,7 @@ use super::test_fixture::{Fx, code, exists, vp};
 use super::{Meta, VPath};
 use crate::protocol::ErrorCode;
 use crate::protocol::messages::EntryKind;
+use crate::storage::HomeStore as _;
 use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::Path;

@@ -150,6 +150,16 @@ impl VPath {
         self.names.len()
     }
 
+    /// The names below the root, outermost first.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether this path lies strictly inside `ancestor`.
+    pub fn is_within(&self, ancestor: &VPath) -> bool {
+        self.names.len() > ancestor.names.len() && self.names.starts_with(&ancestor.names)
+    }
+
     /// The first `depth` names (the ancestor at that depth, or self).
     pub(crate) fn prefix(&self, depth: usize) -> VPath {
         let depth = depth.min(self.names.len());

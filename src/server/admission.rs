@@ -4,12 +4,12 @@
 //! RLIMIT_NOFILE at start.
 
 use super::conn::Conn;
-use super::{Server, Token};
-use crate::session::Session;
+use super::{Server, token};
+use crate::session::Channel;
 use mio::Interest;
 use mio::net::TcpStream;
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Descriptors kept free for logs, homes, files being transferred and accept.
@@ -65,35 +65,57 @@ impl Server {
             refuse_busy(&mut stream, "the server is at its connection limit; try again later");
             return;
         }
-        let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
-        let per_ip = self.svc.config.max_per_ip;
-        if per_ip > 0 && from_ip >= per_ip {
-            refuse_busy(
-                &mut stream,
-                &format!("too many connections from your address (limit {per_ip}); try again later"),
-            );
-            return;
-        }
-        let _ = stream.set_nodelay(true);
         let id = self.next_session;
         self.next_session += 1;
-        let session = match Session::new(id, peer, now, &self.svc) {
-            Ok(s) => s,
-            Err(e) => {
-                log::error!("cannot start a session: {e}");
-                return;
+        // A preamble (PROXY protocol from a trusted balancer) runs before
+        // admission: the per-IP limit applies to the address it reveals.
+        let (session, admitted) = match self.acceptor.preamble(id, peer, now, &self.svc) {
+            Some(preamble) => (preamble, false),
+            None => {
+                if let Some(why) = self.per_ip_refusal(peer.ip()) {
+                    refuse_busy(&mut stream, &why);
+                    return;
+                }
+                match self.acceptor.start(id, peer, now, &self.svc) {
+                    Ok(s) => (s, true),
+                    Err(e) => {
+                        log::error!("cannot start a session: {e}");
+                        return;
+                    }
+                }
             }
         };
+        let _ = stream.set_nodelay(true);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
+        if let Err(e) = self.poll.registry().register(&mut stream, token(key, Channel::CONTROL), Interest::READABLE) {
             log::error!("cannot register a connection: {e}");
             return;
         }
-        entry.insert(Conn::new(stream, session));
-        *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
+        entry.insert(Conn::new(stream, session, admitted));
+        if admitted {
+            *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
+        }
         log::debug!("session {id}: connected from {peer}");
         self.drive(key, now);
+    }
+
+    /// Why a new connection from `ip` is refused, if the per-IP limit says so.
+    pub(super) fn per_ip_refusal(&self, ip: IpAddr) -> Option<String> {
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        let limit = self.svc.config.max_per_ip;
+        (limit > 0 && from_ip >= limit)
+            .then(|| format!("too many connections from your address (limit {limit}); try again later"))
+    }
+
+    /// An admitted connection from `ip` ended.
+    pub(super) fn release_ip(&mut self, ip: IpAddr) {
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
     }
 }
 
@@ -131,7 +153,7 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
 }
 
 /// Best-effort error frame to a connection we will not serve, then drop it.
-fn refuse_busy(stream: &mut TcpStream, message: &str) {
+pub(super) fn refuse_busy(stream: &mut TcpStream, message: &str) {
     use crate::protocol::messages::ErrReply;
     use crate::protocol::{ErrorCode, WireError, frame};
     let err = WireError::new(ErrorCode::ServerBusy, message);

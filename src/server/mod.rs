@@ -4,19 +4,36 @@
 //! Each loop turn: poll with the next deadline (or zero if the ready list has
 //! work) as timeout; drive every connection that got an event; continue the
 //! connections queued on the ready list by an earlier turn; fire due timers.
-//! Driving a connection is bounded by a byte budget, so one busy peer cannot
-//! starve the others. There is one way out for a connection, [`Server::close`].
+//! Driving a connection is bounded by a work budget (bytes moved, requests
+//! handled, output generated: see `crate::session::Budget`), so one busy
+//! peer cannot starve the others. There is one way out for a connection,
+//! [`Server::close`].
+//!
+//! The driver knows connections only through the session contract
+//! ([`crate::session::Endpoint`]): it keeps sockets, readiness, tokens,
+//! timers and the ready list, and no protocol state. A connection's slab
+//! key `k` gives its channels the tokens `k * Channel::MAX + channel`.
 
 mod admission;
+mod channels;
 mod conn;
+mod handle;
+mod lifecycle;
+mod pump;
+mod requests;
 mod timers;
+pub mod transport;
+mod turns;
+
+pub use handle::{RunningServer, ShutdownHandle};
 
 use crate::config::Config;
 use crate::services::Services;
-use crate::session::CloseReason;
-use conn::{Conn, Pumped};
+use crate::session::{Acceptor, Budget, Channel, CloseReason, Native};
+use conn::Conn;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
+use pump::Pumped;
 use slab::Slab;
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -29,6 +46,17 @@ use timers::Timers;
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
+
+/// The token of a connection's channel.
+fn token(key: usize, ch: Channel) -> Token {
+    Token(key * usize::from(Channel::MAX) + usize::from(ch.0))
+}
+
+/// The connection and channel a token stands for.
+fn split(token: Token) -> (usize, Channel) {
+    let per = usize::from(Channel::MAX);
+    (token.0 / per, Channel((token.0 % per) as u8))
+}
 
 /// Bytes read from one socket per `read(2)`; shared by all connections.
 const SCRATCH_LEN: usize = 256 * 1024;
@@ -43,69 +71,9 @@ const TURN_BYTES: usize = 256 * 1024;
 const MIN_BUDGET: usize = 16 * 1024;
 const MAX_BUDGET: usize = 1024 * 1024;
 
-/// A per-turn byte allowance for one connection.
-#[derive(Debug)]
-pub struct Budget(usize);
-
-impl Budget {
-    /// The allowance when `busy` connections share a turn.
-    pub fn for_turn(busy: usize) -> Budget {
-        Budget((TURN_BYTES / busy.max(1)).clamp(MIN_BUDGET, MAX_BUDGET))
-    }
-    /// Bytes left.
-    pub fn left(&self) -> usize {
-        self.0
-    }
-    pub fn charge(&mut self, n: usize) {
-        self.0 = self.0.saturating_sub(n);
-    }
-    pub fn spent(&self) -> bool {
-        self.0 == 0
-    }
-}
-
-/// Stops a running server from another thread.
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
-}
-
-impl ShutdownHandle {
-    /// Asks the server to stop; `run` returns soon after.
-    pub fn shutdown(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = self.waker.wake();
-    }
-}
-
-/// A server running on its own thread; stops when dropped.
-pub struct RunningServer {
-    pub addr: SocketAddr,
-    handle: ShutdownHandle,
-    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
-}
-
-impl RunningServer {
-    /// Stops the server and returns how its loop ended.
-    pub fn stop(mut self) -> io::Result<()> {
-        self.stop_inner()
-    }
-
-    fn stop_inner(&mut self) -> io::Result<()> {
-        self.handle.shutdown();
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(io::Error::other("the server thread panicked")),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.stop_inner();
-    }
+/// Each connection's allowance when `busy` connections share a turn.
+fn turn_share(busy: usize) -> usize {
+    (TURN_BYTES / busy.max(1)).clamp(MIN_BUDGET, MAX_BUDGET)
 }
 
 /// The server: bind with [`Server::bind`], then [`Server::run`].
@@ -116,6 +84,8 @@ pub struct Server {
     addr: SocketAddr,
     conns: Slab<Conn>,
     svc: Services,
+    /// Starts the endpoint of each new connection.
+    acceptor: Box<dyn Acceptor>,
     timers: Timers,
     ready: VecDeque<usize>,
     scratch: Box<[u8]>,
@@ -142,10 +112,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the data root and binds the listener.
+    /// Opens the data root and binds the listener; connections speak the
+    /// native protocol.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let listen = config.listen;
-        let svc = Services::open(config)?;
+        Server::bind_with(config, Box::new(Native))
+    }
+
+    /// Opens the data root and binds the listener; `acceptor` starts each
+    /// connection's endpoint (any implementation of the session contract).
+    pub fn bind_with(config: Config, acceptor: Box<dyn Acceptor>) -> io::Result<Server> {
+        Server::bind_services(Services::open(config)?, acceptor)
+    }
+
+    /// Binds the listener for services already open (say, on another
+    /// storage than the disk).
+    pub fn bind_services(svc: Services, acceptor: Box<dyn Acceptor>) -> io::Result<Server> {
+        let listen = svc.config.listen;
         let max_connections = admission::connection_cap(svc.config.max_connections);
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(listen)?;
@@ -157,6 +139,7 @@ impl Server {
             listener: Some(listener),
             conns: Slab::new(),
             svc,
+            acceptor,
             timers: Timers::default(),
             ready: VecDeque::new(),
             scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
@@ -217,6 +200,7 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         log::info!("listening on {} (connection cap {})", self.addr, self.max_connections);
+        let mut turns = turns::Turns::new(Instant::now()); // loop-turn timing, logged at debug level
         loop {
             let now = Instant::now();
             if self.stop.load(Ordering::SeqCst) && self.grace_deadline.is_none() {
@@ -237,20 +221,25 @@ impl Server {
             let now = Instant::now();
             self.turn += 1;
             // Connections still busy from the last turn share this one.
-            self.turn_budget = Budget::for_turn(self.ready.len()).left();
+            self.turn_budget = turn_share(self.ready.len());
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
                     WAKER => {} // the loop reads the flag
                     SIGNALS => self.on_signals(),
-                    Token(key) => {
+                    token => {
+                        let (key, ch) = split(token);
+                        if ch != Channel::CONTROL {
+                            self.channel_event(key, ch, event, now);
+                            continue;
+                        }
                         // Events for tokens already closed are ignored.
                         let Some(conn) = self.conns.get_mut(key) else { continue };
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            conn.can_read = true;
+                            conn.ready.can_read = true;
                         }
                         if event.is_writable() || event.is_write_closed() || event.is_error() {
-                            conn.can_write = true;
+                            conn.ready.can_write = true;
                         }
                         if conn.session.is_bulk() {
                             // Transfers go after the short requests of this
@@ -272,46 +261,10 @@ impl Server {
                 self.accept_paused_until = None;
                 self.accept(now);
             }
+            turns.end(now);
         }
         self.finish(Instant::now());
         Ok(())
-    }
-
-    fn on_signals(&mut self) {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let Some(signals) = self.signals.as_mut() else { return };
-        let pending: Vec<i32> = signals.pending().collect();
-        for signal in pending {
-            match signal {
-                SIGHUP => match self.svc.audit.reopen() {
-                    Ok(()) => log::info!("SIGHUP: audit logs reopened"),
-                    Err(e) => log::error!("SIGHUP: reopening the audit logs failed: {e}; still writing the old files"),
-                },
-                SIGINT | SIGTERM => {
-                    log::info!("signal {signal}: shutting down gracefully");
-                    self.stop.store(true, Ordering::SeqCst);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Stops accepting and tells every session; idle ones end now.
-    fn begin_shutdown(&mut self, now: Instant) {
-        let grace = self.svc.config.shutdown_grace;
-        self.grace_deadline = Some(now + grace);
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
-        }
-        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        log::info!("shutdown: {} connection(s) open, grace {grace:?}", keys.len());
-        for key in keys {
-            if let Some(conn) = self.conns.get_mut(key) {
-                conn.session.begin_shutdown();
-                conn.can_write = true;
-            }
-            self.drive(key, now);
-        }
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
@@ -328,18 +281,27 @@ impl Server {
             return;
         };
         conn.driven_turn = self.turn;
-        let mut budget = Budget(self.turn_budget);
-        match conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget) {
-            Pumped::Close(reason) => return self.close(key, reason, now),
-            Pumped::Again if !conn.queued => {
-                conn.queued = true;
-                self.ready.push_back(key);
-            }
-            _ => {}
+        let mut budget = Budget::new(self.turn_budget);
+        let control = conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget);
+        if let Pumped::Close(reason) = control {
+            return self.close(key, reason, now);
         }
+        let data = self.pump_channels(key, &mut budget, now);
+        if let Pumped::Close(reason) = data {
+            return self.close(key, reason, now);
+        }
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if (control == Pumped::Again || data == Pumped::Again) && !conn.queued {
+            conn.queued = true;
+            self.ready.push_back(key);
+        }
+        if self.serve_requests(key, now) {
+            return; // the connection was closed or replaced and driven again
+        }
+        let Some(conn) = self.conns.get_mut(key) else { return };
         let wanted = conn.wanted_interest();
         if wanted != conn.interest {
-            if let Err(e) = self.poll.registry().reregister(&mut conn.stream, Token(key), wanted) {
+            if let Err(e) = self.poll.registry().reregister(&mut conn.stream, token(key, Channel::CONTROL), wanted) {
                 log::error!("session {}: reregister: {e}", conn.session.id());
                 return self.close(key, CloseReason::PeerClosed, now);
             }
@@ -349,10 +311,17 @@ impl Server {
             conn.waiting = true;
             self.waiting.push(key);
         }
-        let deadline = conn.session.deadline(&self.svc);
-        if conn.timer != Some(deadline) {
-            self.timers.set(key, conn.timer, deadline);
-            conn.timer = Some(deadline);
+        let deadline = conn.deadline();
+        if conn.timer != deadline {
+            match deadline {
+                Some(t) => self.timers.set(key, conn.timer, t),
+                None => {
+                    if let Some(old) = conn.timer {
+                        self.timers.remove(key, old);
+                    }
+                }
+            }
+            conn.timer = deadline;
         }
     }
 
@@ -396,16 +365,22 @@ impl Server {
                 continue;
             };
             conn.timer = None;
-            if conn.session.deadline(&self.svc) > now {
+            if self.expire_channels(key, now) {
+                // A data channel did not open in time; the endpoint heard.
+                self.drive(key, now);
+                continue;
+            }
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            if conn.session.poll_timeout().is_none_or(|t| t > now) {
                 // The deadline moved while the timer was queued; re-file it.
                 self.drive(key, now);
                 continue;
             }
-            conn.session.on_timeout(now, &mut self.svc);
+            conn.session.handle_timeout(now, &mut self.svc);
             // One best-effort flush of the timeout notice, then close: a peer
             // that is not reading must not keep the connection alive.
-            let mut budget = Budget(MAX_BUDGET);
-            conn.can_write = true;
+            let mut budget = Budget::new(MAX_BUDGET);
+            conn.ready.can_write = true;
             let _ = conn.pump(&mut self.svc, &mut self.scratch, now, &mut budget);
             self.close(key, CloseReason::Timeout, now);
         }
@@ -417,32 +392,20 @@ impl Server {
             return;
         }
         let mut conn = self.conns.remove(key);
-        let ip = conn.session.peer().ip();
-        if let Some(n) = self.per_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_ip.remove(&ip);
-            }
+        if conn.admitted {
+            self.release_ip(conn.session.peer().ip());
         }
         conn.session.on_close(reason, now, &mut self.svc);
         if let Some(t) = conn.timer {
             self.timers.remove(key, t);
         }
         let _ = self.poll.registry().deregister(&mut conn.stream);
+        for chan in conn.chans.iter_mut().flatten() {
+            chan.deregister(self.poll.registry());
+        }
         log::debug!("session {}: closed ({reason:?})", conn.session.id());
     }
-
-    /// Cuts whatever is still open (their partials stay resumable and get
-    /// `incomplete` records), then flushes the logs.
-    fn finish(&mut self, now: Instant) {
-        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        if !keys.is_empty() {
-            log::info!("shutdown: grace period over; cutting {} connection(s)", keys.len());
-        }
-        for key in keys {
-            self.close(key, CloseReason::Shutdown, now);
-        }
-        self.svc.audit.sync();
-        log::info!("server stopped");
-    }
 }
+
+#[cfg(test)]
+mod tests;

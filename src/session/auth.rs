@@ -137,7 +137,7 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &
         last_login: None,
     };
     // A taken name or an I/O error drops the claim, which gives it back.
-    match svc.accounts.create(&account) {
+    match svc.storage.create_account(&account) {
         Ok(()) => {
             if let Some(claim) = claim {
                 tokens::spend(claim, user);
@@ -151,7 +151,7 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &
             return Err(WireError::new(ErrorCode::Internal, "the account could not be saved"));
         }
     }
-    if let Err(e) = std::fs::create_dir_all(svc.config.home_dir().join(user)) {
+    if let Err(e) = svc.storage.create_home(user) {
         // The account exists; login creates the home if it is still missing.
         log::error!("register {user}: creating home: {e}");
     }
@@ -225,7 +225,7 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
         );
     }
     let (mut quota, mut disabled, mut last_login) = (None, false, None);
-    let loaded = svc.accounts.load(&user).map(|a| a.map(|a| (a.credentials(), a)));
+    let loaded = svc.storage.load_account(&user).map(|a| a.map(|a| (a.credentials(), a)));
     let creds = match loaded {
         Ok(Some((Ok(creds), account))) => {
             (quota, disabled, last_login) = (account.quota, account.disabled, account.last_login);
@@ -325,8 +325,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         return s.send_error(&err);
     }
     let limit = pending.quota.or(svc.config.default_quota);
-    let homes = svc.config.home_dir();
-    let home = match svc.users.attach(&homes, &pending.user, limit, svc.config.partial_max_age) {
+    let home = match svc.users.attach(&*svc.storage, &pending.user, limit, svc.config.partial_max_age) {
         Ok(h) => h,
         Err(e) => {
             log::error!("login {}: home folder: {e}", pending.user);
@@ -354,7 +353,7 @@ fn note_login(svc: &Services, user: &str, last: Option<&str>) {
     if recent {
         return;
     }
-    if let Err(e) = svc.accounts.record_login(user, &format!("{now:.3}")) {
+    if let Err(e) = svc.storage.record_login(user, &format!("{now:.3}")) {
         log::warn!("login {user}: recording the login time: {e}");
     }
 }

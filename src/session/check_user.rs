@@ -38,7 +38,7 @@ fn try_check_user(s: &Session, user: &str, now: Instant, svc: &mut Services) -> 
             format!("too many name checks from this address; retry after {} s", wait.as_secs().max(1)),
         ));
     }
-    match svc.accounts.load(user) {
+    match svc.storage.load_account(user) {
         Ok(found) => Ok(found.is_none()),
         // A damaged record still holds the name.
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(false),

@@ -131,7 +131,7 @@ impl Session {
             Request::Pwd => files::pwd(self, svc),
             Request::Cd { path } => files::cd(self, path, svc),
             Request::Mkdir { path, parents } => files::mkdir(self, path, parents, svc),
-            Request::Rm { path } => files::rm(self, path, svc),
+            Request::Rm { path, recursive } => files::rm(self, path, recursive, svc),
             Request::Dir { path } => files::dir(self, path, svc),
             Request::Quota => files::quota(self, svc),
             Request::Put { path, length, resume } => upload::put(self, path, length, resume, now, svc),

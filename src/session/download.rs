@@ -6,7 +6,9 @@
 //! - **Cached digest** (`crate::digest_cache`: the file's SHA-256 is known
 //!   and its size and mtime are unchanged): the body goes with `sendfile(2)`
 //!   straight from the page cache to the socket, and nothing is read or
-//!   hashed in user space, not even for a resumed download.
+//!   hashed in user space, not even for a resumed download. (A storage
+//!   without descriptors, the in-memory one, sends it through the output
+//!   buffer instead, still without hashing.)
 //! - **Hash while sending**: each chunk is read into the output buffer and
 //!   hashed on the way. On a resumed download the server first hashes the
 //!   bytes the client already holds (without sending them), a bounded chunk
@@ -17,13 +19,12 @@
 use super::files::{resolve, wire};
 use super::{Session, State};
 use crate::audit::{Log, Outcome, Record, Transfer};
-use crate::digest_cache::{self, Stamp};
 use crate::protocol::messages::{GetEnd, GetStart};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
+use crate::storage::{Opened, ReadFile, Stamp};
 use sha2::{Digest, Sha256};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 /// Most bytes read from the file per step (the driver may ask for fewer,
@@ -34,7 +35,7 @@ const MIN_CHUNK: usize = 16 * 1024;
 /// A download in progress.
 pub(super) struct Download {
     path: String,
-    file: File,
+    file: Box<dyn ReadFile>,
     length: u64,
     /// Where the body starts.
     offset: u64,
@@ -70,7 +71,7 @@ pub(super) fn get(
     let State::Authed(a) = &s.state else { return };
     let target = resolve(a, &path);
     let opened = target.clone().and_then(|t| a.home.open_read(&t).map_err(|e| wire(&e)));
-    let (file, meta, etag) = match opened {
+    let Opened { file, meta, etag } = match opened {
         Ok(o) => o,
         Err(e) => {
             let shown = target.map(|t| t.to_string()).unwrap_or(path);
@@ -92,9 +93,9 @@ pub(super) fn get(
     let start = if offset > 0 && offset <= length && if_match.as_deref() == Some(etag.as_str()) { offset } else { 0 };
     let shown = target.map(|t| t.to_string()).unwrap_or_default();
     s.send_ok(&GetStart { path: shown.clone(), length, offset: start, etag, mtime: meta.mtime, size: length - start });
-    let mode = match digest_cache::load(&file) {
+    let mode = match file.cached_digest() {
         Some(sha256) => Mode::Cached(sha256),
-        None => Mode::Hash(Sha256::default(), Stamp::of(&file)),
+        None => Mode::Hash(Sha256::default(), file.stamp()),
     };
     // With a known digest there is nothing to hash below the resume point.
     let pos = if matches!(mode, Mode::Cached(_)) { start } else { 0 };
@@ -117,14 +118,17 @@ impl Download {
     /// straight into the session's output buffer.
     pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services, max_bytes: usize) -> Step {
         let chunk = max_bytes.clamp(MIN_CHUNK, CHUNK) as u64;
-        let Mode::Hash(hasher, _) = &mut self.mode else {
+        let mut hasher = match &mut self.mode {
+            Mode::Hash(hasher, _) => Some(hasher),
             // sendfile moved the body (see `file_range`); only the trailer is left.
-            return self.finish(s, now, svc, 0);
+            Mode::Cached(_) if self.file.fd().is_some() => return self.finish(s, now, svc, 0),
+            // Known digest, no descriptor: send through the buffer, unhashed.
+            Mode::Cached(_) => None,
         };
-        if self.pos < self.offset {
+        if let (Some(hasher), true) = (hasher.as_mut(), self.pos < self.offset) {
             let want = (self.offset - self.pos).min(chunk) as usize;
             let mut buf = vec![0u8; want];
-            return match read_full(&self.file, &mut buf, self.pos) {
+            return match self.file.read_exact_at(&mut buf, self.pos) {
                 Ok(()) => {
                     hasher.update(&buf);
                     self.pos += want as u64;
@@ -138,11 +142,13 @@ impl Download {
             let out = &mut s.out;
             let at = out.len();
             out.resize(at + want, 0);
-            if let Err(e) = read_full(&self.file, &mut out[at..], self.pos) {
+            if let Err(e) = self.file.read_exact_at(&mut out[at..], self.pos) {
                 out.truncate(at);
                 return self.broken(s, &e, now, svc);
             }
-            hasher.update(&out[at..]);
+            if let Some(hasher) = hasher {
+                hasher.update(&out[at..]);
+            }
             self.pos += want as u64;
         }
         if self.pos < self.length {
@@ -158,8 +164,8 @@ impl Download {
             Mode::Cached(sha) => sha.clone(),
             Mode::Hash(hasher, opened) => {
                 let sha = hex::encode(hasher.clone().finalize());
-                if opened.is_some() && Stamp::of(&self.file) == *opened {
-                    digest_cache::store(&self.file, &sha);
+                if opened.is_some() && self.file.stamp() == *opened {
+                    self.file.remember_digest(&sha);
                 }
                 sha
             }
@@ -171,9 +177,11 @@ impl Download {
 
     /// The part of the file sendfile should send next, when the digest is
     /// known and the body is not all sent.
-    pub(super) fn file_range(&self) -> Option<(&File, u64, u64)> {
+    pub(super) fn file_range(&self) -> Option<(BorrowedFd<'_>, u64, u64)> {
         match self.mode {
-            Mode::Cached(_) if self.pos < self.length => Some((&self.file, self.pos, self.length - self.pos)),
+            Mode::Cached(_) if self.pos < self.length => {
+                self.file.fd().map(|fd| (fd, self.pos, self.length - self.pos))
+            }
             _ => None,
         }
     }
@@ -183,10 +191,11 @@ impl Download {
         self.pos = (self.pos + n).min(self.length);
     }
 
-    /// Whether `step` has anything to do now: always while hashing, and for
-    /// a sendfile download only once the body is all out (the trailer).
+    /// Whether `step` has anything to do now: always while hashing or
+    /// sending through the buffer, and for a sendfile download only once the
+    /// body is all out (the trailer).
     pub(super) fn wants_step(&self) -> bool {
-        !matches!(self.mode, Mode::Cached(_)) || self.pos == self.length
+        !matches!(self.mode, Mode::Cached(_)) || self.pos == self.length || self.file.fd().is_none()
     }
 
     /// sendfile found the file shorter than announced: the body cannot be
@@ -227,9 +236,4 @@ impl Download {
     fn record(&self, s: &Session, svc: &mut Services, outcome: Outcome, err: Option<&WireError>, facts: Transfer<'_>) {
         svc.audit.record(Log::Downloads, Record::transfer(s.actor(s.user()), "download", outcome, err, facts));
     }
-}
-
-/// Reads exactly `buf.len()` bytes at `pos`; a file that shrank is an error.
-fn read_full(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
-    file.read_exact_at(buf, pos)
 }

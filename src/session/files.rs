@@ -4,10 +4,11 @@
 
 use super::{Authed, Session};
 use crate::audit::{Log, Record};
-use crate::home::{FsError, Listing, VPath};
+use crate::home::{FsError, VPath};
 use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
+use crate::storage::{DirListing, Freed};
 
 /// Entries per `dir` frame. A name is at most 255 bytes, which JSON escaping
 /// can grow six-fold; 32 such entries still fit well inside a 64 KiB header.
@@ -97,11 +98,18 @@ pub(super) fn mkdir(s: &mut Session, path: String, parents: bool, svc: &mut Serv
     s.finish_command(svc, "mkdir", &args, target.ok().as_ref(), result);
 }
 
-pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
-    let args = [path];
+/// `rm`, and with `recursive` the whole tree in one storage call. Usage
+/// shrinks by the bytes really freed, even when a recursive removal stops at
+/// an error part-way; one audit record tells the count and the bytes.
+pub(super) fn rm(s: &mut Session, path: String, recursive: bool, svc: &mut Services) {
+    let mut args = vec![path];
+    if recursive {
+        args.insert(0, "-r".into());
+    }
     let a = authed(s);
     let user = a.user.clone();
-    let target = resolve(a, &args[0]);
+    let target = resolve(a, args.last().map(String::as_str).unwrap_or_default());
+    let mut freed = Freed::default();
     // Removing a file that an upload will replace is fine: the upload's
     // data is elsewhere until it is renamed into place. But the upload was
     // credited for that file's size, which this frees now: the credit goes.
@@ -109,18 +117,50 @@ pub(super) fn rm(s: &mut Session, path: String, svc: &mut Services) {
         if t.is_root() {
             return Err(WireError::new(ErrorCode::BadRequest, "cannot remove your home folder"));
         }
-        let credited = svc.users.get(&user).is_some_and(|u| u.has_credits());
-        let id = if credited { a.home.file_id(&t) } else { None };
-        let (kind, freed) = a.home.remove(&t).map_err(|e| wire(&e))?;
+        if !recursive {
+            let credited = svc.users.get(&user).is_some_and(|u| u.has_credits());
+            let id = if credited { a.home.file_id(&t) } else { None };
+            let (kind, bytes) = a.home.remove(&t).map_err(|e| wire(&e))?;
+            freed = Freed { count: 1, bytes };
+            if let Some(u) = svc.users.get_mut(&user) {
+                u.shrink(bytes);
+                if let Some(id) = id {
+                    u.revoke_credit(id);
+                }
+            }
+            return Ok(Removed { path: t.to_string(), kind, freed: bytes, count: 1 });
+        }
+        // A folder that holds the target of an upload in progress is kept:
+        // removing it would make that upload fail at its very end.
+        let uploading = svc.users.get(&user).and_then(|u| u.uploads.iter().find(|up| up.is_within(&t)).cloned());
+        if let Some(up) = uploading {
+            return Err(WireError::new(
+                ErrorCode::Busy,
+                format!("{t} holds {up}, which one of your sessions is uploading; finish or cancel that upload first"),
+            ));
+        }
+        let (gone, result) = a.home.remove_tree(&t);
+        freed = gone;
         if let Some(u) = svc.users.get_mut(&user) {
-            u.shrink(freed);
-            if let Some(id) = id {
-                u.revoke_credit(id);
+            u.shrink(gone.bytes);
+            // A credited file may have been in the tree (reached by the
+            // upload through a link): credits whose file is no longer at its
+            // upload's target go.
+            if u.has_credits() {
+                let live: Vec<_> = u.uploads.iter().filter_map(|up| a.home.file_id(up)).collect();
+                u.retain_credits(|id| live.contains(id));
             }
         }
-        Ok(Removed { path: t.to_string(), kind, freed })
+        let kind = result.map_err(|e| wire(&e))?;
+        Ok(Removed { path: t.to_string(), kind, freed: gone.bytes, count: gone.count })
     });
-    s.finish_command(svc, "rm", &args, target.ok().as_ref(), result);
+    let shown = target.as_ref().ok().map(|p| p.to_string());
+    let rec = Record::removal(s.actor(s.user()), &args, shown.as_deref(), result.as_ref().map(|_| ()), freed);
+    svc.audit.record(Log::Commands, rec);
+    match result {
+        Ok(body) => s.send_ok(&body),
+        Err(e) => s.send_error(&e),
+    }
 }
 
 pub(super) fn quota(s: &mut Session, svc: &mut Services) {
@@ -134,7 +174,7 @@ pub(super) fn quota(s: &mut Session, svc: &mut Services) {
 /// only while the connection's output has room.
 pub(super) struct DirJob {
     path: VPath,
-    listing: Listing,
+    listing: Box<dyn DirListing>,
 }
 
 pub(super) fn dir(s: &mut Session, path: Option<String>, svc: &mut Services) {

@@ -1,12 +1,36 @@
-//! The per-connection state machine, free of sockets.
+//! The per-connection protocol objects, free of sockets, and the contract
+//! the mio driver drives them by ([`contract`], written out with one
+//! request's journey in docs/ARCHITECTURE.md).
 //!
-//! The driver hands a session the bytes it read ([`Session::receive`]), takes
-//! the bytes it wants sent ([`Session::output`], [`Session::advance_output`]),
-//! and tells it about the peer's EOF, timeouts and the close. Time is always an
-//! argument, so tests drive it with a fake clock. Interest follows state: the
-//! driver reads only while [`Session::wants_input`] and writes only while there
-//! is output.
+//! # The contract, in short
+//! A session owns its bytes both ways; the driver owns only sockets,
+//! readiness, tokens, timers and the ready list.
+//! - **Bytes in:** while [`Endpoint::wants_read`], the driver calls
+//!   [`Endpoint::read_from`]: one `read` into the driver's scratch buffer,
+//!   handled at once; what cannot be handled yet (an unfinished frame, whole
+//!   frames held back) the session keeps. `Ok(0)` is EOF, which the session
+//!   judges: a clean close, or a request cut in the middle.
+//! - **Bytes out:** while [`Endpoint::wants_write`], the driver calls
+//!   [`Endpoint::write_to`]: the session generates output if it has room
+//!   (held requests, the next listing or download chunk), then writes once. A
+//!   short write is normal. Then [`Endpoint::file_range`] is a hint: these
+//!   file bytes come next, for sendfile(2).
+//! - **Work:** every call that works is charged to a [`Budget`] (bytes read
+//!   and written, [`Budget::REQUEST`] per request, output generated); a
+//!   session stops when it is spent, so one connection's share of a loop
+//!   turn is bounded, and the driver continues it on a later turn.
+//! - **Time:** [`Endpoint::poll_timeout`] is the next deadline and
+//!   [`Endpoint::handle_timeout`] is called once it passed. Time is always
+//!   an argument, so tests drive sessions with a fake clock.
+//! - **Lifecycle:** [`Endpoint::is_closed`] says the session is done and its
+//!   last bytes are out; [`Endpoint::on_close`] is called exactly once.
+//! - **The driver's services:** [`Endpoint::poll_request`] asks the driver
+//!   for what only it can do (an FTP data listener or connection, a PROXY
+//!   preamble's admission); answers come back through
+//!   [`Endpoint::handle_channel`], and the new sockets' bytes flow through
+//!   the same calls on another [`Channel`].
 //!
+//! # The native session
 //! States: `Handshake` (hello sent, waiting for `auth`) → `Open` (key checked,
 //! not logged in) → `LoginPending` (SCRAM server-first sent) → `Authed`.
 //! `logout` returns to `Open`. Any framing error, a failed connection check,
@@ -14,28 +38,34 @@
 //!
 //! A logged-in session may also hold an upload (body bytes flow to a file)
 //! or a producer (a download or a listing that fills the output as the
-//! socket drains). While a producer runs, no new request is read, so replies
-//! stay in order. While the user's usage is still being computed, file
-//! requests wait in `deferred`.
+//! socket drains). While a producer runs, no new request is handled, so
+//! replies stay in order. While the user's usage is still being computed,
+//! file requests wait in `deferred`. Its side of the contract (input buffer,
+//! EOF, output) is in `session/io.rs`.
 
 mod auth;
 mod check_user;
+pub mod contract;
 mod dispatch;
 mod download;
 mod files;
+mod io;
 mod tokens;
 mod upload;
 
+pub use contract::{Acceptor, Budget, Channel, ChannelEvent, CloseReason, DriverRequest, Endpoint, FileRange, Native};
+
 use crate::audit::{Actor, Log, Record};
-use crate::home::{Home, VPath};
+use crate::home::VPath;
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::messages::{ErrReply, Notice, OkReply};
 use crate::protocol::{ErrorCode, Request, WireError};
 use crate::services::Services;
+use crate::storage::HomeStore;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Above this many bytes of unsent output the session stops taking input, so a
 /// peer that pipelines requests but never reads cannot grow our memory.
@@ -55,7 +85,7 @@ enum State {
 /// What a logged-in session knows.
 struct Authed {
     user: String,
-    home: Arc<Home>,
+    home: Arc<dyn HomeStore>,
     cwd: VPath,
 }
 
@@ -76,17 +106,12 @@ enum Input {
     Body { remaining: u64 },
 }
 
-/// Why a session is ending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The peer closed or reset the connection.
-    PeerClosed,
-    /// A deadline passed.
-    Timeout,
-    /// The session decided to end (exit, framing error, failed check).
-    Done,
-    /// The server is shutting down.
-    Shutdown,
+/// The session's deadlines, copied from the configuration at connect.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    handshake: Duration,
+    idle: Duration,
+    transfer: Duration,
 }
 
 /// One connection's protocol state.
@@ -111,6 +136,20 @@ pub struct Session {
     shutting_down: bool,
     /// A deferred request is being retried.
     resuming: bool,
+    timeouts: Timeouts,
+    /// Input not handled yet: an unfinished frame, or whole frames held back
+    /// (see `held`). Empty, with no capacity, on an idle session.
+    inbuf: Vec<u8>,
+    /// `inbuf` holds input that can be handled without more bytes, but was
+    /// held back (output back-pressure, a busy producer, a spent budget).
+    held: bool,
+    /// The peer shut its sending side (a read returned 0).
+    eof: bool,
+    /// That EOF has been judged (see `io::check_eof`).
+    eof_handled: bool,
+    /// The session must close now, dropping unsent output (a download body
+    /// that cannot be completed).
+    aborted: bool,
 }
 
 impl Session {
@@ -133,17 +172,19 @@ impl Session {
             deferred: None,
             shutting_down: false,
             resuming: false,
+            timeouts: Timeouts {
+                handshake: svc.config.handshake_timeout,
+                idle: svc.config.idle_timeout,
+                transfer: svc.config.transfer_timeout,
+            },
+            inbuf: Vec::new(),
+            held: false,
+            eof: false,
+            eof_handled: false,
+            aborted: false,
         };
         s.send(&Notice::Hello(auth::hello(&challenge, svc)));
         Ok(s)
-    }
-
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
     }
 
     /// The logged-in user, if any.
@@ -154,96 +195,17 @@ impl Session {
         }
     }
 
-    /// Whether the session will take more input now.
-    pub fn wants_input(&self) -> bool {
-        let receiving = self.upload.as_ref().is_some_and(|u| u.is_receiving());
-        !self.closing
-            && self.deferred.is_none()
-            && (self.producer.is_none() || receiving)
-            && self.pending_output() < OUT_HIGH_WATER
+    /// Output queued and not yet written, for diagnostics and for tests
+    /// that check what a session may queue when (the driver moves bytes
+    /// only with [`Endpoint::write_to`]).
+    pub fn queued_output(&self) -> &[u8] {
+        self.output()
     }
 
-    /// Whether a transfer (or a listing) is under way: bulk work that the
-    /// driver schedules after short requests.
-    pub fn is_bulk(&self) -> bool {
-        self.producer.is_some() || self.upload.as_ref().is_some_and(|u| u.is_receiving())
-    }
-
-    /// Whether a request waits for the user's usage scan.
-    pub fn is_waiting(&self) -> bool {
-        self.deferred.is_some()
-    }
-
-    /// Whether output is generated on demand (a download or listing) and
-    /// there is room for more.
-    pub fn wants_to_produce(&self) -> bool {
-        let has_work = match &self.producer {
-            Some(Producer::Get(job)) => job.wants_step(),
-            Some(Producer::Dir(_)) => true,
-            None => false,
-        };
-        has_work && !self.closing && self.pending_output() < OUT_LOW_WATER
-    }
-
-    /// A file range to send with sendfile(2), once the output buffer is
-    /// empty: the body of a download whose digest is already known.
-    pub fn file_range(&self) -> Option<(&std::fs::File, u64, u64)> {
-        match &self.producer {
-            Some(Producer::Get(job)) if self.pending_output() == 0 && !self.closing => job.file_range(),
-            _ => None,
-        }
-    }
-
-    /// `n` bytes of [`Session::file_range`] were sent.
-    pub fn advance_file(&mut self, n: usize, now: Instant) {
-        if let Some(Producer::Get(job)) = &mut self.producer {
-            job.advance(n as u64);
-            self.last_activity = now;
-        }
-    }
-
-    /// sendfile hit the end of a file that shrank: the body cannot be
-    /// completed, so the session ends (the close tells the peer).
-    pub fn file_truncated(&mut self, now: Instant, svc: &mut Services) {
-        if let Some(Producer::Get(mut job)) = self.producer.take() {
-            job.truncated(self, now, svc);
-        }
-        self.closing = true;
-    }
-
-    /// Generates more output from the current producer. Returns the bytes of
-    /// work done (file bytes read, or an estimate for a listing), for the
-    /// driver's per-turn budget; `None` if the connection must be closed
-    /// because a body cannot be completed.
-    pub fn produce(&mut self, now: Instant, svc: &mut Services, max_bytes: usize) -> Option<usize> {
-        let Some(mut producer) = self.producer.take() else { return Some(0) };
-        self.last_activity = now;
-        self.compact_output();
-        let (done, work) = match &mut producer {
-            Producer::Get(job) => match job.step(self, now, svc, max_bytes) {
-                download::Step::Working(n) => (false, n),
-                download::Step::Done(n) => (true, n),
-                download::Step::Broken => {
-                    self.closing = true;
-                    return None;
-                }
-            },
-            Producer::Dir(job) => job.step(self, svc),
-        };
-        if !done {
-            self.producer = Some(producer);
-        }
-        self.finish_shutdown_if_idle();
-        Some(work)
-    }
-
-    /// The server is shutting down. An idle session is told so and ends at
-    /// once; one with a transfer in flight ends after it (the driver cuts it
-    /// when the grace period runs out).
-    pub fn begin_shutdown(&mut self) {
-        self.shutting_down = true;
-        self.deferred = None;
-        self.finish_shutdown_if_idle();
+    /// Input bytes the session holds (an unfinished frame, or whole frames
+    /// held back), for diagnostics and for tests of its memory bounds.
+    pub fn held_input(&self) -> usize {
+        self.inbuf.len()
     }
 
     fn finish_shutdown_if_idle(&mut self) {
@@ -254,133 +216,22 @@ impl Session {
         }
     }
 
-    /// Retries a deferred request (after a usage scan finished).
-    pub fn resume(&mut self, now: Instant, svc: &mut Services) {
-        if let Some(req) = self.deferred.take() {
-            self.resuming = true;
-            self.dispatch(req, now, svc);
-            self.resuming = false;
-        }
-    }
-
-    /// Whether the session has ended and its output is flushed.
-    pub fn is_finished(&self) -> bool {
-        self.closing && self.pending_output() == 0
-    }
-
-    /// Whether the session is ending (its remaining output is its last).
-    pub fn is_closing(&self) -> bool {
-        self.closing
-    }
-
-    fn pending_output(&self) -> usize {
-        self.out.len() - self.out_pos
-    }
-
-    /// Bytes waiting to be sent.
-    pub fn output(&self) -> &[u8] {
-        &self.out[self.out_pos..]
-    }
-
-    /// Marks `n` output bytes as sent. Releases the buffer when it drains, so
-    /// an idle connection holds no output memory.
-    pub fn advance_output(&mut self, n: usize, now: Instant) {
-        self.out_pos = (self.out_pos + n).min(self.out.len());
-        if n > 0 {
-            self.last_activity = now;
-        }
-        if self.out_pos == self.out.len() {
-            self.out_pos = 0;
-            if self.out.capacity() > 4096 && self.producer.is_none() {
-                // Idle connections hold no output memory; a download keeps its
-                // buffer instead of reallocating it for every chunk.
-                self.out = Vec::new();
-            } else {
-                self.out.clear();
-            }
-        }
-    }
-
-    /// Moves unsent output to the front of the buffer, so a producer that
-    /// appends while some output is still pending reuses the space instead of
-    /// growing the buffer without bound.
-    fn compact_output(&mut self) {
-        if self.out_pos > 0 {
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
-        }
-    }
-
-    /// Consumes input bytes; returns how many were used. Stops early (leaving
-    /// the rest for a later call) when the input is an incomplete frame, when
-    /// output backs up, or when the session is closing.
-    pub fn receive(&mut self, input: &[u8], now: Instant, svc: &mut Services) -> usize {
-        let mut used = 0;
-        while used < input.len() && self.wants_input() {
-            match self.input {
-                Input::Body { remaining } => {
-                    let n = remaining.min((input.len() - used) as u64);
-                    let last = n == remaining;
-                    upload::body(self, &input[used..used + n as usize], last, svc);
-                    used += n as usize;
-                    self.last_activity = now;
-                    self.input = if last { Input::Header } else { Input::Body { remaining: remaining - n } };
-                }
-                Input::Discard { remaining } => {
-                    let n = remaining.min((input.len() - used) as u64);
-                    used += n as usize;
-                    self.input = match remaining - n {
-                        0 => Input::Header,
-                        left => Input::Discard { remaining: left },
-                    };
-                }
-                Input::Header => match frame::decode(&input[used..]) {
-                    Ok(None) => break,
-                    Ok(Some((frame, n))) => {
-                        used += n;
-                        self.last_activity = now;
-                        self.on_frame(frame, now, svc);
-                    }
-                    Err(e) => {
-                        self.framing_error(e);
-                        break;
-                    }
-                },
-            }
-        }
-        self.finish_shutdown_if_idle();
-        used
-    }
-
-    /// The peer half-closed its side. `leftover` is how many input bytes the
-    /// driver still holds that never made a whole frame.
-    pub fn on_eof(&mut self, leftover: usize, _now: Instant, _svc: &mut Services) {
-        if leftover > 0 || self.input != Input::Header {
-            // A partial frame at EOF is a truncated request, not a clean close.
-            log::debug!("session {} ({}): EOF inside a frame ({leftover} bytes pending)", self.id, self.peer);
-            if !self.closing {
-                self.fail(ErrorCode::BadFrame, "connection closed in the middle of a frame");
-            }
-        }
-        self.closing = true;
-    }
-
     /// The instant at which this session times out.
-    pub fn deadline(&self, svc: &Services) -> Instant {
-        let cfg = &svc.config;
+    fn deadline(&self) -> Instant {
+        let t = &self.timeouts;
         let moving = self.upload.is_some() || self.producer.is_some() || self.pending_output() > 0;
         match &self.state {
             // A transfer, or a reply the peer is slow to read, must progress.
-            State::Authed(_) if moving => self.last_activity + cfg.transfer_timeout,
-            State::Authed(_) => self.last_activity + cfg.idle_timeout,
-            _ => self.phase_start + cfg.handshake_timeout,
+            State::Authed(_) if moving => self.last_activity + t.transfer,
+            State::Authed(_) => self.last_activity + t.idle,
+            _ => self.phase_start + t.handshake,
         }
     }
 
-    /// Called when `now` has reached [`Session::deadline`]: tells the peer why
-    /// and ends the session.
-    pub fn on_timeout(&mut self, now: Instant, svc: &mut Services) {
-        if self.closing || now < self.deadline(svc) {
+    /// Called when `now` has reached the deadline: tells the peer why and
+    /// ends the session.
+    fn on_timeout(&mut self, now: Instant) {
+        if self.closing || now < self.deadline() {
             return;
         }
         let moving = self.upload.is_some() || self.producer.is_some() || self.pending_output() > 0;
@@ -399,7 +250,7 @@ impl Session {
     }
 
     /// The connection is going away: records what was left unfinished.
-    pub fn on_close(&mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
+    fn finish(&mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
         let (code, why) = match reason {
             CloseReason::PeerClosed => (ErrorCode::Disconnected, "peer closed the connection"),
             CloseReason::Timeout => (ErrorCode::Timeout, "timeout"),

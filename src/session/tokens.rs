@@ -81,7 +81,7 @@ pub(super) fn reset(svc: &Services, claim: Claim<'_>, reg: &Registration<'_>) ->
         stored_key: reg.stored_key,
         server_key: reg.server_key,
     };
-    match svc.accounts.replace_credentials(reg.user, new) {
+    match svc.storage.replace_credentials(reg.user, new) {
         Ok(true) => {}
         Ok(false) => {
             // Deleted since the token was issued (a delete revokes them,

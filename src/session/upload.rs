@@ -10,14 +10,14 @@
 use super::files::{resolve, wire};
 use super::{Authed, Input, Session, State};
 use crate::audit::{Log, Outcome, Record, Transfer};
-use crate::home::{FileId, Home, VPath};
+use crate::home::VPath;
 use crate::partial::{self, Partial};
 use crate::protocol::messages::{PutReady, Stored};
 use crate::protocol::{ErrorCode, WireError, human_size as human};
 use crate::services::Services;
+use crate::storage::{FileId, HomeStore};
 use crate::users::Shortfall;
 use sha2::Digest;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ enum Phase {
 /// An upload in progress.
 pub(super) struct Upload {
     user: String,
-    home: Arc<Home>,
+    home: Arc<dyn HomeStore>,
     target: VPath,
     length: u64,
     partial: Partial,
@@ -138,7 +138,7 @@ fn begin(
     if user.uploads.contains(&target) {
         return Err(fail(ErrorCode::Busy, format!("{target} is already being uploaded by another of your sessions")));
     }
-    let opened = partial::open(a.home.dir(), &target, length, resume).map_err(|e| {
+    let opened = partial::open(&*a.home, &target, length, resume).map_err(|e| {
         log::error!("opening partial for {target}: {e}");
         io_error(&e)
     })?;
@@ -165,6 +165,12 @@ fn begin(
         )
     })?;
     user.uploads.insert(target.clone());
+    // The checkpoint now, while the disk has room: a full disk later can
+    // then still record how far the upload got (see `crate::partial`).
+    let p = &opened.partial;
+    if let Err(e) = partial::checkpoint(&*a.home, &p.id, &target, length, offset, &p.hasher) {
+        log::warn!("first checkpoint of the upload to {target}: {e}");
+    }
     Ok(Upload {
         user: a.user.clone(),
         home: a.home.clone(),
@@ -222,15 +228,8 @@ pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services
     let Some(up) = s.upload.as_mut() else { return };
     if up.phase == Phase::Receiving {
         let n = bytes.len() as u64;
-        let fault = svc.config.fault_disk_full_after.is_some_and(|limit| svc.upload_bytes_written + n > limit);
-        let written = if fault {
-            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
-        } else {
-            up.partial.file.write_all(bytes)
-        };
-        match written {
+        match up.partial.file.write_all(bytes) {
             Ok(()) => {
-                svc.upload_bytes_written += n;
                 up.partial.hasher.update(bytes);
                 up.received += n;
                 up.since_checkpoint += n;
@@ -257,7 +256,7 @@ pub(super) fn body(s: &mut Session, bytes: &[u8], last: bool, svc: &mut Services
 
 fn save_checkpoint(up: &Upload) {
     if let Err(e) =
-        partial::checkpoint(up.home.dir(), &up.partial.id, &up.target, up.length, up.written(), &up.partial.hasher)
+        partial::checkpoint(&*up.home, &up.partial.id, &up.target, up.length, up.written(), &up.partial.hasher)
     {
         log::error!("checkpoint of upload {}: {e}", up.target);
     }
@@ -281,7 +280,7 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
             ErrorCode::DigestMismatch,
             format!("SHA-256 mismatch for {}: the server received {ours}; nothing was stored", up.target),
         );
-        match partial::discard(up.home.dir(), &up.partial.id) {
+        match partial::discard(&*up.home, &up.partial.id) {
             Ok(freed) => {
                 if let Some(u) = svc.users.get_mut(&up.user) {
                     u.shrink(freed);
@@ -294,7 +293,7 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
     }
     let replaced = up.home.check_upload_target(&up.target);
     let committed = replaced.map_err(|e| wire(&e)).and_then(|old| {
-        partial::commit(up.home.dir(), &up.partial, &up.target, &ours).map_err(|e| {
+        partial::commit(&*up.home, &up.partial, &up.target, &ours).map_err(|e| {
             log::error!("committing upload {}: {e}", up.target);
             io_error(&e)
         })?;

@@ -33,12 +33,29 @@ impl TestServer {
     }
 
     pub fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let root = tempfile::tempdir().expect("temp root");
+        TestServer::start_in(tempfile::tempdir().expect("temp root"), None, tweak)
+    }
+
+    /// A server whose data root is `root` (say, a small filesystem mounted
+    /// there), with homes and accounts in `storage` if given (the key files
+    /// and logs stay under `root`).
+    pub fn start_in(
+        root: tempfile::TempDir,
+        storage: Option<std::sync::Arc<dyn mioftp::storage::Storage>>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut cfg = Config::new(root.path());
         cfg.listen = "127.0.0.1:0".parse().unwrap();
         cfg.min_iterations = TEST_ITERATIONS;
         tweak(&mut cfg);
-        let server = Server::bind(cfg).expect("bind").spawn().expect("spawn");
+        let svc = match storage {
+            Some(storage) => mioftp::services::Services::with_storage(cfg, storage),
+            None => mioftp::services::Services::open(cfg),
+        };
+        let server = Server::bind_services(svc.expect("open the data root"), Box::new(mioftp::session::Native))
+            .expect("bind")
+            .spawn()
+            .expect("spawn");
         let key = std::fs::read(root.path().join("server.key")).expect("server.key created at start");
         TestServer { addr: server.addr, root, key, server: Some(server) }
     }

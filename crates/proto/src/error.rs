@@ -78,9 +78,9 @@ codes! {
     wire NotADirectory = "not_a_directory", "A directory was needed (for `cd`, or as a parent) but the path is something else.";
     wire IsADirectory = "is_a_directory", "A file was needed (for `put` or `get`) but the path is a directory.";
     wire Exists = "exists", "Something already exists at that path.";
-    wire NotEmpty = "not_empty", "`rm` of a directory that is not empty.";
+    wire NotEmpty = "not_empty", "`rm` of a directory that is not empty (without `recursive`), or one added to while `rm` with `recursive` ran.";
     wire QuotaExceeded = "quota_exceeded", "The upload does not fit in the user's quota; the message gives the numbers.";
-    wire Busy = "busy", "Another upload to the same path by the same user is in progress.";
+    wire Busy = "busy", "Another upload to the same path by the same user is in progress (for `rm` with `recursive`: to a path inside the directory).";
     wire SizeMismatch = "size_mismatch", "The upload body's size differs from what `put` declared and its reply allowed.";
     wire DigestMismatch = "digest_mismatch", "The SHA-256 in `put_done` differs from the server's digest of what it received. Nothing was stored and the partial was discarded.";
     wire NoSpace = "no_space", "The server's disk is full; the upload's partial data is kept for a later resume.";

@@ -128,6 +128,9 @@ pub struct Removed {
     pub kind: EntryKind,
     /// Bytes given back to the quota.
     pub freed: u64,
+    /// Entries removed (1 without `recursive`); 0 from servers before it existed.
+    #[serde(default)]
+    pub count: u64,
 }
 
 /// Reply to `quota`; also the summary in the last `dir` chunk.

@@ -92,8 +92,13 @@ requests! {
         #[serde(default)]
         parents: bool,
     };
-    /// Remove a file or an empty directory.
-    Rm = "rm" { path: String };
+    /// Remove a file, a link or an empty directory; with `recursive`, a
+    /// directory and everything in it.
+    Rm = "rm" {
+        path: String,
+        #[serde(default)]
+        recursive: bool,
+    };
     /// List a directory (default: the current one), streamed in chunks.
     Dir = "dir" {
         #[serde(default)]

@@ -8,10 +8,13 @@
 //!   ([`read_frame`]) or from a buffer ([`split_frames`]).
 //! - [`rng`]: one reproducible pseudo-random generator ([`XorShift`]).
 //! - [`net`]: connecting from another loopback address ([`connect_from`]).
+//! - [`tools`]: external tools the tests drive, installed when missing
+//!   ([`tools::require`]); a tool that cannot be had fails the test.
 
 pub mod frames;
 pub mod net;
 pub mod rng;
+pub mod tools;
 
 pub use frames::{FrameReader, Piece, read_frame, split_frames};
 pub use net::connect_from;
