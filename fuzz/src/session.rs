@@ -29,8 +29,8 @@
 //! Checked at the end: each user's usage matches the files in the storage
 //! (exactly: checkpoints are counted by neither), and the `tight` user is
 //! within quota; after every connection is closed no user state is left;
-//! nothing exists on disk but `root/{accounts/.secret,logs,server.key}`, and
-//! every home belongs to an account. Then the run's files and accounts are
+//! nothing exists on disk but `root/{.lock,accounts/.secret,logs,server.key}`
+//! and an empty `root/accounts/.tokens`, and every home belongs to an account. Then the run's files and accounts are
 //! removed, so runs do not depend on each other.
 
 use crate::conn::{Conn, budget};
