@@ -48,6 +48,26 @@ impl Origin {
     }
 }
 
+/// `last_login` is rewritten (an fsync in the loop today; in the worker
+/// pool once there is one) only when the stored one is older than this.
+const LAST_LOGIN_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Records a successful login's time in the account (both front ends),
+/// unless the stored one is recent (see [`LAST_LOGIN_RESOLUTION`]). A
+/// failure is logged, never the user's.
+pub fn note_login(svc: &crate::services::Services, user: &str, last: Option<&str>) {
+    let now = jiff::Timestamp::now();
+    let recent = last.and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_some_and(|t| {
+        now.duration_since(t) < jiff::SignedDuration::try_from(LAST_LOGIN_RESOLUTION).unwrap_or_default()
+    });
+    if recent {
+        return;
+    }
+    if let Err(e) = svc.storage.record_login(user, &format!("{now:.3}")) {
+        log::warn!("login {user}: recording the login time: {e}");
+    }
+}
+
 /// Converts a filesystem error to the wire.
 pub fn wire(e: &FsError) -> WireError {
     let code = e.code();

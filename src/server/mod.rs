@@ -419,7 +419,8 @@ impl Server {
                 continue;
             }
             conn.session.handle_timeout(now, &mut self.svc);
-            if conn.session.poll_timeout().is_some_and(|t| t > now) && !conn.session.is_closed() {
+            let goes_on = conn.session.continues_after_timeout() && !conn.session.is_closed();
+            if goes_on && conn.session.poll_timeout().is_some_and(|t| t > now) {
                 // A timer of the endpoint's own (FTP's delayed 530), not
                 // its end: it goes on, with its next deadline filed.
                 self.drive(key, now);

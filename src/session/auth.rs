@@ -1,12 +1,12 @@
 //! The connection check, registration, SCRAM login, logout and exit.
 
+use super::tokens::{self, TokenUse};
 use super::{Authed, Session, State};
 use crate::accounts::{Account, CreateError, Credentials, Unusable};
-use crate::audit::{Log, format_ts};
+use crate::admin::{QuotaSetting, TokenKind};
+use crate::audit::{Log, Record, format_ts};
 use crate::home::VPath;
-use crate::protocol::messages::{
-    Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered, UserCheck,
-};
+use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
 use crate::protocol::scram::{self, Exchange, Key};
 use crate::protocol::{ErrorCode, WireError, check_username};
 use crate::services::Services;
@@ -25,6 +25,10 @@ pub(super) struct PendingLogin {
     exists: bool,
     /// The account's own quota, if it has one.
     quota: Option<u64>,
+    /// Disabled by the administrator: refused after a correct proof.
+    disabled: bool,
+    /// The record's `last_login`, to decide whether to write a new one.
+    last_login: Option<String>,
 }
 
 pub(super) fn hello(challenge: &[u8; 32], svc: &Services) -> Hello {
@@ -58,47 +62,6 @@ pub(super) fn check_key(s: &mut Session, challenge: &[u8; 32], hmac_b64: &str, s
     }
 }
 
-/// `check_user`: whether a name is free, so a client can say "taken" before
-/// asking for a password twice. It reveals whether an account exists, so it
-/// is allowed only before login and rate-limited per address; a taken name
-/// is recorded as a failure with `user_exists`, like a `register` would be.
-pub(super) fn check_user(s: &mut Session, user: &str, now: Instant, svc: &mut Services) {
-    let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_check_user(s, user, now, svc);
-    let audited = match &result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken"))),
-        Err(e) => Err(e.clone()),
-    };
-    s.audit(svc, Log::Accounts, shown_user, "check_user", audited.as_ref().map(|_| ()));
-    match result {
-        Ok(available) => s.send_ok(&UserCheck { user: user.to_owned(), available }),
-        Err(e) => s.send_error(&e),
-    }
-}
-
-fn try_check_user(s: &Session, user: &str, now: Instant, svc: &mut Services) -> Result<bool, WireError> {
-    if !matches!(s.state, State::Open) {
-        return Err(WireError::new(ErrorCode::BadState, "check_user is for choosing a name before logging in"));
-    }
-    check_username(user).map_err(|m| WireError::new(ErrorCode::InvalidUsername, m))?;
-    if let Some(wait) = svc.name_checks.take(s.peer.ip(), now) {
-        return Err(WireError::new(
-            ErrorCode::TooManyAttempts,
-            format!("too many name checks from this address; retry after {} s", wait.as_secs().max(1)),
-        ));
-    }
-    match svc.storage.load_account(user) {
-        Ok(found) => Ok(found.is_none()),
-        // A damaged record still holds the name.
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(false),
-        Err(e) => {
-            log::error!("check_user {user}: {e}");
-            Err(WireError::new(ErrorCode::Internal, "the account store could not be read; try again later"))
-        }
-    }
-}
-
 /// The fields of a `register` request.
 pub(super) struct Registration<'a> {
     pub user: &'a str,
@@ -106,21 +69,34 @@ pub(super) struct Registration<'a> {
     pub iterations: u32,
     pub stored_key: &'a str,
     pub server_key: &'a str,
+    /// An invitation or reset token (see [`super::tokens`]).
+    pub token: Option<&'a str>,
 }
 
+/// `register`: a new account, or with a reset token a new password. The
+/// audit event is `register`, or `reset` when a reset token was used.
 pub(super) fn register(s: &mut Session, reg: &Registration<'_>, svc: &mut Services) {
     let user = reg.user;
     let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_register(s, reg, svc);
-    s.audit(svc, Log::Accounts, shown_user, "register", result.as_ref().map(|_| ()));
+    let mut used = TokenUse::default();
+    let result = try_register(s, reg, svc, &mut used);
+    if result.is_ok() {
+        // A new account or a new password: no FTP login of that name may be
+        // remembered from before (docs/FTP.md §1.2).
+        svc.ftp_logins.flush_user(user);
+    }
+    let event = if used.reset { "reset" } else { "register" };
+    let record = Record::attempt(s.actor(shown_user), event, result.as_ref().map(|_| ()))
+        .with_token(used.id.as_deref(), used.quota.map(QuotaSetting::audit_text));
+    svc.audit.record(Log::Accounts, record);
     match result {
-        Ok(()) => s.send_ok(&Registered { user: user.to_owned() }),
+        Ok(()) => s.send_ok(&Registered { user: user.to_owned(), reset: used.reset }),
         Err(e) => s.send_error(&e),
     }
 }
 
-fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Result<(), WireError> {
-    let Registration { user, salt, iterations, stored_key, server_key } = *reg;
+fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &mut TokenUse) -> Result<(), WireError> {
+    let Registration { user, salt, iterations, stored_key, server_key, token } = *reg;
     if !matches!(s.state, State::Open) {
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
     }
@@ -136,6 +112,19 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
             ),
         ));
     }
+    // Everything about the request itself is checked: only now is a token
+    // claimed, so a malformed request never spends one.
+    let claim = match token {
+        Some(token) => Some(tokens::claim(svc, token, user, used)?),
+        None => {
+            tokens::check_open(svc.config.registration)?;
+            None
+        }
+    };
+    let claim = match claim {
+        Some(reset) if reset.grant.kind == TokenKind::Reset => return tokens::reset(svc, reset, reg),
+        other => other,
+    };
     let account = Account {
         v: 1,
         user: user.to_owned(),
@@ -144,10 +133,17 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
         stored_key: stored_key.to_owned(),
         server_key: server_key.to_owned(),
         created: format_ts(SystemTime::now()),
-        quota: None,
+        quota: used.quota.and_then(QuotaSetting::stored),
+        disabled: false,
+        last_login: None,
     };
+    // A taken name or an I/O error drops the claim, which gives it back.
     match svc.storage.create_account(&account) {
-        Ok(()) => {}
+        Ok(()) => {
+            if let Some(claim) = claim {
+                tokens::spend(claim, user);
+            }
+        }
         Err(CreateError::Exists) => {
             return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
         }
@@ -156,8 +152,6 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
             return Err(WireError::new(ErrorCode::Internal, "the account could not be saved"));
         }
     }
-    // A new account: no FTP login of that name may be remembered from before.
-    svc.ftp_logins.flush_user(user);
     if let Err(e) = svc.storage.create_home(user) {
         // The account exists; login creates the home if it is still missing.
         log::error!("register {user}: creating home: {e}");
@@ -231,16 +225,16 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
             WireError::new(ErrorCode::BadRequest, "nonce must be 8 to 128 printable ASCII characters without ','"),
         );
     }
-    let mut quota = None;
-    let loaded = svc.storage.load_account(&user).map(|a| a.map(|a| (a.quota, a.credentials())));
+    let (mut quota, mut disabled, mut last_login) = (None, false, None);
+    let loaded = svc.storage.load_account(&user).map(|a| a.map(|a| (a.credentials(), a)));
     let creds = match loaded {
-        Ok(Some((q, Ok(creds)))) => {
-            quota = q;
+        Ok(Some((Ok(creds), account))) => {
+            (quota, disabled, last_login) = (account.quota, account.disabled, account.last_login);
             Some(creds)
         }
         Ok(None) => None,
         // Too costly to ever derive: refused before any parameter is sent.
-        Ok(Some((_, Err(e @ Unusable::TooCostly(_))))) => {
+        Ok(Some((Err(e @ Unusable::TooCostly(_)), _))) => {
             log::warn!("login {user} refused: {e}");
             return refuse(s, svc, WireError::new(ErrorCode::WeakKdf, e.to_string()));
         }
@@ -275,7 +269,16 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     let exchange = Exchange { user: &user, client_nonce, nonce: &nonce, salt: &salt, iterations };
     let auth_message = exchange.auth_message();
     s.send_ok(&LoginChallenge { salt: scram::b64(&salt), iterations, nonce: nonce.clone() });
-    s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists, quota }));
+    s.state = State::LoginPending(Box::new(PendingLogin {
+        user,
+        auth_message,
+        stored_key,
+        server_key,
+        exists,
+        quota,
+        disabled,
+        last_login,
+    }));
 }
 
 fn throttled(lock: crate::throttle::Lock) -> WireError {
@@ -312,6 +315,16 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
         return s.send_error(&err);
     }
+    if pending.disabled {
+        // The password was right, so this says nothing a guesser could use,
+        // and it is not a failure for the throttle. A policy refusal.
+        let err = WireError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled; ask the server's administrator to enable it",
+        );
+        s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
+        return s.send_error(&err);
+    }
     let limit = pending.quota.or(svc.config.default_quota);
     let home = match svc.users.attach(&*svc.storage, &pending.user, limit, svc.config.partial_max_age) {
         Ok(h) => h,
@@ -323,6 +336,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         }
     };
     svc.throttle.record_success(&pending.user, s.peer.ip(), now);
+    crate::ops::note_login(svc, &pending.user, pending.last_login.as_deref());
     let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
     s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });

@@ -208,9 +208,21 @@ pub trait Endpoint: Send {
     /// and ends. The driver flushes once more and closes with
     /// [`CloseReason::Timeout`]. An endpoint whose deadline was a timer of
     /// its own (FTP answers a failed login after a delay) does that work
-    /// instead and moves [`poll_timeout`](Endpoint::poll_timeout) past
-    /// `now`: then the driver drives it on rather than closing it.
+    /// instead, moves [`poll_timeout`](Endpoint::poll_timeout) past `now`
+    /// and says so in
+    /// [`continues_after_timeout`](Endpoint::continues_after_timeout): then
+    /// the driver drives it on rather than closing it.
     fn handle_timeout(&mut self, now: Instant, svc: &mut Services);
+    /// Asked right after [`handle_timeout`](Endpoint::handle_timeout):
+    /// whether that deadline was a timer of the endpoint's own and the
+    /// endpoint goes on (its next deadline is in
+    /// [`poll_timeout`](Endpoint::poll_timeout)). The default, `false`:
+    /// every deadline is the endpoint's end, whatever its deadline says
+    /// afterwards (a native session's deadline moves once it queues its
+    /// timeout notice).
+    fn continues_after_timeout(&self) -> bool {
+        false
+    }
 
     /// Whether the endpoint has ended and its final output is flushed (or
     /// must be dropped): the driver closes with [`CloseReason::Done`].

@@ -44,11 +44,13 @@
 //! EOF, output) is in `session/io.rs`.
 
 mod auth;
+mod check_user;
 pub mod contract;
 mod dispatch;
 mod download;
 mod files;
 mod io;
+mod tokens;
 mod upload;
 
 pub use auth::AUTH_FAILED;

@@ -256,6 +256,11 @@ impl Endpoint for FtpSession {
         let _ = svc;
     }
 
+    /// A failed login's delay or a job's retry was due, not the end.
+    fn continues_after_timeout(&self) -> bool {
+        !self.closing
+    }
+
     fn is_closed(&self) -> bool {
         self.closing && self.pending_output() == 0
     }

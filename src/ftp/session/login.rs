@@ -42,6 +42,10 @@ pub(super) struct Check {
     exists: bool,
     creds: Credentials,
     quota: Option<u64>,
+    /// Disabled by the administrator: refused after a correct password.
+    disabled: bool,
+    /// The record's `last_login` (see [`crate::ops::note_login`]).
+    last_login: Option<String>,
     /// Kept only while the job may have to be submitted again (a full pool).
     password: String,
     retry: Duration,
@@ -108,11 +112,11 @@ impl FtpSession {
         }
         let valid_name = check_username(&user).is_ok();
         let loaded = if valid_name { svc.storage.load_account(&user) } else { Ok(None) };
-        let (exists, creds, quota) = match loaded.map(|a| a.map(|a| (a.quota, a.credentials()))) {
-            Ok(Some((quota, Ok(creds)))) => (true, creds, quota),
+        let (exists, creds, account) = match loaded.map(|a| a.map(|a| (a.credentials(), a))) {
+            Ok(Some((Ok(creds), a))) => (true, creds, Some(a)),
             Ok(None) => (false, fake(svc, &user), None),
             // Too costly to ever derive: refused without running the KDF.
-            Ok(Some((_, Err(e @ Unusable::TooCostly(_))))) => {
+            Ok(Some((Err(e @ Unusable::TooCostly(_)), _))) => {
                 wipe(&mut password);
                 log::warn!("FTP login {user} refused: {e}");
                 let err = WireError::new(ErrorCode::WeakKdf, e.to_string());
@@ -133,7 +137,19 @@ impl FtpSession {
             }
         };
         let cache_key = (exists && !svc.ftp_logins.is_off()).then(|| svc.ftp_logins.key(&user, &password, &creds));
-        let check = Box::new(Check { user, exists, creds, quota, password, retry: FIRST_RETRY, cache_key });
+        let (quota, disabled, last_login) =
+            account.map_or((None, false, None), |a| (a.quota, a.disabled, a.last_login));
+        let check = Box::new(Check {
+            user,
+            exists,
+            creds,
+            quota,
+            disabled,
+            last_login,
+            password,
+            retry: FIRST_RETRY,
+            cache_key,
+        });
         if check.cache_key.is_some_and(|k| svc.ftp_logins.holds(&k, now)) {
             return self.login_succeeded(check, now, svc);
         }
@@ -194,6 +210,17 @@ impl FtpSession {
 
     fn login_succeeded(&mut self, check: Box<Check>, now: Instant, svc: &mut Services) {
         let user = check.user.clone();
+        if check.disabled {
+            // The password was right, so this tells a guesser nothing, and it
+            // is not a failure for the throttle: a policy refusal, as in the
+            // native login (never remembered by the cache either).
+            let err = WireError::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled; ask the server's administrator to enable it",
+            );
+            self.audit_account(svc, Some(&user), "login", Err(&err));
+            return self.reply(plain(ErrorCode::AccountDisabled));
+        }
         let limit = check.quota.or(svc.config.default_quota);
         let home = match svc.users.attach(&*svc.storage, &user, limit, svc.config.partial_max_age) {
             Ok(h) => h,
@@ -205,6 +232,7 @@ impl FtpSession {
             }
         };
         svc.throttle.record_success(&user, self.peer.ip(), now);
+        crate::ops::note_login(svc, &user, check.last_login.as_deref());
         if let Some(k) = check.cache_key {
             svc.ftp_logins.insert(k, &user, now);
         }

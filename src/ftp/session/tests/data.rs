@@ -23,6 +23,19 @@ fn pasv_asks_for_a_listener_from_the_control_peer_only_and_answers_227() {
 }
 
 #[test]
+fn passive_ports_come_from_the_configured_range_and_pasv_announces_the_masquerade_address() {
+    let mut p = FtpPair::logged_in_with("alice", |c| {
+        c.ftp.passive_ports = "40000-40009".parse().unwrap();
+        c.ftp.masquerade = Some("203.0.113.9".parse().unwrap());
+    });
+    // 40000 = 156 * 256 + 64.
+    assert_eq!(p.replies_of("PASV"), ["227 Entering Passive Mode (203,0,113,9,156,64)."]);
+    let (ip, ports) = p.data.listen_on.clone().unwrap();
+    assert_eq!((ip, ports), ("127.0.0.1".parse().unwrap(), 40000..=40009), "bound locally, announced masqueraded");
+    assert_eq!(p.replies_of("EPSV"), ["229 Entering Extended Passive Mode (|||40000|)"], "EPSV names no address");
+}
+
+#[test]
 fn active_mode_is_off_by_default_and_checked_before_connecting_when_on() {
     let mut p = FtpPair::logged_in("alice");
     assert_eq!(p.codes_of("PORT 127,0,0,1,19,136"), [502]);

@@ -160,3 +160,33 @@ fn pass_out_of_order_is_503_and_user_while_logged_in_logs_out() {
     p.replies();
     assert_eq!(p.codes_of("PASS x"), [503]);
 }
+
+#[test]
+fn a_disabled_account_is_refused_after_the_right_password_only_and_not_counted_as_a_failure() {
+    let mut p = FtpPair::with(|c| c.login_policy.max_failures = 1, "127.0.0.1:4000");
+    p.register("alice");
+    assert!(p.memory.set_disabled("alice", true));
+    p.replies();
+    p.cmd("USER alice");
+    assert_eq!(p.replies_of(&format!("PASS {PASSWORD}")), ["530 Account disabled."]);
+    assert_eq!(p.log("register_login_accounts.log").pop().unwrap()["reason"], "account_disabled");
+    assert!(p.svc.ftp_logins.is_empty(), "a refused login is not remembered");
+    // Not a failure: with a one-failure budget, a second try is still
+    // answered on its merits, and a wrong password is the usual 530.
+    p.cmd("USER alice");
+    assert_eq!(p.replies_of(&format!("PASS {PASSWORD}")), ["530 Account disabled."]);
+    assert!(p.memory.set_disabled("alice", false));
+    p.cmd("USER alice");
+    assert_eq!(p.codes_of(&format!("PASS {PASSWORD}")), [230]);
+}
+
+#[test]
+fn a_login_records_its_time_in_the_account_as_a_native_login_does() {
+    let mut p = FtpPair::new();
+    p.register("alice");
+    p.replies();
+    assert_eq!(p.svc.storage.load_account("alice").unwrap().unwrap().last_login, None);
+    p.login("alice");
+    let stamp = p.svc.storage.load_account("alice").unwrap().unwrap().last_login;
+    assert!(stamp.is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok()));
+}

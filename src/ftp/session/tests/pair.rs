@@ -66,6 +66,8 @@ impl Read for Source<'_> {
 pub struct DataSide {
     /// A listener was asked for (PASV/EPSV), with this `from` address.
     pub listening: Option<std::net::IpAddr>,
+    /// The port range and local address of the last listener asked for.
+    pub listen_on: Option<(std::net::IpAddr, std::ops::RangeInclusive<u16>)>,
     /// An outgoing connection was asked for (PORT/EPRT), to this address.
     pub connecting: Option<SocketAddr>,
     pub open: bool,
@@ -159,6 +161,8 @@ impl FtpPair {
             server_key: scram::b64(&keys.server_key),
             created: "2026-01-01T00:00:00.000Z".to_owned(),
             quota: None,
+            disabled: false,
+            last_login: None,
         };
         self.svc.storage.create_account(&account).unwrap();
     }
@@ -420,11 +424,13 @@ impl FtpPair {
 
     fn serve(&mut self, req: DriverRequest) {
         match req {
-            DriverRequest::Listen { channel, from, .. } => {
+            DriverRequest::Listen { channel, from, ip, ports, .. } => {
                 self.requests.push("listen".into());
                 assert_eq!(channel, DATA);
                 self.data.listening = Some(from);
-                let addr = "127.0.0.1:50007".parse().unwrap();
+                // The driver binds a port of the range on the local address.
+                let addr = SocketAddr::new(ip, if ports.contains(&50007) { 50007 } else { *ports.start() });
+                self.data.listen_on = Some((ip, ports));
                 self.server.handle_channel(ChannelEvent::Listening { channel, addr }, self.now, &mut self.svc);
             }
             DriverRequest::Connect { to, .. } => {
