@@ -114,6 +114,9 @@ pub struct Record {
     #[serde(default)]
     pub user: Option<String>,
     pub event: String,
+    /// The front end: `Some("ftp")`, or absent for the native protocol.
+    #[serde(default)]
+    pub proto: Option<String>,
     pub outcome: Outcome,
     #[serde(default)]
     pub reason: Option<String>,

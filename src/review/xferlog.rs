@@ -9,7 +9,8 @@
 //! current-time is the record's time in ctime layout (UTC, not local time),
 //! transfer-time is whole seconds (rounded), bytes is what this attempt moved,
 //! type is `b` (binary), action `_` (none), direction `i` for an upload and
-//! `o` for a download, access-mode `r` (a real account), service `mioftp`,
+//! `o` for a download, access-mode `r` (a real account), service `mioftp`
+//! (`ftp` for a transfer of the FTP front end, `"proto":"ftp"`),
 //! auth-method `0`, auth-user-id `*`, status `c` complete or `i` incomplete.
 //! Whitespace in a file name would break the layout, so it becomes `_`, and
 //! so does any character a terminal could act on (see
@@ -38,7 +39,10 @@ pub fn line(entry: &Entry) -> Option<String> {
     let path = field(r.path.as_deref().unwrap_or("-"));
     let user = field(r.user.as_deref().unwrap_or("-"));
     let bytes = r.bytes.unwrap_or(0);
-    Some(format!("{when} {seconds} {host} {bytes} {path} b _ {direction} r {user} mioftp 0 * {status}"))
+    // The service: `ftp` for the FTP front end (what FTP servers write),
+    // `mioftp` for the native protocol.
+    let service = if r.proto.as_deref() == Some("ftp") { "ftp" } else { "mioftp" };
+    Some(format!("{when} {seconds} {host} {bytes} {path} b _ {direction} r {user} {service} 0 * {status}"))
 }
 
 /// A field with no whitespace, control or bidirectional characters in it.
@@ -114,6 +118,15 @@ mod tests {
             r#"{"ts":"2026-11-23T07:12:16Z","peer":"[::1]:5000","user":"bob","event":"download","outcome":"incomplete","path":"/a","bytes":7,"duration_ms":20}"#,
         );
         assert_eq!(line(&e).unwrap(), "Mon Nov 23 07:12:16 2026 0 ::1 7 /a b _ o r bob mioftp 0 * i");
+    }
+
+    #[test]
+    fn an_ftp_transfer_names_the_ftp_service() {
+        let e = entry(
+            Kind::Uploads,
+            r#"{"ts":"2026-11-23T07:12:16Z","peer":"127.0.0.1:5000","user":"bob","event":"upload","proto":"ftp","outcome":"complete","path":"/a","bytes":7,"duration_ms":20}"#,
+        );
+        assert_eq!(line(&e).unwrap(), "Mon Nov 23 07:12:16 2026 0 127.0.0.1 7 /a b _ i r bob ftp 0 * c");
     }
 
     #[test]
