@@ -24,6 +24,7 @@ mod requests;
 mod timers;
 pub mod transport;
 mod turns;
+mod work;
 
 pub use handle::{RunningServer, ShutdownHandle};
 
@@ -93,8 +94,11 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     accept_paused_until: Option<Instant>,
-    /// Connections whose session waits for a user's usage scan.
+    /// Connections whose endpoint waits for a job (its own, or a usage scan
+    /// another connection runs); resumed whenever jobs finish.
     waiting: Vec<usize>,
+    /// The worker pool, and the jobs in flight.
+    jobs: work::Jobs,
     /// Open connections per client address (for the per-IP limit).
     per_ip: HashMap<IpAddr, usize>,
     /// The connection cap after the descriptor limit is taken into account.
@@ -133,6 +137,7 @@ impl Server {
         let mut listener = TcpListener::bind(listen)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let jobs = work::Jobs::new(crate::worker::JobPool::start(waker.clone())?);
         Ok(Server {
             poll,
             addr: listener.local_addr()?,
@@ -148,6 +153,7 @@ impl Server {
             waker,
             accept_paused_until: None,
             waiting: Vec::new(),
+            jobs,
             per_ip: HashMap::new(),
             max_connections,
             signals: None,
@@ -225,7 +231,8 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    WAKER => {} // the loop reads the flag
+                    // The stop flag, or finished jobs: both are read below.
+                    WAKER => {}
                     SIGNALS => self.on_signals(),
                     token => {
                         let (key, ch) = split(token);
@@ -254,8 +261,8 @@ impl Server {
                     }
                 }
             }
+            self.complete_jobs(now);
             self.run_ready(now);
-            self.run_scans(now);
             self.fire_timers(now);
             if self.accept_paused_until.is_some_and(|t| t <= now) {
                 self.accept_paused_until = None;
@@ -268,7 +275,7 @@ impl Server {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.ready.is_empty() || self.svc.users.scanning() {
+        if !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
         let next = [self.timers.next(), self.accept_paused_until, self.grace_deadline].into_iter().flatten().min();
@@ -345,20 +352,6 @@ impl Server {
         }
     }
 
-    /// Advances usage scans a bounded step, then lets sessions that waited
-    /// for a finished scan continue.
-    fn run_scans(&mut self, now: Instant) {
-        if !self.svc.users.scanning() || !self.svc.users.tick(crate::users::SCAN_BUDGET) {
-            return;
-        }
-        for key in std::mem::take(&mut self.waiting) {
-            let Some(conn) = self.conns.get_mut(key) else { continue };
-            conn.waiting = false;
-            conn.session.resume(now, &mut self.svc);
-            self.drive(key, now);
-        }
-    }
-
     fn fire_timers(&mut self, now: Instant) {
         while let Some(key) = self.timers.pop_due(now) {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -395,7 +388,6 @@ impl Server {
         if conn.admitted {
             self.release_ip(conn.session.peer().ip());
         }
-        conn.session.on_close(reason, now, &mut self.svc);
         if let Some(t) = conn.timer {
             self.timers.remove(key, t);
         }
@@ -404,6 +396,11 @@ impl Server {
             chan.deregister(self.poll.registry());
         }
         log::debug!("session {}: closed ({reason:?})", conn.session.id());
+        match conn.job {
+            // The endpoint hears the job's end first, then the close.
+            Some(tag) => self.orphan(tag, conn.session, reason),
+            None => conn.session.on_close(reason, now, &mut self.svc),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The connection check, registration, SCRAM login, logout and exit.
 
+use super::work::{self, Pending};
 use super::{Authed, Session, State};
 use crate::accounts::{Account, CreateError, Credentials, Unusable};
 use crate::audit::{Log, format_ts};
@@ -8,8 +9,9 @@ use crate::protocol::messages::{
     Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered, UserCheck,
 };
 use crate::protocol::scram::{self, Exchange, Key};
-use crate::protocol::{ErrorCode, WireError, check_username};
+use crate::protocol::{ErrorCode, Request, WireError, check_username};
 use crate::services::Services;
+use crate::worker::{Job, JobOutput};
 use std::time::{Instant, SystemTime};
 
 /// The message both an unknown user and a wrong password get.
@@ -108,18 +110,54 @@ pub(super) struct Registration<'a> {
     pub server_key: &'a str,
 }
 
-pub(super) fn register(s: &mut Session, reg: &Registration<'_>, svc: &mut Services) {
+/// `register`: checked here, then the account record is written (and
+/// fsynced) by a worker job; [`registered`] answers.
+pub(super) fn register(s: &mut Session, reg: &Registration<'_>, now: Instant, svc: &mut Services) {
     let user = reg.user;
-    let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_register(s, reg, svc);
-    s.audit(svc, Log::Accounts, shown_user, "register", result.as_ref().map(|_| ()));
+    match check_registration(s, reg, svc) {
+        Ok(account) => {
+            let job = Job::CreateAccount { storage: svc.storage.clone(), account: account.clone() };
+            s.ask(job, Pending::Register(Box::new(account)), now);
+        }
+        Err(e) => {
+            let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
+            s.audit(svc, Log::Accounts, shown_user, "register", Err(&e));
+            s.send_error(&e);
+        }
+    }
+}
+
+/// The account write is back: audit and answer. If it was not run (too many
+/// registrations from this address at once, or a full queue), the request
+/// waits and is tried again when a job finishes.
+pub(super) fn registered(s: &mut Session, account: Account, output: JobOutput, svc: &mut Services) {
+    let user = account.user.as_str();
+    let result = match output {
+        JobOutput::Busy => {
+            let Account { user, salt, iterations, stored_key, server_key, .. } = account;
+            s.deferred = Some(Request::Register { user, salt, iterations, stored_key, server_key });
+            return;
+        }
+        JobOutput::AccountCreated(Ok(())) => Ok(()),
+        JobOutput::AccountCreated(Err(CreateError::Exists)) => {
+            Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")))
+        }
+        JobOutput::AccountCreated(Err(CreateError::Io(e))) => {
+            log::error!("register {user}: {e}");
+            Err(WireError::new(ErrorCode::Internal, "the account could not be saved"))
+        }
+        _ => Err(work::lost()),
+    };
+    s.audit(svc, Log::Accounts, Some(user), "register", result.as_ref().map(|_| ()));
     match result {
         Ok(()) => s.send_ok(&Registered { user: user.to_owned() }),
         Err(e) => s.send_error(&e),
     }
 }
 
-fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Result<(), WireError> {
+/// Everything `register` checks before it writes: the state, the name, the
+/// KDF parameters. Returns the record to write.
+fn check_registration(s: &Session, reg: &Registration<'_>, svc: &Services) -> Result<Account, WireError> {
     let Registration { user, salt, iterations, stored_key, server_key } = *reg;
     if !matches!(s.state, State::Open) {
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
@@ -136,7 +174,7 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
             ),
         ));
     }
-    let account = Account {
+    Ok(Account {
         v: 1,
         user: user.to_owned(),
         salt: salt.to_owned(),
@@ -145,22 +183,7 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services) -> Resu
         server_key: server_key.to_owned(),
         created: format_ts(SystemTime::now()),
         quota: None,
-    };
-    match svc.storage.create_account(&account) {
-        Ok(()) => {}
-        Err(CreateError::Exists) => {
-            return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
-        }
-        Err(CreateError::Io(e)) => {
-            log::error!("register {user}: {e}");
-            return Err(WireError::new(ErrorCode::Internal, "the account could not be saved"));
-        }
-    }
-    if let Err(e) = svc.storage.create_home(user) {
-        // The account exists; login creates the home if it is still missing.
-        log::error!("register {user}: creating home: {e}");
-    }
-    Ok(())
+    })
 }
 
 /// `register`'s iteration count must be exactly the server's policy (the
@@ -311,7 +334,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         return s.send_error(&err);
     }
     let limit = pending.quota.or(svc.config.default_quota);
-    let home = match svc.users.attach(&*svc.storage, &pending.user, limit, svc.config.partial_max_age) {
+    let home = match svc.users.attach(&*svc.storage, &pending.user, limit) {
         Ok(h) => h,
         Err(e) => {
             log::error!("login {}: home folder: {e}", pending.user);
@@ -326,6 +349,9 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });
     s.state = State::Authed(Box::new(Authed { user: pending.user, home, cwd: VPath::root() }));
     s.last_activity = now;
+    // The first session of a user works out its usage, in the background:
+    // requests that need it wait, others are answered meanwhile.
+    s.start_usage(now, svc);
 }
 
 /// `logout`: back to the checked-but-anonymous state.

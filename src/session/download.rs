@@ -11,18 +11,21 @@
 //!   buffer instead, still without hashing.)
 //! - **Hash while sending**: each chunk is read into the output buffer and
 //!   hashed on the way. On a resumed download the server first hashes the
-//!   bytes the client already holds (without sending them), a bounded chunk
-//!   per turn, so the trailer's digest always covers the whole file. When the
-//!   whole file was hashed and it did not change meanwhile, the digest is
+//!   bytes the client already holds (without sending them) as a worker job,
+//!   before the header, so the trailer's digest always covers the whole file
+//!   and a file that cannot be read gets an error reply. When the whole
+//!   file was hashed and it did not change meanwhile, the digest is
 //!   remembered for next time.
 
 use super::files::{resolve, wire};
+use super::work::{self, Pending};
 use super::{Session, State};
 use crate::audit::{Log, Outcome, Record, Transfer};
 use crate::protocol::messages::{GetEnd, GetStart};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
-use crate::storage::{Opened, ReadFile, Stamp};
+use crate::storage::{Meta, Opened, ReadFile, Stamp};
+use crate::worker::{Job, JobOutput};
 use sha2::{Digest, Sha256};
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
@@ -39,7 +42,7 @@ pub(super) struct Download {
     length: u64,
     /// Where the body starts.
     offset: u64,
-    /// Next byte to read (hash-only while below `offset`) or send.
+    /// Next byte to read or send.
     pos: u64,
     mode: Mode,
     started: Instant,
@@ -92,14 +95,76 @@ pub(super) fn get(
     // Resume only against the same version of the file.
     let start = if offset > 0 && offset <= length && if_match.as_deref() == Some(etag.as_str()) { offset } else { 0 };
     let shown = target.map(|t| t.to_string()).unwrap_or_default();
-    s.send_ok(&GetStart { path: shown.clone(), length, offset: start, etag, mtime: meta.mtime, size: length - start });
-    let mode = match file.cached_digest() {
+    let cached = file.cached_digest();
+    if cached.is_none() && start > 0 {
+        // The trailer's digest covers the whole file: the prefix the client
+        // holds is hashed first, off the loop.
+        let stamp = file.stamp();
+        let prefix = Prefix { path: shown, meta, etag, start, stamp, started: now };
+        return s.ask(Job::Hash { file, len: start }, Pending::Get(Box::new(prefix)), now);
+    }
+    let mode = match cached {
         Some(sha256) => Mode::Cached(sha256),
         None => Mode::Hash(Sha256::default(), file.stamp()),
     };
-    // With a known digest there is nothing to hash below the resume point.
-    let pos = if matches!(mode, Mode::Cached(_)) { start } else { 0 };
-    let job = Download { path: shown, file, length, offset: start, pos, mode, started: now };
+    start_body(s, Started { path: shown, file, meta, etag, start, started: now }, mode);
+}
+
+/// A resumed download whose prefix is being hashed.
+pub(super) struct Prefix {
+    path: String,
+    meta: Meta,
+    etag: String,
+    start: u64,
+    /// The file as opened, to decide at the end whether the digest may be cached.
+    stamp: Option<Stamp>,
+    started: Instant,
+}
+
+/// The prefix is hashed: the header, then the body from the resume point.
+pub(super) fn prefix_hashed(s: &mut Session, p: Prefix, output: JobOutput, now: Instant, svc: &mut Services) {
+    let failed = match output {
+        JobOutput::Hashed { file, hasher, result: Ok(()) } => {
+            let Prefix { path, meta, etag, start, stamp, started } = p;
+            let mode = Mode::Hash(hasher, stamp);
+            return start_body(s, Started { path, file, meta, etag, start, started }, mode);
+        }
+        JobOutput::Hashed { result: Err(e), .. } => {
+            log::error!("reading {} for download: {e}", p.path);
+            WireError::new(ErrorCode::Internal, "the file could not be read")
+        }
+        JobOutput::Busy => work::busy(),
+        _ => work::lost(),
+    };
+    let facts = Transfer {
+        path: &p.path,
+        size: Some(p.meta.size),
+        bytes: 0,
+        offset: Some(p.start),
+        sha256: None,
+        duration: now.saturating_duration_since(p.started),
+    };
+    let rec = Record::transfer(s.actor(s.user()), "download", Outcome::of_failure(failed.code), Some(&failed), facts);
+    svc.audit.record(Log::Downloads, rec);
+    s.send_error(&failed);
+}
+
+/// A download about to send its header.
+struct Started {
+    path: String,
+    file: Box<dyn ReadFile>,
+    meta: Meta,
+    etag: String,
+    start: u64,
+    started: Instant,
+}
+
+/// Queues the header and installs the producer for the body.
+fn start_body(s: &mut Session, d: Started, mode: Mode) {
+    let Started { path, file, meta, etag, start, started } = d;
+    let length = meta.size;
+    s.send_ok(&GetStart { path: path.clone(), length, offset: start, etag, mtime: meta.mtime, size: length - start });
+    let job = Download { path, file, length, offset: start, pos: start, mode, started };
     s.producer = Some(super::Producer::Get(job));
 }
 
@@ -118,25 +183,13 @@ impl Download {
     /// straight into the session's output buffer.
     pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services, max_bytes: usize) -> Step {
         let chunk = max_bytes.clamp(MIN_CHUNK, CHUNK) as u64;
-        let mut hasher = match &mut self.mode {
+        let hasher = match &mut self.mode {
             Mode::Hash(hasher, _) => Some(hasher),
             // sendfile moved the body (see `file_range`); only the trailer is left.
             Mode::Cached(_) if self.file.fd().is_some() => return self.finish(s, now, svc, 0),
             // Known digest, no descriptor: send through the buffer, unhashed.
             Mode::Cached(_) => None,
         };
-        if let (Some(hasher), true) = (hasher.as_mut(), self.pos < self.offset) {
-            let want = (self.offset - self.pos).min(chunk) as usize;
-            let mut buf = vec![0u8; want];
-            return match self.file.read_exact_at(&mut buf, self.pos) {
-                Ok(()) => {
-                    hasher.update(&buf);
-                    self.pos += want as u64;
-                    Step::Working(want)
-                }
-                Err(e) => self.broken(s, &e, now, svc),
-            };
-        }
         let want = (self.length - self.pos).min(chunk) as usize;
         if want > 0 {
             let out = &mut s.out;

@@ -2,13 +2,16 @@
 //! dir. Every one is confined to the user's home by `crate::home` and
 //! recorded in `shell_command.log` before its reply is queued.
 
+use super::work::{self, Pending};
 use super::{Authed, Session};
 use crate::audit::{Log, Record};
 use crate::home::{FsError, VPath};
 use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
-use crate::storage::{DirListing, Freed};
+use crate::storage::{DirListing, FileId, Freed};
+use crate::worker::{Job, JobOutput};
+use std::time::Instant;
 
 /// Entries per `dir` frame. A name is at most 255 bytes, which JSON escaping
 /// can grow six-fold; 32 such entries still fit well inside a 64 KiB header.
@@ -98,67 +101,95 @@ pub(super) fn mkdir(s: &mut Session, path: String, parents: bool, svc: &mut Serv
     s.finish_command(svc, "mkdir", &args, target.ok().as_ref(), result);
 }
 
-/// `rm`, and with `recursive` the whole tree in one storage call. Usage
-/// shrinks by the bytes really freed, even when a recursive removal stops at
-/// an error part-way; one audit record tells the count and the bytes.
-pub(super) fn rm(s: &mut Session, path: String, recursive: bool, svc: &mut Services) {
+/// An `rm` whose removal runs as a worker job: what its second half needs.
+pub(super) struct Removal {
+    args: Vec<String>,
+    target: VPath,
+    recursive: bool,
+    /// The identity of the file removed, when an upload holds a credit for
+    /// replacing some file (so that credit can go).
+    credited: Option<FileId>,
+}
+
+/// `rm`, and with `recursive` the whole tree, each as one worker job
+/// (unlinking a big file or a deep tree is slow). Checked here; the reply
+/// and the one audit record come from [`removed`].
+pub(super) fn rm(s: &mut Session, path: String, recursive: bool, now: Instant, svc: &mut Services) {
     let mut args = vec![path];
     if recursive {
         args.insert(0, "-r".into());
     }
     let a = authed(s);
-    let user = a.user.clone();
     let target = resolve(a, args.last().map(String::as_str).unwrap_or_default());
-    let mut freed = Freed::default();
-    // Removing a file that an upload will replace is fine: the upload's
-    // data is elsewhere until it is renamed into place. But the upload was
-    // credited for that file's size, which this frees now: the credit goes.
-    let result = target.clone().and_then(|t| {
+    let checked = target.clone().and_then(|t| {
         if t.is_root() {
             return Err(WireError::new(ErrorCode::BadRequest, "cannot remove your home folder"));
         }
-        if !recursive {
-            let credited = svc.users.get(&user).is_some_and(|u| u.has_credits());
-            let id = if credited { a.home.file_id(&t) } else { None };
-            let (kind, bytes) = a.home.remove(&t).map_err(|e| wire(&e))?;
-            freed = Freed { count: 1, bytes };
-            if let Some(u) = svc.users.get_mut(&user) {
-                u.shrink(bytes);
-                if let Some(id) = id {
-                    u.revoke_credit(id);
-                }
-            }
-            return Ok(Removed { path: t.to_string(), kind, freed: bytes, count: 1 });
-        }
+        let user = svc.users.get(&a.user);
         // A folder that holds the target of an upload in progress is kept:
         // removing it would make that upload fail at its very end.
-        let uploading = svc.users.get(&user).and_then(|u| u.uploads.iter().find(|up| up.is_within(&t)).cloned());
-        if let Some(up) = uploading {
+        let uploading = user.and_then(|u| u.uploads.iter().find(|up| up.is_within(&t)).cloned());
+        if let Some(up) = uploading.filter(|_| recursive) {
             return Err(WireError::new(
                 ErrorCode::Busy,
                 format!("{t} holds {up}, which one of your sessions is uploading; finish or cancel that upload first"),
             ));
         }
-        let (gone, result) = a.home.remove_tree(&t);
-        freed = gone;
-        if let Some(u) = svc.users.get_mut(&user) {
-            u.shrink(gone.bytes);
-            // A credited file may have been in the tree (reached by the
-            // upload through a link): credits whose file is no longer at its
-            // upload's target go.
-            if u.has_credits() {
-                let live: Vec<_> = u.uploads.iter().filter_map(|up| a.home.file_id(up)).collect();
-                u.retain_credits(|id| live.contains(id));
-            }
-        }
-        let kind = result.map_err(|e| wire(&e))?;
-        Ok(Removed { path: t.to_string(), kind, freed: gone.bytes, count: gone.count })
+        // Removing a file that an upload will replace is fine: the upload's
+        // data is elsewhere until it is renamed into place. But the upload
+        // was credited for that file's size, which this frees: the credit goes.
+        let credited = if !recursive && user.is_some_and(|u| u.has_credits()) { a.home.file_id(&t) } else { None };
+        Ok(Removal { args: Vec::new(), target: t, recursive, credited })
     });
-    let shown = target.as_ref().ok().map(|p| p.to_string());
-    let rec = Record::removal(s.actor(s.user()), &args, shown.as_deref(), result.as_ref().map(|_| ()), freed);
+    match checked {
+        Ok(mut removal) => {
+            removal.args = args;
+            let (home, path) = (a.home.clone(), removal.target.clone());
+            let job = if recursive { Job::RemoveTree { home, path } } else { Job::Remove { home, path } };
+            s.ask(job, Pending::Remove(removal), now);
+        }
+        Err(e) => {
+            let shown = target.as_ref().ok().map(|p| p.to_string());
+            let rec = Record::removal(s.actor(s.user()), &args, shown.as_deref(), Err(&e), Freed::default());
+            svc.audit.record(Log::Commands, rec);
+            s.send_error(&e);
+        }
+    }
+}
+
+/// The removal is back. Usage shrinks by the bytes really freed, even when a
+/// recursive removal stopped at an error part-way; one audit record tells
+/// the count and the bytes.
+pub(super) fn removed(s: &mut Session, r: Removal, output: JobOutput, svc: &mut Services) {
+    let (freed, result) = match output {
+        JobOutput::Removed(Ok((kind, bytes))) => (Freed { count: 1, bytes }, Ok(kind)),
+        JobOutput::Removed(Err(e)) => (Freed::default(), Err(wire(&e))),
+        JobOutput::RemovedTree { freed, result } => (freed, result.map_err(|e| wire(&e))),
+        JobOutput::Busy => (Freed::default(), Err(work::busy())),
+        _ => (Freed::default(), Err(work::lost())),
+    };
+    let home_and_user = match &s.state {
+        super::State::Authed(a) => Some((a.home.clone(), a.user.clone())),
+        _ => None,
+    };
+    if let Some((home, u)) = home_and_user.and_then(|(h, user)| svc.users.get_mut(&user).map(|u| (h, u))) {
+        u.shrink(freed.bytes);
+        if let Some(id) = r.credited.filter(|_| freed.count > 0) {
+            u.revoke_credit(id);
+        }
+        // A credited file may have been in the tree (reached by the upload
+        // through a link): credits whose file is no longer at its upload's
+        // target go.
+        if r.recursive && freed.count > 0 && u.has_credits() {
+            let live: Vec<_> = u.uploads.iter().filter_map(|up| home.file_id(up)).collect();
+            u.retain_credits(|id| live.contains(id));
+        }
+    }
+    let path = r.target.to_string();
+    let rec = Record::removal(s.actor(s.user()), &r.args, Some(&path), result.as_ref().map(|_| ()), freed);
     svc.audit.record(Log::Commands, rec);
     match result {
-        Ok(body) => s.send_ok(&body),
+        Ok(kind) => s.send_ok(&Removed { path, kind, freed: freed.bytes, count: freed.count }),
         Err(e) => s.send_error(&e),
     }
 }

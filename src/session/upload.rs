@@ -1,6 +1,7 @@
 //! Uploads: `put` (checks, resume offset, quota reservation), `put_data`
 //! (the body, written to the hidden partial file and hashed as it arrives),
-//! and `put_done` (digest check, fsync, atomic rename, audit, reply).
+//! and `put_done` (digest check; then fsync and atomic rename as a worker
+//! job, so the loop never waits for the disk; then audit and reply).
 //!
 //! Memory stays bounded whatever the file size: body bytes go from the
 //! connection's read buffer straight to the partial file. An upload that ends
@@ -8,6 +9,7 @@
 //! checkpoint so the next `put` of the same path resumes.
 
 use super::files::{resolve, wire};
+use super::work::{self, Pending};
 use super::{Authed, Input, Session, State};
 use crate::audit::{Log, Outcome, Record, Transfer};
 use crate::home::VPath;
@@ -15,9 +17,11 @@ use crate::partial::{self, Partial};
 use crate::protocol::messages::{PutReady, Stored};
 use crate::protocol::{ErrorCode, WireError, human_size as human};
 use crate::services::Services;
-use crate::storage::{FileId, HomeStore};
+use crate::storage::{FileId, HomeStore, WriteFile};
 use crate::users::Shortfall;
+use crate::worker::{Job, JobOutput};
 use sha2::Digest;
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +43,28 @@ enum Phase {
     /// Writing failed; the rest of the body is discarded and this is the
     /// reply to `put_done`.
     Failed(WireError),
+    /// `put_done` matched: the commit job runs (the data file went with it).
+    Committing,
+}
+
+/// What a commit's second half needs.
+pub(super) struct Committing {
+    /// The size of the file the upload replaces (freed by the rename).
+    old_size: u64,
+    sha256: String,
+}
+
+/// Stands in for the data file once it went to the commit job.
+struct Committed;
+
+impl WriteFile for Committed {
+    fn write_all(&mut self, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::other("the upload is being committed"))
+    }
+    fn sync(&self) -> io::Result<()> {
+        Err(io::Error::other("the upload is being committed"))
+    }
+    fn remember_digest(&self, _: &str) {}
 }
 
 /// An upload in progress.
@@ -280,39 +306,82 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
             ErrorCode::DigestMismatch,
             format!("SHA-256 mismatch for {}: the server received {ours}; nothing was stored", up.target),
         );
-        match partial::discard(&*up.home, &up.partial.id) {
-            Ok(freed) => {
-                if let Some(u) = svc.users.get_mut(&up.user) {
-                    u.shrink(freed);
-                }
-            }
-            Err(err) => log::error!("discarding partial of {}: {err}", up.target),
-        }
-        end(s, svc, now, Outcome::Rejected, Some(&e));
-        return s.send_error(&e);
+        let job = Job::Discard { home: up.home.clone(), id: up.partial.id.clone() };
+        return s.ask(job, Pending::Discard(e), now);
     }
     let replaced = up.home.check_upload_target(&up.target);
-    let committed = replaced.map_err(|e| wire(&e)).and_then(|old| {
-        partial::commit(&*up.home, &up.partial, &up.target, &ours).map_err(|e| {
-            log::error!("committing upload {}: {e}", up.target);
-            io_error(&e)
-        })?;
-        Ok(old.unwrap_or(0))
-    });
-    match committed {
-        Ok(old_size) => {
-            if let Some(u) = svc.users.get_mut(&up.user) {
-                u.shrink(old_size);
-            }
-            let reply = Stored { path: up.target.to_string(), length: up.length, sha256: ours.clone() };
-            end_with_digest(s, svc, now, Outcome::Complete, None, Some(&ours));
-            s.send_ok(&reply);
+    match replaced {
+        Ok(old) => {
+            let Some(up) = s.upload.as_mut() else { return };
+            up.phase = Phase::Committing;
+            let file = std::mem::replace(&mut up.partial.file, Box::new(Committed));
+            let job = Job::Commit {
+                home: up.home.clone(),
+                id: up.partial.id.clone(),
+                file,
+                target: up.target.clone(),
+                sha256: ours.clone(),
+            };
+            s.ask(job, Pending::Commit(Committing { old_size: old.unwrap_or(0), sha256: ours }), now);
         }
         Err(e) => {
+            let e = wire(&e);
             end(s, svc, now, Outcome::Fail, Some(&e));
             s.send_error(&e);
         }
     }
+}
+
+/// The commit is back: the file is in place (audit `complete`, reply), or
+/// not (the partial stays, resumable).
+pub(super) fn committed(s: &mut Session, c: Committing, output: JobOutput, now: Instant, svc: &mut Services) {
+    let Some(up) = s.upload.as_ref() else { return };
+    let result = match output {
+        JobOutput::Committed(Ok(())) => Ok(()),
+        JobOutput::Committed(Err(e)) => {
+            log::error!("committing upload {}: {e}", up.target);
+            Err(io_error(&e))
+        }
+        JobOutput::Busy => Err(WireError::new(
+            ErrorCode::ServerBusy,
+            "the server is too busy to store the upload now; it is kept: put it again to resume",
+        )),
+        _ => Err(work::lost()),
+    };
+    match result {
+        Ok(()) => {
+            if let Some(u) = svc.users.get_mut(&up.user) {
+                u.shrink(c.old_size);
+            }
+            let reply = Stored { path: up.target.to_string(), length: up.length, sha256: c.sha256.clone() };
+            end_with_digest(s, svc, now, Outcome::Complete, None, Some(&c.sha256));
+            s.send_ok(&reply);
+        }
+        Err(e) => {
+            // The partial and its checkpoint are still there: a `put` of the
+            // same path resumes at its end.
+            save_checkpoint(up);
+            end(s, svc, now, Outcome::Fail, Some(&e));
+            s.send_error(&e);
+        }
+    }
+}
+
+/// The partial of an upload with the wrong digest is gone (or could not be
+/// deleted: then it stays, and the sweep takes it later).
+pub(super) fn discarded(s: &mut Session, e: WireError, output: JobOutput, now: Instant, svc: &mut Services) {
+    let Some(up) = s.upload.as_ref() else { return };
+    match output {
+        JobOutput::Discarded(Ok(freed)) => {
+            if let Some(u) = svc.users.get_mut(&up.user) {
+                u.shrink(freed);
+            }
+        }
+        JobOutput::Discarded(Err(err)) => log::error!("discarding partial of {}: {err}", up.target),
+        other => log::error!("discarding partial of {}: {other:?}", up.target),
+    }
+    end(s, svc, now, Outcome::Rejected, Some(&e));
+    s.send_error(&e);
 }
 
 /// The connection is going away mid-upload: keep a checkpoint, record it.
