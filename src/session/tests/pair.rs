@@ -113,6 +113,11 @@ impl Client {
         self.frames.push_back(Received { header, body });
     }
 
+    /// The header of a frame whose body is still arriving.
+    pub fn partial_header(&self) -> Option<&Value> {
+        self.partial.as_ref().map(|(header, _, _)| header)
+    }
+
     /// Whether a frame is half received.
     pub fn mid_frame(&self) -> bool {
         !self.inbox.is_empty() || self.partial.is_some()
@@ -300,6 +305,15 @@ impl Pair {
             }
         }
         any
+    }
+
+    /// Refuses the held jobs, as a full pool would: each gets `Busy`.
+    pub fn refuse_jobs(&mut self) {
+        while let Some(mut job) = self.jobs.pop_front() {
+            job.scrub();
+            self.server.work_done(crate::worker::JobOutput::Busy, self.now, &mut self.svc);
+            self.serve();
+        }
     }
 
     /// Runs the held jobs, in order, handing each output back.
