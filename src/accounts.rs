@@ -8,12 +8,13 @@
 //! reader never sees a half-written record. Temporaries left by a crash are
 //! removed at start.
 
+use crate::admin::record::{self, AccountFile};
 use crate::keys::sync_dir;
 use crate::protocol::scram::{self, Key};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Prefix of temporary files in the accounts folder; never a valid username
@@ -38,6 +39,26 @@ pub struct Account {
     /// Byte quota; `null` means the server's default.
     #[serde(default)]
     pub quota: Option<u64>,
+    /// Set by `mioftpd accounts disable`: logins are refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disabled: bool,
+    /// RFC 3339 UTC time of the last successful login, to the minute or so
+    /// (see [`AccountStore::record_login`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The new SCRAM material of a password reset.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCredentials<'a> {
+    pub salt: &'a str,
+    pub iterations: u32,
+    pub stored_key: &'a str,
+    pub server_key: &'a str,
 }
 
 /// The decoded SCRAM material of an account.
@@ -99,7 +120,8 @@ pub struct AccountStore {
 impl AccountStore {
     /// Opens the store, creating the folder and removing crash leftovers.
     pub fn open(dir: &Path) -> io::Result<AccountStore> {
-        fs::create_dir_all(dir)?;
+        // 0700: it holds the server's secret and the token hashes too.
+        fs::DirBuilder::new().recursive(true).mode(crate::perms::ACCOUNTS_DIR_MODE).create(dir)?;
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
@@ -125,6 +147,36 @@ impl AccountStore {
         serde_json::from_slice(&bytes).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
+    /// Sets `last_login` to `at` in `user`'s record, keeping every other
+    /// field. A durable rewrite (fsync), so the caller does it at most about
+    /// once a minute per user; it runs in the event loop today and belongs
+    /// to the worker pool once there is one. `Ok(false)`: no such account.
+    pub fn record_login(&self, user: &str, at: &str) -> io::Result<bool> {
+        self.update(user, |r| r.last_login = Some(at.to_owned()))
+    }
+
+    /// Replaces `user`'s SCRAM material (a password reset), keeping the
+    /// rest of the record (creation time, quota, disabled, unknown fields).
+    /// Atomic and durable: a reader sees the old record or the new one.
+    /// `Ok(false)`: no such account.
+    pub fn replace_credentials(&self, user: &str, new: NewCredentials<'_>) -> io::Result<bool> {
+        self.update(user, |r| {
+            r.rest.insert("salt".to_owned(), new.salt.into());
+            r.rest.insert("iterations".to_owned(), new.iterations.into());
+            r.rest.insert("stored_key".to_owned(), new.stored_key.into());
+            r.rest.insert("server_key".to_owned(), new.server_key.into());
+        })
+    }
+
+    /// Loads `user`'s record as the administrator's view (every field kept),
+    /// lets `change` edit it, and rewrites it (see [`crate::admin::record`]).
+    fn update(&self, user: &str, change: impl FnOnce(&mut AccountFile)) -> io::Result<bool> {
+        let Some(mut record) = record::load(&self.dir, user)? else { return Ok(false) };
+        change(&mut record);
+        record::rewrite(&self.dir, &record)?;
+        Ok(true)
+    }
+
     /// Writes a new record durably and exclusively.
     pub fn create(&self, account: &Account) -> Result<(), CreateError> {
         let final_path = self.path(&account.user);
@@ -132,7 +184,8 @@ impl AccountStore {
         getrandom::fill(&mut nonce).map_err(io::Error::other)?;
         let tmp = self.dir.join(format!("{TMP_PREFIX}{}-{}", account.user, hex::encode(nonce)));
         let result = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            let mut file =
+                OpenOptions::new().write(true).create_new(true).mode(crate::perms::ACCOUNT_FILE_MODE).open(&tmp)?;
             let mut text = serde_json::to_vec_pretty(account).map_err(io::Error::other)?;
             text.push(b'\n');
             file.write_all(&text)?;
@@ -164,6 +217,8 @@ mod tests {
             server_key: scram::b64(&[2; 32]),
             created: "2026-01-01T00:00:00.000Z".into(),
             quota: None,
+            disabled: false,
+            last_login: None,
         }
     }
 
@@ -201,6 +256,33 @@ mod tests {
         let mut b = account("bob");
         b.stored_key = "not base64!".into();
         assert_eq!(b.credentials().err(), Some(Unusable::Damaged));
+    }
+
+    #[test]
+    fn a_login_time_and_a_password_reset_rewrite_the_record_keeping_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AccountStore::open(dir.path()).unwrap();
+        store.create(&Account { quota: Some(7), disabled: true, ..account("alice") }).unwrap();
+        // A field a newer server added survives both rewrites.
+        let path = dir.path().join("alice.json");
+        let mut raw: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        raw["future"] = "kept".into();
+        fs::write(&path, serde_json::to_vec(&raw).unwrap()).unwrap();
+        assert!(store.record_login("alice", "2026-11-23T07:00:00.000Z").unwrap());
+        let salt = scram::b64(b"fedcba9876543210");
+        let (stored, server) = (scram::b64(&[3; 32]), scram::b64(&[4; 32]));
+        let new = NewCredentials { salt: &salt, iterations: 5000, stored_key: &stored, server_key: &server };
+        assert!(store.replace_credentials("alice", new).unwrap());
+        let a = store.load("alice").unwrap().unwrap();
+        assert_eq!((a.quota, a.disabled, a.last_login.as_deref()), (Some(7), true, Some("2026-11-23T07:00:00.000Z")));
+        assert_eq!((a.iterations, a.created.as_str()), (5000, "2026-01-01T00:00:00.000Z"));
+        let creds = a.credentials().unwrap();
+        assert_eq!((creds.stored_key, creds.server_key), ([3; 32], [4; 32]));
+        let raw: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(raw["future"], "kept");
+        assert!(!store.record_login("bob", "2026-11-23T07:00:00.000Z").unwrap(), "no such account");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec!["alice.json"], "no temporaries left");
     }
 
     #[test]

@@ -14,8 +14,12 @@ use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+/// The `logs/` folder, when the server creates it.
+const LOGS_DIR_MODE: u32 = 0o750;
 
 /// Which of the four logs a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +74,9 @@ impl Outcome {
 }
 
 /// Whether a refusal is a policy decision (a path outside the rules, the
-/// quota, a busy path, the login throttle, a body that is not what was
-/// declared) rather than an operation that was tried and failed.
+/// quota, a busy path, the login throttle, a disabled account, closed
+/// registration, a body that is not what was declared) rather than an
+/// operation that was tried and failed.
 pub fn is_policy(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -80,6 +85,8 @@ pub fn is_policy(code: ErrorCode) -> bool {
             | ErrorCode::QuotaExceeded
             | ErrorCode::Busy
             | ErrorCode::TooManyAttempts
+            | ErrorCode::AccountDisabled
+            | ErrorCode::RegistrationClosed
             | ErrorCode::SizeMismatch
             | ErrorCode::DigestMismatch
     )
@@ -90,8 +97,19 @@ pub fn is_policy(code: ErrorCode) -> bool {
 pub struct Record<'a> {
     /// Filled in by [`AuditLog::write`]: RFC 3339 UTC with milliseconds.
     pub ts: String,
-    pub peer: String,
-    pub session: u64,
+    /// The client's address; absent on administrative records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// The connection; absent on administrative records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
+    /// Who acted when it was not the client: `"admin"` (`mioftpd accounts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<&'a str>,
+    /// How an administrative action reached the data: `"offline"` (files
+    /// edited under the root lock) or, later, `"socket"` (the running server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<&'a str>,
     pub event: &'a str,
@@ -122,6 +140,20 @@ pub struct Record<'a> {
     /// `rm`: bytes of the regular files removed (what the quota got back).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub freed: Option<u64>,
+    /// A quota set or granted: `"default"`, `"unlimited"` or a size such as
+    /// `"5GiB"` or `"1500000001"` (bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
+    /// The public id of a one-time token (never the token): the one issued
+    /// by `admin_invite`/`admin_reset`, or the one a `register`/`reset` used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<&'a str>,
+    /// When an issued token expires (RFC 3339 UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<&'a str>,
+    /// `admin_delete`: whether the home was kept (moved aside).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_home: Option<bool>,
     /// Filled in by [`AuditLog::write`]: this server run's random id.
     pub boot: String,
     /// Filled in by [`AuditLog::write`]: the record's place in the run's
@@ -160,7 +192,32 @@ pub struct Transfer<'a> {
 impl<'a> Record<'a> {
     /// A record with the fields every log shares.
     pub fn new(peer: SocketAddr, session: u64, user: Option<&'a str>, event: &'a str, outcome: Outcome) -> Self {
-        Record { peer: peer.to_string(), session, user, event, outcome, ..Default::default() }
+        Record { peer: Some(peer.to_string()), session: Some(session), user, event, outcome, ..Default::default() }
+    }
+
+    /// An administrative action (`"actor":"admin"`): no peer, no session.
+    pub fn admin(a: &'a crate::admin::AdminAudit) -> Self {
+        Record {
+            actor: Some(a.actor),
+            via: Some(a.via),
+            user: a.user.as_deref(),
+            event: a.event,
+            outcome: a.outcome,
+            reason: a.reason,
+            message: a.message.as_deref(),
+            quota: a.quota.map(crate::admin::QuotaSetting::audit_text),
+            token: a.token_id.as_deref(),
+            expires: a.expires.as_deref(),
+            keep_home: a.keep_home,
+            ..Default::default()
+        }
+    }
+
+    /// Adds the public id of the token a registration used.
+    pub fn with_token(mut self, id: Option<&'a str>, quota: Option<String>) -> Self {
+        self.token = id;
+        self.quota = quota;
+        self
     }
 
     /// An attempt that succeeded (`ok`), or failed with `fail` or, when the
@@ -265,7 +322,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (creating if needed) the four logs in `dir`.
     pub fn open(dir: &Path) -> io::Result<AuditLog> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::DirBuilder::new().recursive(true).mode(LOGS_DIR_MODE).create(dir)?;
         let files = [
             open_log(&dir.join(Log::Accounts.file_name()))?,
             open_log(&dir.join(Log::Commands.file_name()))?,
@@ -324,7 +381,9 @@ impl AuditLog {
 }
 
 fn open_log(path: &Path) -> io::Result<File> {
-    let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+    // 0640 whatever the umask for users' files: the logs name users and peers.
+    let mut file =
+        OpenOptions::new().create(true).read(true).append(true).mode(crate::perms::LOG_FILE_MODE).open(path)?;
     let len = file.metadata()?.len();
     if len > 0 {
         let mut last = [0u8; 1];
@@ -339,78 +398,5 @@ fn open_log(path: &Path) -> io::Result<File> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn peer() -> SocketAddr {
-        "127.0.0.1:4000".parse().unwrap()
-    }
-
-    #[test]
-    fn records_are_whole_json_lines_with_millisecond_utc_timestamps() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = AuditLog::open(dir.path()).unwrap();
-        log.record(Log::Accounts, Record::new(peer(), 7, Some("alice"), "login", Outcome::Ok));
-        log.record(
-            Log::Accounts,
-            Record::new(peer(), 8, None, "handshake", Outcome::Fail).failed(ErrorCode::HandshakeFailed, "bad hmac"),
-        );
-        let text = std::fs::read_to_string(dir.path().join("register_login_accounts.log")).unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0]["user"], "alice");
-        assert_eq!(lines[0]["outcome"], "ok");
-        assert!(lines[0].get("reason").is_none());
-        assert_eq!(lines[1]["reason"], "handshake_failed");
-        assert!(lines[1].get("user").is_none());
-        let ts = lines[0]["ts"].as_str().unwrap();
-        assert_eq!(ts.len(), "2026-01-01T00:00:00.000Z".len(), "{ts}");
-        assert!(ts.ends_with('Z'));
-    }
-
-    #[test]
-    fn every_record_carries_the_boot_id_and_one_sequence_shared_by_the_four_logs() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = AuditLog::open(dir.path()).unwrap();
-        log.record(Log::Commands, Record::new(peer(), 1, Some("u"), "pwd", Outcome::Ok));
-        log.record(Log::Accounts, Record::new(peer(), 1, Some("u"), "logout", Outcome::Ok));
-        let read = |name: &str| -> serde_json::Value {
-            serde_json::from_str(std::fs::read_to_string(dir.path().join(name)).unwrap().trim()).unwrap()
-        };
-        let (pwd, logout) = (read("shell_command.log"), read("register_login_accounts.log"));
-        assert_eq!((pwd["seq"].as_u64(), logout["seq"].as_u64()), (Some(1), Some(2)));
-        assert_eq!(pwd["boot"], logout["boot"]);
-        assert_eq!(pwd["boot"].as_str().unwrap().len(), 16);
-        let again = AuditLog::open(dir.path()).unwrap();
-        assert_ne!(again.boot(), log.boot(), "a new run, a new boot id");
-    }
-
-    #[test]
-    fn a_torn_last_line_is_ended_before_the_next_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("shell_command.log");
-        std::fs::write(&path, "{\"whole\":1}\n{\"torn\":").unwrap();
-        let mut log = AuditLog::open(dir.path()).unwrap();
-        log.record(Log::Commands, Record::new(peer(), 1, Some("bob"), "pwd", Outcome::Ok));
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1], "{\"torn\":");
-        assert!(serde_json::from_str::<serde_json::Value>(lines[2]).is_ok());
-    }
-
-    #[test]
-    fn reopen_follows_a_rotated_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = AuditLog::open(dir.path()).unwrap();
-        log.record(Log::Uploads, Record::new(peer(), 1, Some("u"), "upload", Outcome::Complete));
-        let path = dir.path().join("upload_file.log");
-        std::fs::rename(&path, dir.path().join("upload_file.log.1")).unwrap();
-        log.reopen().unwrap();
-        log.record(Log::Uploads, Record::new(peer(), 2, Some("u"), "upload", Outcome::Incomplete));
-        let old = std::fs::read_to_string(dir.path().join("upload_file.log.1")).unwrap();
-        let new = std::fs::read_to_string(&path).unwrap();
-        assert_eq!((old.lines().count(), new.lines().count()), (1, 1));
-        assert!(new.contains("\"session\":2"));
-    }
-}
+#[path = "audit_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
 //! The server's settings. [`Config::new`] is the one place their defaults
-//! are set: `main.rs` starts from it and overrides only the flags that were
-//! given (its `--help` reads the defaults from here too), and tests start
+//! are set: [`crate::settings`] starts from it and overlays the config file,
+//! the environment and the flags that were given (its `--help` and the
+//! example config file read the defaults from here too), and tests start
 //! from it with a temporary root and a low KDF policy.
 
 use std::net::SocketAddr;
@@ -27,6 +28,29 @@ pub fn parse_quota(text: &str) -> Result<Option<u64>, String> {
 
 /// Default listening address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2121";
+
+/// Who may create an account with `register` (docs/PROTOCOL.md, `register`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone holding the pre-shared key (an invitation token is still honoured).
+    #[default]
+    Open,
+    /// Only with an invitation token from `mioftpd accounts invite`.
+    Token,
+    /// Nobody; password-reset tokens still work.
+    Closed,
+}
+
+impl std::fmt::Display for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Registration::Open => "open",
+            Registration::Token => "token",
+            Registration::Closed => "closed",
+        })
+    }
+}
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -64,6 +88,14 @@ pub struct Config {
     pub name_check_policy: crate::throttle::NameCheckPolicy,
     /// How long in-flight transfers may run on after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
+    /// The umask for what users store (uploads `0666 & !umask`, folders
+    /// `0777 & !umask`); `main` sets it as the process umask at start.
+    pub umask: u32,
+    /// Refuse to start when a secret (`server.key`, `accounts/`) is
+    /// accessible to its group or others, instead of warning.
+    pub strict_perms: bool,
+    /// Who may register.
+    pub registration: Registration,
 }
 
 impl Config {
@@ -85,7 +117,42 @@ impl Config {
             login_policy: crate::throttle::Policy::default(),
             name_check_policy: crate::throttle::NAME_CHECK_POLICY,
             shutdown_grace: Duration::from_secs(10),
+            umask: crate::perms::DEFAULT_UMASK,
+            strict_perms: false,
+            registration: Registration::Open,
         }
+    }
+
+    /// Checks the values no type can rule out, naming the setting (as its
+    /// flag and config key) that is wrong. Flags are range-checked by clap
+    /// already; this covers the config file and code that builds a `Config`.
+    pub fn validate(&self) -> Result<(), String> {
+        let max = crate::protocol::scram::MAX_ITERATIONS;
+        if !(1..=max).contains(&self.min_iterations) {
+            return Err(format!("kdf-iterations must be 1 to {max}, not {}", self.min_iterations));
+        }
+        if self.min_password_len == 0 {
+            return Err("min-password-len must be at least 1".to_owned());
+        }
+        let at_least_a_second = [
+            ("login-window", self.login_policy.window),
+            ("login-max-backoff", self.login_policy.max_backoff),
+            ("name-check-window", self.name_check_policy.window),
+        ];
+        for (name, value) in at_least_a_second {
+            if value < Duration::from_secs(1) {
+                return Err(format!("{name} must be at least 1 second"));
+            }
+        }
+        if self.umask > 0o777 {
+            return Err(format!("umask must be at most 777 (octal), not {:o}", self.umask));
+        }
+        Ok(())
+    }
+
+    /// The modes for what users store, from [`Config::umask`].
+    pub fn modes(&self) -> crate::perms::Modes {
+        crate::perms::Modes::with_umask(self.umask)
     }
 
     pub fn key_path(&self) -> PathBuf {

@@ -30,6 +30,8 @@
 //! - [`throttle`]: brute-force throttling of logins at three levels: user and
 //!   address, address, and user across addresses (with a growing back-off).
 //! - [`config`]: the server's settings.
+//! - [`settings`]: the settings as flags, environment variables and a TOML
+//!   config file, and the one precedence rule that stacks them.
 //! - [`review`]: `mioftpd audit`, the query tool over the audit logs.
 //! - [`admin`]: `mioftpd accounts`: account administration and one-time tokens.
 //! - [`netaddr`]: per-IP keys (IPv6 by /64) and CIDR lists.
@@ -61,6 +63,7 @@ pub mod sdnotify;
 pub mod server;
 pub mod services;
 pub mod session;
+pub mod settings;
 pub mod storage;
 pub mod throttle;
 pub mod users;

@@ -6,10 +6,13 @@
 //! unit tests and fuzz targets drive a session against a temporary folder or
 //! an in-memory storage.
 
+use crate::admin::TokenStore;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys;
+use crate::perms::{self, Secret};
 use crate::protocol::scram::{self, Key};
+use crate::rootlock::RootLock;
 use crate::storage::Storage;
 use crate::storage::disk::DiskStorage;
 use crate::throttle::{NameChecks, Throttle};
@@ -24,8 +27,13 @@ pub struct Services {
     pub key: Vec<u8>,
     /// Private secret for fake salts of unknown users; never sent.
     secret: Vec<u8>,
-    /// Homes and account records: every filesystem effect of a session.
+    /// Homes and account records: every filesystem effect of a session but
+    /// the tokens below.
     pub storage: Arc<dyn Storage>,
+    /// Invitation and reset tokens (`accounts/.tokens/`), on disk whatever
+    /// the storage: they are written by `mioftpd accounts`, which edits the
+    /// data root's files.
+    pub tokens: TokenStore,
     /// The audit logs stay outside the storage: append-only files of the
     /// server's own, not user data.
     pub audit: AuditLog,
@@ -35,25 +43,33 @@ pub struct Services {
     pub throttle: Throttle,
     /// Rate limit on `check_user` (a user-enumeration oracle by nature).
     pub name_checks: NameChecks,
+    /// One process per data root: held as long as these services live.
+    _root_lock: RootLock,
 }
 
 impl Services {
     /// Opens everything under `config.root`, creating what is missing, with
     /// homes and accounts on disk.
     pub fn open(config: Config) -> io::Result<Services> {
-        check_iterations(&config)?;
-        make_dir(&config.root, "data root (--root)")?;
-        make_dir(&config.home_dir(), "home folder")?;
+        let root_lock = prepare_root(&config)?;
+        make_dir(&config.home_dir(), "home folder", 0o777)?;
         let storage = DiskStorage::open(&config)?;
-        Services::with_storage(config, Arc::new(storage))
+        Services::assemble(config, Arc::new(storage), root_lock)
     }
 
     /// Like [`Services::open`], with homes and accounts in `storage`; the
-    /// key files and audit logs are still under `config.root`.
+    /// root lock, the key files, the token store and the audit logs are
+    /// still under `config.root`.
     pub fn with_storage(config: Config, storage: Arc<dyn Storage>) -> io::Result<Services> {
-        check_iterations(&config)?;
-        make_dir(&config.root, "data root (--root)")?;
-        make_dir(&config.accounts_dir(), "accounts folder")?;
+        let root_lock = prepare_root(&config)?;
+        Services::assemble(config, storage, root_lock)
+    }
+
+    /// The rest of [`Services::open`] and [`Services::with_storage`], once
+    /// the root is locked and checked.
+    fn assemble(config: Config, storage: Arc<dyn Storage>, root_lock: RootLock) -> io::Result<Services> {
+        make_dir(&config.accounts_dir(), "accounts folder", perms::ACCOUNTS_DIR_MODE)?;
+        let tokens = TokenStore::open(&config.accounts_dir())?;
         let audit = AuditLog::open(&config.logs_dir())?;
         let key = match &config.key_file {
             Some(path) => keys::read_key(path)
@@ -70,7 +86,18 @@ impl Services {
         let (secret, _) = keys::load_or_create(&config.accounts_dir().join(".secret"))?;
         let throttle = Throttle::new(config.login_policy);
         let name_checks = NameChecks::new(config.name_check_policy);
-        Ok(Services { config, key, secret, storage, audit, users: Users::default(), throttle, name_checks })
+        Ok(Services {
+            config,
+            key,
+            secret,
+            storage,
+            tokens,
+            audit,
+            users: Users::default(),
+            throttle,
+            name_checks,
+            _root_lock: root_lock,
+        })
     }
 
     /// The salt an unknown user is answered with: stable across requests and
@@ -88,27 +115,55 @@ impl Services {
     }
 }
 
-/// Refuses an iteration policy outside what the KDF allows.
-fn check_iterations(config: &Config) -> io::Result<()> {
-    let max = scram::MAX_ITERATIONS;
-    if !(1..=max).contains(&config.min_iterations) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("the PBKDF2 iteration policy must be 1 to {max}, not {}", config.min_iterations),
-        ));
-    }
-    Ok(())
+/// The checks and the lock every set of services starts with: the settings
+/// are valid, the data root exists, this process holds its lock, and no
+/// secret is open to others (or only a warning, without `--strict-perms`).
+fn prepare_root(config: &Config) -> io::Result<RootLock> {
+    config.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    make_dir(&config.root, "data root (--root)", perms::DATA_ROOT_MODE)?;
+    // Before anything else under the root: a second server must not even
+    // sweep the first one's temporaries (`DiskStorage::open` does).
+    let root_lock = RootLock::acquire(&config.root, "server").map_err(|e| {
+        let kind = match &e {
+            crate::rootlock::LockError::Io { source, .. } => source.kind(),
+            crate::rootlock::LockError::Held { .. } => io::ErrorKind::AddrInUse,
+        };
+        io::Error::new(kind, e.to_string())
+    })?;
+    check_secrets(config)?;
+    Ok(root_lock)
 }
 
-/// Creates a folder the server needs, or says which path is wrong and what
-/// was expected of it (a bare "File exists" names nothing).
-fn make_dir(path: &std::path::Path, what: &str) -> io::Result<()> {
+/// Warns about secrets others can reach (`--strict-perms`: refuses to start).
+fn check_secrets(config: &Config) -> io::Result<()> {
+    let (key, accounts) = (config.key_path(), config.accounts_dir());
+    let paths = [(key.as_path(), Secret::ServerKey), (accounts.as_path(), Secret::AccountsDir)];
+    match perms::check_secrets(&paths, config.strict_perms) {
+        Ok(warnings) => {
+            for w in warnings {
+                log::warn!("{w} (--strict-perms refuses to start on this)");
+            }
+            Ok(())
+        }
+        Err(e @ perms::PermError::Exposed(_)) => Err(io::Error::new(io::ErrorKind::PermissionDenied, e.to_string())),
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
+}
+
+/// Creates a folder the server needs (with `mode`, less the process umask,
+/// when it is new), or says which path is wrong and what was expected of it
+/// (a bare "File exists" names nothing).
+fn make_dir(path: &std::path::Path, what: &str, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     if path.exists() && !path.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotADirectory,
             format!("{what} {} is not a directory; give a folder (it is created if missing)", path.display()),
         ));
     }
-    std::fs::create_dir_all(path)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot create the {what} {}: {e}", path.display())))
 }

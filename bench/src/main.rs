@@ -183,8 +183,7 @@ fn run(args: &cli::Args) -> Result<()> {
     }
     if s.wants("fairness") {
         attempt("dir latency beside a pipelining client", &mut r, &mut |r| {
-            let interval = Duration::from_millis(s.probe_interval_ms);
-            r.fairness = greedy::run(&launch, &tmpfs, &creds, s.greedy_requests, interval)?;
+            r.fairness = greedy::run(&launch, &tmpfs, &creds, s.greedy_requests)?;
             Ok(())
         });
     }

@@ -24,6 +24,8 @@ pub struct Bar {
     /// Where to draw, until the bar is made; `None` off a terminal.
     target: Option<ProgressDrawTarget>,
     label: String,
+    /// Columns the label may take.
+    room: usize,
     bar: Option<ProgressBar>,
     total: u64,
     done: u64,
@@ -32,7 +34,7 @@ pub struct Bar {
 impl Bar {
     pub fn new(label: &str) -> Bar {
         if !std::io::stderr().is_terminal() {
-            return Bar { target: None, label: String::new(), bar: None, total: 0, done: 0 };
+            return Bar { target: None, label: String::new(), room: 0, bar: None, total: 0, done: 0 };
         }
         let width = usize::from(console::Term::stderr().size().1);
         Bar::with_target(label, ProgressDrawTarget::stderr(), width)
@@ -41,7 +43,27 @@ impl Bar {
     /// A bar drawing on `target`, a terminal `width` columns wide.
     pub fn with_target(label: &str, target: ProgressDrawTarget, width: usize) -> Bar {
         let room = width.saturating_sub(FIXED).max(MIN_LABEL);
-        Bar { target: Some(target), label: middle_cut(label, room), bar: None, total: 0, done: 0 }
+        Bar { target: Some(target), label: middle_cut(label, room), room, bar: None, total: 0, done: 0 }
+    }
+
+    /// A new label (a copy of many files counts them in it).
+    pub fn set_label(&mut self, label: &str) {
+        let label = middle_cut(label, self.room);
+        match &self.bar {
+            Some(bar) => bar.set_message(label),
+            None if self.target.is_some() => self.label = label,
+            None => {}
+        }
+    }
+
+    /// Moves the bar to `done` of `total` without restarting its rate and
+    /// ETA (one bar over many files: a file resumed, restarted or failed).
+    pub fn set(&mut self, total: u64, done: u64) {
+        (self.total, self.done) = (total, done);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
     }
 
     /// Makes the bar on the first bytes moved.

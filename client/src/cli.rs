@@ -55,6 +55,7 @@ fn after_help() -> String {
     format!(
         "Commands (at the prompt, with -b, or as COMMAND):\n{}\n\
          Examples:\n  mioftp\n  mioftp --user alice register\n  \
+         mioftp --user alice register --token TOKEN   (an invitation, or a password reset)\n  \
          MIOFTP_PASSWORD=... mioftp --user alice put -p report.pdf docs/\n\n\
          Exit status: 0 success; 1 the server refused or a transfer failed its check; \
          2 a usage or local problem; 3 the connection failed or was lost.",

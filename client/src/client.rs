@@ -238,13 +238,20 @@ impl Client {
     /// Creates an account. The password stays here: only a salt, the
     /// iteration count and the derived StoredKey and ServerKey are sent.
     pub fn register(&mut self, user: &str, password: &str) -> Result<()> {
+        self.register_with_token(user, password, None).map(|_| ())
+    }
+
+    /// [`register`](Client::register) with a one-time token from the
+    /// server's administrator: an invitation (a new account), or a reset
+    /// token (a new password for `user`; the reply's `reset` is true).
+    pub fn register_with_token(&mut self, user: &str, password: &str, token: Option<&str>) -> Result<Registered> {
         check_username(user).map_err(ClientError::Usage)?;
         self.check_password(password)?;
         let mut salt = [0u8; scram::SALT_LEN];
         getrandom::fill(&mut salt).map_err(|e| ClientError::Usage(format!("no randomness: {e}")))?;
         let iterations = self.hello.min_iterations.max(1);
         let salted = scram::salted_password(password.as_bytes(), &salt, iterations);
-        self.register_keys(user, &salt, iterations, &ClientKeys::from_salted(&salted))?;
+        let reply = self.register_keys_with(user, &salt, iterations, &ClientKeys::from_salted(&salted), token)?;
         self.registered = Some(Registration {
             user: user.to_owned(),
             password_digest: scram::sha256(password.as_bytes()),
@@ -252,19 +259,30 @@ impl Client {
             iterations,
             salted,
         });
-        Ok(())
+        Ok(reply)
     }
 
     /// Registers with keys derived elsewhere (benchmarks reuse them).
     pub fn register_keys(&mut self, user: &str, salt: &[u8], iterations: u32, keys: &ClientKeys) -> Result<()> {
-        let _: Registered = self.conn.call(&Request::Register {
+        self.register_keys_with(user, salt, iterations, keys, None).map(|_| ())
+    }
+
+    fn register_keys_with(
+        &mut self,
+        user: &str,
+        salt: &[u8],
+        iterations: u32,
+        keys: &ClientKeys,
+        token: Option<&str>,
+    ) -> Result<Registered> {
+        self.conn.call(&Request::Register {
             user: user.to_owned(),
             salt: scram::b64(salt),
             iterations,
             stored_key: scram::b64(&keys.stored_key),
             server_key: scram::b64(&keys.server_key),
-        })?;
-        Ok(())
+            token: token.map(str::to_owned),
+        })
     }
 
     /// Whether `user` is free to register (`check_user`; the server limits

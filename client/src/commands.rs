@@ -4,7 +4,7 @@
 //! are all generated from this one table, so they cannot drift apart.
 
 use crate::shell::{Flow, Shell};
-use crate::{local_cmds, remote_cmds, transfer_cmds};
+use crate::{bang, local_cmds, remote_cmds, transfer_cmds};
 use mioftp_client::{ClientError, Result};
 
 type Handler = fn(&mut Shell, &[String]) -> Result<Flow>;
@@ -25,7 +25,8 @@ pub struct Command {
     pub about: &'static str,
     /// More for `help NAME`: options, defaults, examples.
     pub details: &'static str,
-    /// What the 1st, 2nd, ... positional argument names.
+    /// What the 1st, 2nd, ... positional argument names; for a usage
+    /// ending in `...`, the last one repeats.
     pub args: &'static [Arg],
     pub run: Handler,
 }
@@ -41,7 +42,9 @@ pub const COMMANDS: &[Command] = &[
         details: "Lists PATH (default: the current remote directory): kind (d directory, - file, l link), size, \
                   modification time in your local time zone with its UTC offset (or Z for UTC), and name; \
                   then the entry count and your usage against your quota. --json prints the entries as one \
-                  JSON array (name, kind, size, mtime in seconds since 1970 UTC) for scripts.",
+                  JSON array (name, kind, size, mtime in seconds since 1970 UTC) for scripts. The listing is \
+                  always long and shows hidden names, so ls -l, -a, -la and -al are accepted and change \
+                  nothing.",
         args: &[Remote],
         run: remote_cmds::dir,
     },
@@ -49,9 +52,10 @@ pub const COMMANDS: &[Command] = &[
         name: "cd",
         aliases: &[],
         usage: remote_cmds::CD.usage,
-        about: "change the remote directory",
+        about: "change the remote directory (cd - goes back)",
         details: "PATH is relative to the current remote directory, or absolute from your home (/). \
-                  You can never leave your home: '..' stops at /.",
+                  You can never leave your home: '..' stops at /. Without PATH, goes to /. 'cd -' goes \
+                  back to the directory you were in before the last cd, and prints it.",
         args: &[Remote],
         run: remote_cmds::cd,
     },
@@ -78,8 +82,14 @@ pub const COMMANDS: &[Command] = &[
         name: "rm",
         aliases: &[],
         usage: remote_cmds::RM.usage,
-        about: "remove a remote file, link or empty directory",
-        details: "Removes one file, symbolic link or empty directory, and says how much space that freed.",
+        about: "remove remote files, links, empty directories (-r: trees)",
+        details: "Removes each PATH: a file, a symbolic link (not what it points to) or an empty directory, \
+                  and says how much space that freed. PATH may be a pattern (*, ?, [...]), matched on a \
+                  listing; every pattern is matched before anything is removed. -r (--recursive) removes \
+                  directories with everything in them, with the server's recursive remove, after asking \
+                  you to confirm at the prompt (not in a batch file or a single command); a server that \
+                  cannot do that says so and nothing is removed. With several paths, -b stops at the first \
+                  failure; at the prompt the others are still removed and the failures listed at the end.",
         args: &[Remote],
         run: remote_cmds::rm,
     },
@@ -96,13 +106,18 @@ pub const COMMANDS: &[Command] = &[
         name: "put",
         aliases: &[],
         usage: transfer_cmds::PUT.usage,
-        about: "upload a file, resuming an interrupted upload unless --no-resume",
+        about: "upload a file (-r: a tree), resuming unless --no-resume",
         details: "Uploads the local file LOCAL. REMOTE defaults to its base name in the remote current \
                   directory; a REMOTE that is an existing directory (or ends in /) receives the file under its \
                   base name. -p (--parents) creates REMOTE's missing parent directories first. An upload that \
                   was cut off (Ctrl-C, a lost connection) resumes where it stopped, after checking that the \
                   data already sent still matches; --no-resume starts afresh. The file appears under its name \
-                  only once its SHA-256 matched. Example: put -p report.pdf docs/2026/",
+                  only once its SHA-256 matched. LOCAL may be a pattern (*, ?, [...]; a leading ~ is your \
+                  home): every match goes into REMOTE, which must then be a directory. -r (--recursive) \
+                  copies directories whole, creating what is missing, with one progress bar for all of it; \
+                  symbolic links are not followed and special files are skipped, each named. With several \
+                  files, -b stops at the first failure; at the prompt the rest still go and the failures are \
+                  listed at the end. Examples: put -p report.pdf docs/2026/, put *.pdf docs/, put -r photos",
         args: &[Local, Remote],
         run: transfer_cmds::put,
     },
@@ -110,21 +125,49 @@ pub const COMMANDS: &[Command] = &[
         name: "get",
         aliases: &[],
         usage: transfer_cmds::GET.usage,
-        about: "download a file, resuming an interrupted download unless --no-resume",
+        about: "download a file (-r: a tree), resuming unless --no-resume",
         details: "Downloads REMOTE. LOCAL defaults to its base name in the local current directory; a LOCAL \
                   that is a directory receives the file under its base name. Ctrl-C cancels the download and \
                   keeps what arrived: the same get resumes from there, after checking it is still the same \
                   remote file. --no-resume starts afresh. The file appears under its name only once its \
-                  SHA-256 matched.",
+                  SHA-256 matched. REMOTE may be a pattern (*, ?, [...]), matched on a listing of the remote \
+                  directory: every match goes into LOCAL, which must then be a directory. -r (--recursive) \
+                  copies remote directories whole, with one progress bar for all of it; symbolic links are \
+                  not followed and special files are skipped, each named. With several files, -b stops at \
+                  the first failure; at the prompt the rest still come and the failures are listed at the end.",
         args: &[Remote, Local],
         run: transfer_cmds::get,
+    },
+    Command {
+        name: "mput",
+        aliases: &[],
+        usage: transfer_cmds::MPUT.usage,
+        about: "upload several files or patterns into the remote directory",
+        details: "Uploads every local file each LOCAL names (patterns *, ?, [...] expanded) into the remote \
+                  current directory, under their base names, as put does one by one. -r copies directories \
+                  whole, as put -r. Example: mput *.pdf notes/*.txt",
+        args: &[Local],
+        run: transfer_cmds::mput,
+    },
+    Command {
+        name: "mget",
+        aliases: &[],
+        usage: transfer_cmds::MGET.usage,
+        about: "download several files or patterns into the local directory",
+        details: "Downloads every remote file each REMOTE names (patterns *, ?, [...] matched on listings) \
+                  into the local current directory, under their base names, as get does one by one. -r copies \
+                  directories whole, as get -r. Example: mget *.pdf 2026/*",
+        args: &[Remote],
+        run: transfer_cmds::mget,
     },
     Command {
         name: "lcd",
         aliases: &[],
         usage: local_cmds::LCD.usage,
-        about: "change the local directory",
-        details: "Changes the local directory that put reads from and get writes to by default.",
+        about: "change the local directory (~ is home; lcd - goes back)",
+        details: "Changes the local directory that put reads from and get writes to by default. A leading ~ \
+                  is your home directory ($HOME), here and in every local path; without DIR, lcd goes \
+                  home. 'lcd -' goes back to the directory you were in before the last lcd, and prints it.",
         args: &[Local],
         run: local_cmds::lcd,
     },
@@ -142,9 +185,22 @@ pub const COMMANDS: &[Command] = &[
         aliases: &[],
         usage: local_cmds::LLS.usage,
         about: "list a local directory",
-        details: "Lists a local directory (default: the current one) like dir does.",
+        details: "Lists a local directory (default: the current one) like dir does; -l and -a change nothing.",
         args: &[Local],
         run: local_cmds::lls,
+    },
+    Command {
+        name: "!",
+        aliases: &[],
+        usage: "!COMMAND",
+        about: "run COMMAND in a local shell (! alone: an interactive one)",
+        details: "Runs the rest of the line in your local shell ($SHELL, else /bin/sh), on this machine, as \
+                  you, as typing it in a terminal would; '!' alone starts an interactive shell, and exit \
+                  comes back. This is the only place mioftp starts a shell, and only when you type !; the \
+                  server never runs one. A command that fails is an error (a batch file stops there). \
+                  Example: !ls -l *.pdf",
+        args: &[],
+        run: bang_words,
     },
     Command {
         name: "help",
@@ -166,6 +222,16 @@ pub const COMMANDS: &[Command] = &[
         run: exit,
     },
 ];
+
+impl Command {
+    /// What the positional argument at `position` names, if anything.
+    pub fn arg(&self, position: usize) -> Option<Arg> {
+        let repeats = self.usage.ends_with("...");
+        let last = self.args.len().checked_sub(1);
+        let i = if repeats { last.map(|l| position.min(l)) } else { Some(position) };
+        i.and_then(|i| self.args.get(i)).copied()
+    }
+}
 
 /// The command called `name` (or one of its aliases).
 pub fn find(name: &str) -> Option<&'static Command> {
@@ -216,6 +282,14 @@ fn help(_: &mut Shell, words: &[String]) -> Result<Flow> {
         _ => return Err(ClientError::Usage("usage: help [COMMAND]".into())),
     }
     Ok(Flow::Continue)
+}
+
+/// `! ls -l` (with a space, so `!` arrives as a word of its own): the rest
+/// of the words make the command again.
+fn bang_words(_: &mut Shell, words: &[String]) -> Result<Flow> {
+    let line = shlex::try_join(words.iter().map(String::as_str))
+        .map_err(|e| ClientError::Usage(format!("cannot pass that to a shell: {e}")))?;
+    bang::run(&line)
 }
 
 fn exit(_: &mut Shell, _: &[String]) -> Result<Flow> {

@@ -134,7 +134,7 @@ impl Completer for Helper {
         };
         match what {
             None => Ok((start, names(word))),
-            Some((cmd, position)) => match cmd.args.get(position) {
+            Some((cmd, position)) => match cmd.arg(position) {
                 Some(Arg::Command) => Ok((start, names(word))),
                 Some(Arg::Remote) => Ok((start, self.remote(word))),
                 Some(Arg::Local) => self.files.complete(line, pos, ctx),
@@ -163,9 +163,15 @@ mod tests {
         assert_eq!(start, "get --no-resume ".len());
         let (cmd, position) = what.unwrap();
         assert_eq!((cmd.name, position), ("get", 0));
-        assert_eq!(cmd.args[position], Arg::Remote);
+        assert_eq!(cmd.arg(position), Some(Arg::Remote));
         let (cmd, position) = locate("put a.bin ").1.unwrap();
-        assert_eq!((cmd.name, cmd.args[position]), ("put", Arg::Remote));
+        assert_eq!((cmd.name, cmd.arg(position)), ("put", Some(Arg::Remote)));
+        let (cmd, position) = locate("mget a b c ").1.unwrap();
+        assert_eq!((cmd.name, cmd.arg(position)), ("mget", Some(Arg::Remote)));
+        let (cmd, position) = locate("rm -r a ").1.unwrap();
+        assert_eq!((cmd.name, cmd.arg(position)), ("rm", Some(Arg::Remote)));
+        let (cmd, position) = locate("get a b ").1.unwrap();
+        assert_eq!((cmd.name, cmd.arg(position)), ("get", None));
         assert_eq!(locate("ls ").1.unwrap().0.name, "dir");
     }
 

@@ -39,6 +39,14 @@ pub enum ClientError {
     /// A batch line failed: where, and why.
     #[error("line {line}: {command}: {source}")]
     AtLine { line: usize, command: String, source: Box<ClientError> },
+    /// One item of a command on several files failed: which one, and why.
+    #[error("{what}: {source}")]
+    About { what: String, source: Box<ClientError> },
+    /// A command on several files carried on past failures (interactive
+    /// mode) and some failed; `summary` says how many, `first` is the first
+    /// failure (its kind decides the exit status).
+    #[error("{summary}")]
+    Several { summary: String, first: Box<ClientError> },
 }
 
 impl ClientError {
@@ -46,9 +54,15 @@ impl ClientError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Server(e) => Some(e.code),
-            ClientError::AtLine { source, .. } => source.code(),
+            ClientError::AtLine { source, .. } | ClientError::About { source, .. } => source.code(),
+            ClientError::Several { first, .. } => first.code(),
             _ => None,
         }
+    }
+
+    /// This error, said of `what` (a file among several).
+    pub fn about(self, what: impl Into<String>) -> ClientError {
+        ClientError::About { what: what.into(), source: Box::new(self) }
     }
 
     /// A local I/O error, naming the path.
@@ -59,7 +73,8 @@ impl ClientError {
     /// The error underneath any batch-line context.
     pub fn root(&self) -> &ClientError {
         match self {
-            ClientError::AtLine { source, .. } => source.root(),
+            ClientError::AtLine { source, .. } | ClientError::About { source, .. } => source.root(),
+            ClientError::Several { first, .. } => first.root(),
             other => other,
         }
     }
@@ -102,5 +117,12 @@ mod tests {
         assert!(!wrapped.is_fatal());
         assert_eq!(wrapped.code(), Some(ErrorCode::NotFound));
         assert_eq!(wrapped.to_string(), "line 3: get x: no such file");
+        let about = ClientError::Server(WireError::new(ErrorCode::QuotaExceeded, "full")).about("put a/b.bin");
+        assert_eq!((about.to_string().as_str(), about.code()), ("put a/b.bin: full", Some(ErrorCode::QuotaExceeded)));
+        assert!(!about.is_fatal());
+        let lost = ClientError::Io(io::Error::other("reset")).about("get x");
+        let several = ClientError::Several { summary: "2 of 9 files failed".into(), first: Box::new(lost) };
+        assert!(several.is_fatal(), "the first failure's kind decides");
+        assert_eq!(several.to_string(), "2 of 9 files failed");
     }
 }

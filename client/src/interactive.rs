@@ -7,9 +7,9 @@
 //! session instead of being asked again.
 
 use crate::editor::{LineEditor, Read};
-use crate::format;
 use crate::interrupt::Interrupts;
 use crate::shell::{Flow, Shell, split};
+use crate::{bang, format};
 use mioftp_client::{Client, ClientError, Result};
 
 /// Runs the prompt until `exit` or Ctrl-D.
@@ -18,6 +18,7 @@ pub fn run(client: Client) -> Result<()> {
     let mut editor = LineEditor::new().map_err(|e| ClientError::Usage(format!("no line editor: {e}")))?;
     let interrupts = Interrupts::install()?;
     let mut shell = Shell::new(client);
+    shell.interactive = true;
     loop {
         let prompt = format!("mioftp {}:{}> ", shell.client.user().unwrap_or("?"), shell.client.cwd());
         let (back, read) = editor.read(&prompt, shell);
@@ -31,6 +32,14 @@ pub fn run(client: Client) -> Result<()> {
             }
         };
         editor.remember(&line);
+        // A local command needs no connection, and Ctrl-C is its own
+        // business (it gets the signal too): nothing is armed.
+        if let Some(command) = bang::command(&line) {
+            if let Err(e) = bang::run(command) {
+                eprintln!("error: {e}");
+            }
+            continue;
+        }
         let words = match split(&line) {
             Ok(words) => words,
             Err(e) => {

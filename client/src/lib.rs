@@ -7,6 +7,9 @@
 //! - [`connection`]: the blocking framed socket.
 //! - [`reconnect`]: a new connection and login with the kept keys.
 //! - [`files`]: `pwd`, `cd`, `mkdir`, `rm`, `quota`, `dir`.
+//! - [`remove`]: `rm -r`, and telling a server without it.
+//! - [`tree`]: walks of local and remote folders for `put -r` / `get -r`.
+//! - [`globs`]: `*`, `?`, `[...]` in local and remote names.
 //! - [`upload`] / [`download`]: `put` and `get` with resume and SHA-256.
 //! - [`partial`]: a download's partial file and its sidecar.
 //! - [`digest`]: streaming SHA-256 in bounded chunks.
@@ -21,12 +24,15 @@ pub mod digest;
 pub mod download;
 pub mod error;
 pub mod files;
+pub mod globs;
 pub mod hashpipe;
 pub mod keyfile;
 pub mod partial;
 pub mod paths;
 pub mod progress;
 pub mod reconnect;
+pub mod remove;
+pub mod tree;
 pub mod upload;
 
 pub use client::{Client, Endpoint, Options};

@@ -1,5 +1,7 @@
 //! Shell commands on the local side: `lcd`, `lpwd`, `lls`. They change and
 //! show the directory `put` reads from and `get` writes to by default.
+//! `lcd -` goes back to the previous one; `~` at the start of a local path
+//! is your home folder (`$HOME`), as in a shell, for every command.
 
 use crate::format;
 use crate::shell::{Flow, Shell};
@@ -9,14 +11,41 @@ use mioftp_proto::messages::{DirEntry, EntryKind};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-pub const LCD: Spec = Spec { usage: "lcd DIR", flags: &[], min: 1, max: 1 };
+pub const LCD: Spec = Spec { usage: "lcd [DIR | -]", flags: &[], min: 0, max: 1 };
 pub const LPWD: Spec = Spec { usage: "lpwd", flags: &[], min: 0, max: 0 };
-pub const LLS: Spec = Spec { usage: "lls [DIR]", flags: &[], min: 0, max: 1 };
+/// `-l` and `-a` are accepted out of habit: the listing is always long and
+/// always shows hidden names.
+pub const LLS: Spec = Spec { usage: "lls [-l] [DIR]", flags: crate::remote_cmds::LS_HABITS, min: 0, max: 1 };
 
-pub fn lcd(_: &mut Shell, words: &[String]) -> Result<Flow> {
+/// `~` or `~/...` at the start of `word` made your home folder; anything
+/// else (including `~user`) unchanged.
+pub fn expand_tilde(word: &str) -> Result<String> {
+    let rest = match word.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => return Ok(word.to_owned()),
+    };
+    let home = std::env::var("HOME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ClientError::Usage("~ needs HOME to be set".into()))?;
+    Ok(format!("{home}{rest}"))
+}
+
+pub fn lcd(sh: &mut Shell, words: &[String]) -> Result<Flow> {
     let p = LCD.parse(words)?;
-    let dir = Path::new(p.arg(0).unwrap_or("."));
-    std::env::set_current_dir(dir).map_err(|e| ClientError::local(dir, e))?;
+    let dir = match p.arg(0) {
+        Some("-") => {
+            sh.previous_local.clone().ok_or_else(|| ClientError::Usage("no previous local folder yet".into()))?
+        }
+        Some(word) => PathBuf::from(expand_tilde(word)?),
+        None => PathBuf::from(expand_tilde("~")?),
+    };
+    let before = current()?;
+    std::env::set_current_dir(&dir).map_err(|e| ClientError::local(&dir, e))?;
+    sh.previous_local = Some(before);
+    if p.arg(0) == Some("-") {
+        println!("{}", current()?.display());
+    }
     Ok(Flow::Continue)
 }
 
@@ -28,7 +57,7 @@ pub fn lpwd(_: &mut Shell, words: &[String]) -> Result<Flow> {
 
 pub fn lls(_: &mut Shell, words: &[String]) -> Result<Flow> {
     let p = LLS.parse(words)?;
-    let dir = p.arg(0).map_or_else(current, |d| Ok(PathBuf::from(d)))?;
+    let dir = p.arg(0).map_or_else(current, |d| Ok(PathBuf::from(expand_tilde(d)?)))?;
     let mut entries = Vec::new();
     for item in std::fs::read_dir(&dir).map_err(|e| ClientError::local(&dir, e))? {
         let item = item.map_err(|e| ClientError::local(&dir, e))?;

@@ -26,16 +26,38 @@ pub fn scripted(args: &Args) -> Result<Client> {
     Ok(client)
 }
 
-/// `mioftp --user NAME register`: registers and ends. It does not log in,
-/// so it neither fails on nor counts toward the login throttle.
+/// `mioftp --user NAME register [--token TOKEN]`: registers and ends. It
+/// does not log in, so it neither fails on nor counts toward the login
+/// throttle. With an invitation token it creates the account; with a reset
+/// token from the administrator it sets NAME's new password.
 pub fn register_scripted(args: &Args) -> Result<()> {
+    let token = register_token(args.command.get(1..).unwrap_or_default())?;
     let user = username(cli::require_user(args)?)?;
     let endpoint = endpoint(args)?;
     let password = input::new_password(args, None)?;
     let mut client = Client::open(endpoint)?;
-    client.register(&user, &password)?;
-    eprintln!("registered {user}");
+    let reply = client.register_with_token(&user, &password, token.as_deref())?;
+    if reply.reset {
+        eprintln!("new password set for {user}");
+    } else {
+        eprintln!("registered {user}");
+    }
     client.exit()
+}
+
+/// The token of `register [--token TOKEN]` (also `--token=TOKEN`).
+fn register_token(words: &[String]) -> Result<Option<String>> {
+    match words {
+        [] => return Ok(None),
+        [flag, token] if flag == "--token" => return Ok(Some(token.clone())),
+        [one] => {
+            if let Some(token) = one.strip_prefix("--token=") {
+                return Ok(Some(token.to_owned()));
+            }
+        }
+        _ => {}
+    }
+    Err(ClientError::Usage("usage: mioftp --user NAME register [--token TOKEN]".into()))
 }
 
 /// The interactive start: register or log in, as often as it takes. Returns

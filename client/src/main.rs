@@ -2,6 +2,7 @@
 //! batch file, for scripts. Every failure is one line on stderr and a
 //! non-zero exit status (see [`status`]).
 
+mod bang;
 mod bar;
 mod cli;
 mod commands;
@@ -14,9 +15,12 @@ mod interactive;
 mod interrupt;
 mod local_cmds;
 mod login;
+mod overall;
 mod remote_cmds;
 mod shell;
+mod tally;
 mod transfer_cmds;
+mod tree_cmds;
 mod words;
 
 use mioftp_client::{ClientError, Result};
@@ -50,7 +54,10 @@ fn status(e: &ClientError) -> u8 {
         | ClientError::Protocol(_)
         | ClientError::ServerAuth
         | ClientError::Aborted(_)
-        | ClientError::AtLine { .. } => 3,
+        // root() looks through these three.
+        | ClientError::AtLine { .. }
+        | ClientError::About { .. }
+        | ClientError::Several { .. } => 3,
     }
 }
 

@@ -2,15 +2,17 @@
 //! a batch file (`-b`), and one command from the command line. The table of
 //! commands is in `commands`; the interactive prompt is in `interactive`.
 //!
+//! A line starting with `!` runs a local shell command instead (see `bang`).
+//!
 //! Before each command the shell checks whether the server closed the
 //! connection while it was idle (an idle timeout, a restart): if so it
 //! reconnects with the kept keys first, so the command runs as if nothing
 //! had happened.
 
-use crate::commands;
+use crate::{bang, commands, input};
 use mioftp_client::{Client, ClientError, Result};
 use std::io::{BufRead, BufReader, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Whether to keep reading commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +24,38 @@ pub enum Flow {
 /// A logged-in session plus local state.
 pub struct Shell {
     pub client: Client,
+    /// At the prompt: commands on several files carry on past a failure and
+    /// sum up at the end, and `rm -r` asks first. Otherwise (`-b`, one
+    /// command) the first failure stops the command, and nothing is asked.
+    pub interactive: bool,
+    /// The remote folder before the last `cd`, for `cd -`.
+    pub previous_remote: Option<String>,
+    /// The local folder before the last `lcd`, for `lcd -`.
+    pub previous_local: Option<PathBuf>,
 }
 
 impl Shell {
     pub fn new(client: Client) -> Shell {
-        Shell { client }
+        Shell { client, interactive: false, previous_remote: None, previous_local: None }
+    }
+
+    /// Runs one command line: a local shell command after `!`, or a command
+    /// of the table.
+    pub fn run_line(&mut self, line: &str) -> Result<Flow> {
+        match bang::command(line) {
+            Some(command) => bang::run(command),
+            None => self.run(&split(line)?),
+        }
+    }
+
+    /// Asks a yes/no question at the prompt (the answer defaults to no);
+    /// outside interactive mode the command line was the answer: yes.
+    pub fn confirm(&self, question: &str) -> Result<bool> {
+        if !self.interactive {
+            return Ok(true);
+        }
+        let answer = input::prompt_line(&format!("{question} [y/N] "))?.unwrap_or_default();
+        Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
     }
 
     /// Runs one parsed command line.
@@ -116,7 +145,7 @@ pub fn batch(client: Client, path: &Path) -> Result<()> {
         }
         let at_line =
             |e: ClientError| ClientError::AtLine { line: n + 1, command: trimmed.to_owned(), source: Box::new(e) };
-        match split(trimmed).and_then(|words| shell.run(&words)).map_err(at_line)? {
+        match shell.run_line(trimmed).map_err(at_line)? {
             Flow::Continue => {}
             Flow::Exit => break,
         }

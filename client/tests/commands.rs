@@ -45,10 +45,6 @@ impl Fixture {
         self.run_in(self.root.path(), args, b"")
     }
 
-    fn home(&self, rel: &str) -> std::path::PathBuf {
-        self.root.path().join("home/alice").join(rel)
-    }
-
     /// `dir --json PATH` as parsed JSON entries.
     fn dir_json(&self, path: &str) -> Vec<Value> {
         let out = self.run(&["dir", "--json", path]);
@@ -162,7 +158,7 @@ fn a_failed_get_is_one_line_and_leaves_no_file() {
 
     let out = f.run(&["put"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("usage: put [-p] [--no-resume] LOCAL [REMOTE]"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("usage: put [-r] [-p] [--no-resume] LOCAL [REMOTE]"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -171,14 +167,29 @@ fn help_lists_every_command_with_a_description() {
     let out = f.run(&["help"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let help = text(&out.stdout);
-    for cmd in ["dir", "cd", "pwd", "mkdir", "rm", "quota", "put", "get", "lcd", "lpwd", "lls", "help", "exit"] {
+    let all =
+        ["dir", "cd", "pwd", "mkdir", "rm", "quota", "put", "get", "mput", "mget", "lcd", "lpwd", "lls", "!", "help"];
+    for cmd in all.into_iter().chain(["exit"]) {
         assert!(help.lines().any(|l| l.trim_start().starts_with(cmd)), "{cmd} missing from:\n{help}");
     }
     let out = f.run(&["help", "put"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let one = text(&out.stdout);
-    assert!(one.starts_with("usage: put [-p] [--no-resume] LOCAL [REMOTE]\n"), "{one}");
+    assert!(one.starts_with("usage: put [-r] [-p] [--no-resume] LOCAL [REMOTE]\n"), "{one}");
     assert!(one.contains("-p (--parents) creates"), "{one}");
+    // The new commands explain themselves too.
+    for (name, says) in [
+        ("mget", "usage: mget [-r] [--no-resume] REMOTE..."),
+        ("mput", "usage: mput [-r] [--no-resume] LOCAL..."),
+        ("rm", "-r (--recursive) removes"),
+        ("cd", "'cd -' goes"),
+        ("lcd", "'lcd -' goes"),
+        ("!", "only place mioftp starts a shell"),
+        ("ls", "ls -l, -a, -la and -al are accepted"),
+    ] {
+        let out = f.run(&["help", name]);
+        assert!(out.status.success() && text(&out.stdout).replace('\n', " ").contains(says), "{name}: {out:?}");
+    }
     let out = f.run(&["help", "frobnicate"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }

@@ -262,3 +262,25 @@ fn summarize(dir: &std::path::Path, target: &str) {
         eprintln!("{n:>9} {inputs:>6}  {k}");
     }
 }
+
+/// Found by the long `session_authed` run: the login throttle counts on the
+/// fake clock, which restarts at the same instant every run, so failures of
+/// earlier runs in the same process locked a later run's own login, and the
+/// harness took that for a bug. Now each run starts with a fresh throttle,
+/// and a lock within a run is accepted as the server's right answer.
+#[test]
+fn failed_logins_lock_the_rest_of_their_run_but_not_the_next_run() {
+    use crate::script::{Op, Prologue, Req, Script};
+    use crate::session::{Start, path, user};
+    // Log out (request kind 4), fail six logins, open a second connection.
+    let mut ops = vec![Op::Request(Req { kind: 4, text: path("a"), num: 0, flag: false })];
+    ops.extend(vec![Op::Login { user: user("fuzz"), good: false }; 6]);
+    ops.push(Op::Switch);
+    let locked = Script { prologue: Prologue::default(), ops }.encode();
+    let frames = crate::session::trace(&locked, Start::Authed);
+    assert!(codes(&frames).iter().any(|c| c == "too_many_attempts"), "{frames:?}");
+    let next = Script { prologue: Prologue::default(), ops: vec![Op::Switch] }.encode();
+    let frames = crate::session::trace(&next, Start::Authed);
+    assert!(!codes(&frames).iter().any(|c| c == "too_many_attempts"), "{frames:?}");
+    assert_eq!(frames.iter().filter(|f| f["user"] == "fuzz").count(), 2, "both connections logged in");
+}

@@ -102,13 +102,22 @@ impl World {
     /// After a run: the layout holds nothing unexpected; then the run's
     /// accounts and homes are removed.
     fn check_and_clean(&mut self) {
+        // The login throttle counts failures on the fake clock, which starts
+        // at the same instant every run: a fresh one, or failures of earlier
+        // runs would lock the next run's logins.
+        self.svc.throttle = mioftp::throttle::Throttle::new(self.svc.config.login_policy);
         let top = names(self.dir.path());
         assert_eq!(top, ["root"], "something appeared beside the data root");
         for name in names(&self.root) {
             // No `home`: every user file goes to the storage, never the disk.
-            assert!(["accounts", "logs", "server.key"].contains(&name.as_str()), "unexpected root/{name}");
+            // `.lock`: the data root's lock, held by `svc` for its life.
+            assert!([".lock", "accounts", "logs", "server.key"].contains(&name.as_str()), "unexpected root/{name}");
         }
-        assert_eq!(names(&self.root.join("accounts")), [".secret"], "an account record reached the disk");
+        // `.tokens`: the token store is on disk whatever the storage. No run
+        // issues a token, and trying an unknown one changes nothing, so it
+        // stays empty.
+        assert_eq!(names(&self.root.join("accounts")), [".secret", ".tokens"], "an account record reached the disk");
+        assert!(names(&self.root.join("accounts/.tokens")).is_empty(), "a token record appeared");
         let users = self.storage.accounts();
         for user in &users {
             assert!(mioftp_proto::check_username(user).is_ok(), "account for an invalid name {user:?}");

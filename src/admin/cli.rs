@@ -1,13 +1,15 @@
-//! `mioftpd accounts ...`: the command-line face of [`super::Admin`]. The
-//! binary only has to add `Accounts(mioftp::admin::cli::AccountsArgs)` to its
-//! subcommands and call [`run`].
+//! `mioftpd accounts ...`: the command-line face of [`super::Admin`].
 //!
-//! Today it works offline (no server running, under the data-root lock).
-//! The audit record each change produces is printed to stderr as JSON until
-//! the audit log grows an admin writer; the running-server path (through
-//! `<root>/admin.sock`) comes with the driver's control socket.
+//! It works offline: with the server stopped, under the data-root lock, on
+//! the files directly. Each change is recorded in the data root's
+//! `register_login_accounts.log` with `"actor":"admin"` before the command
+//! reports success. While a server runs, the lock is taken and the command
+//! stops naming the server's pid: changes through the running server's
+//! control socket (`<root>/admin.sock`) come with the driver's side of
+//! issue 19.
 
 use super::{Admin, Outcome, QuotaSetting, Reply, Request};
+use crate::audit::{AuditLog, Log, Record};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,14 +17,31 @@ use std::process::ExitCode;
 /// Flags of `mioftpd accounts`.
 #[derive(Debug, clap::Args)]
 pub struct AccountsArgs {
-    /// The server's data root.
-    #[arg(long, default_value = ".", env = "MIOFTPD_ROOT", global = true)]
-    pub root: PathBuf,
+    /// The server's data root [default: the config file's `root`, else .].
+    #[arg(long, env = "MIOFTPD_ROOT", global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// The server's config file, for its `root`.
+    #[arg(long, env = "MIOFTPD_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print the reply as JSON.
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
     pub command: AccountsCommand,
+}
+
+impl AccountsArgs {
+    /// The data root: `--root` (or MIOFTPD_ROOT), else the config file's, else `.`.
+    pub fn data_root(&self) -> Result<PathBuf, crate::settings::file::SettingsError> {
+        if let Some(root) = &self.root {
+            return Ok(root.clone());
+        }
+        let from_file = match &self.config {
+            Some(path) => crate::settings::file::load(path)?.root,
+            None => None,
+        };
+        Ok(from_file.unwrap_or_else(|| PathBuf::from(".")))
+    }
 }
 
 /// The subcommands.
@@ -87,32 +106,72 @@ impl AccountsCommand {
 
 /// Runs the command; exit status 0 on success, 1 on failure.
 pub fn run(args: &AccountsArgs) -> ExitCode {
-    let admin = match Admin::open_offline(&args.root) {
+    let fail = |what: &dyn std::fmt::Display| {
+        eprintln!("mioftpd accounts: {what}");
+        ExitCode::FAILURE
+    };
+    let root = match args.data_root() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = check_owner(&root) {
+        return fail(&e);
+    }
+    let admin = match Admin::open_offline(&root) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("mioftpd accounts: {e}");
             if matches!(e, super::AdminError::Locked(_)) {
-                eprintln!(
-                    "mioftpd accounts: stop the server first; changes through a running server's admin.sock are not available yet"
+                eprintln!("mioftpd accounts: {e}");
+                return fail(
+                    &"stop the server first; changes through a running server's admin.sock are not available yet",
                 );
             }
-            return ExitCode::FAILURE;
+            return fail(&e);
         }
     };
+    // Opened first: a change is only made if its record can be written.
+    let mut audit = match AuditLog::open(&root.join("logs")) {
+        Ok(a) => a,
+        Err(e) => return fail(&format!("cannot open the audit log in {}: {e}", root.join("logs").display())),
+    };
     let outcome = admin.execute(&args.command.request(), jiff::Timestamp::now());
+    let written = match &outcome.audit {
+        Some(record) => audit.write(Log::Accounts, &mut Record::admin(record)).map(|()| audit.sync()),
+        None => Ok(()),
+    };
     let (code, out, err) = render(&outcome, args.json);
     let _ = std::io::stdout().write_all(out.as_bytes());
     let _ = std::io::stderr().write_all(err.as_bytes());
-    code
+    match written {
+        Ok(()) => code,
+        Err(e) => fail(&format!("the change was made, but its audit record could not be written: {e}")),
+    }
+}
+
+/// Refuses to run as anyone but the owner of `<root>/accounts`: records and
+/// tokens rewritten by, say, root would be mode 0600 files of root's, which
+/// the server could no longer read (every login of that user would fail).
+fn check_owner(root: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let accounts = root.join("accounts");
+    let Ok(meta) = std::fs::metadata(&accounts) else { return Ok(()) }; // Admin::open says what is missing
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() == me {
+        return Ok(());
+    }
+    Err(format!(
+        "{} belongs to uid {}, and this runs as uid {me}: files written now would be unreadable by the server; \
+         run it as the data root's owner (for example: setpriv --reuid={uid} --regid={gid} --clear-groups mioftpd accounts ...)",
+        accounts.display(),
+        meta.uid(),
+        uid = meta.uid(),
+        gid = meta.gid(),
+    ))
 }
 
 /// The exit status, stdout and stderr for an outcome.
 pub fn render(outcome: &Outcome, json: bool) -> (ExitCode, String, String) {
     let mut err = String::new();
-    if let Some(audit) = &outcome.audit {
-        // Until the audit log writes admin records itself, show the record.
-        err.push_str(&format!("audit: {}\n", serde_json::to_string(audit).unwrap_or_default()));
-    }
     let reply = match &outcome.result {
         Ok(r) => r,
         Err(e) => {

@@ -6,7 +6,8 @@
 //! Two callers share [`Admin::execute`]:
 //! - offline, when no server runs: [`Admin::open_offline`] takes the data
 //!   root lock (so a server cannot start half-way through) and works on the
-//!   files directly;
+//!   files directly ([`cli::run`], which writes the audit record through
+//!   `audit::Record::admin`);
 //! - later, the running server, which already holds the lock, answering its
 //!   control socket `<root>/admin.sock`: [`Admin::for_server`], then it
 //!   applies [`Effect`] to its cached state (quotas, the credential cache, a
@@ -24,6 +25,7 @@ pub use record::{AccountFile, QuotaSetting};
 pub use tokens::{Claim, Token, TokenError, TokenGrant, TokenKind, TokenStore};
 
 use crate::audit::Outcome as AuditOutcome;
+use crate::protocol::ErrorCode;
 use crate::rootlock::{LockError, RootLock};
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -153,7 +155,7 @@ pub struct AdminAudit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
+    pub reason: Option<ErrorCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The quota set (`set_quota`, `invite`).
@@ -185,15 +187,14 @@ pub enum AdminError {
 }
 
 impl AdminError {
-    /// A stable code for the audit `reason`.
-    pub fn code(&self) -> &'static str {
+    /// The stable code for the audit `reason` (one list: [`ErrorCode`]).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AdminError::InvalidUser(_) => "invalid_username",
-            AdminError::NoSuchUser(_) => "no_such_user",
-            AdminError::Locked(_) => "locked",
-            AdminError::Token(TokenError::TooMany) => "too_many_tokens",
-            AdminError::Token(_) => "token",
-            AdminError::Io(_) => "internal",
+            AdminError::InvalidUser(_) => ErrorCode::InvalidUsername,
+            AdminError::NoSuchUser(_) => ErrorCode::NoSuchUser,
+            AdminError::Token(TokenError::TooMany) => ErrorCode::TooManyTokens,
+            AdminError::Token(TokenError::Invalid | TokenError::Expired) => ErrorCode::InvalidToken,
+            AdminError::Locked(_) | AdminError::Token(TokenError::Io(_)) | AdminError::Io(_) => ErrorCode::Internal,
         }
     }
 }

@@ -4,9 +4,10 @@
 //! The fields the admin commands touch are typed here; everything else in
 //! the record (the SCRAM material, the format version, fields a newer
 //! server added) is carried through untouched in `rest`, so a rewrite never
-//! loses data. The two new fields are compatible both ways: `disabled` and
-//! `last_login` default when absent, and the current server's `Account`
-//! ignores them (serde skips unknown fields), until it is taught to read them.
+//! loses data. The fields `disabled` and `last_login` default when absent,
+//! so older records read as enabled and never logged in; the server's
+//! `Account` reads them too, and its own rewrites (`last_login`, a password
+//! reset) go through [`load`] and [`rewrite`] here.
 //!
 //! A rewrite is the same dance as account creation: write a `.tmp-` file
 //! (which the account store removes at start if a crash leaves it), fsync,
@@ -53,6 +54,16 @@ impl QuotaSetting {
         }
     }
 
+    /// The form written in audit records: `default`, `unlimited`, or the
+    /// size in a form that reads back exactly (`5GiB`, `1500000001`).
+    pub fn audit_text(self) -> String {
+        match self {
+            QuotaSetting::Default => "default".to_owned(),
+            QuotaSetting::Unlimited => "unlimited".to_owned(),
+            QuotaSetting::Bytes(n) => crate::settings::Quota(Some(n)).to_string(),
+        }
+    }
+
     /// The setting a stored `quota` field means.
     pub fn from_stored(quota: Option<u64>) -> QuotaSetting {
         match quota {
@@ -87,7 +98,7 @@ pub struct AccountFile {
     /// `null` is the server's default; `u64::MAX` is unlimited.
     #[serde(default)]
     pub quota: Option<u64>,
-    /// A disabled account cannot log in (enforced by the session once wired).
+    /// A disabled account cannot log in (`account_disabled`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled: bool,
     /// RFC 3339 UTC time of the last successful login (written by the server).

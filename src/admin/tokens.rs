@@ -237,6 +237,22 @@ impl TokenStore {
         user: Option<&str>,
         now: Timestamp,
     ) -> Result<Claim<'_>, TokenError> {
+        self.claim_where(token, now, |r| r.kind == kind && (kind != TokenKind::Reset || r.user.as_deref() == user))
+    }
+
+    /// Claims `token` for a `register` of `user`: an invitation (any name),
+    /// or a reset token for exactly `user`. The grant says which.
+    pub fn claim_for(&self, token: &str, user: &str, now: Timestamp) -> Result<Claim<'_>, TokenError> {
+        self.claim_where(token, now, |r| r.kind == TokenKind::Invite || r.user.as_deref() == Some(user))
+    }
+
+    /// Claims `token` if its record passes `accept`; see [`TokenStore::claim`].
+    fn claim_where(
+        &self,
+        token: &str,
+        now: Timestamp,
+        accept: impl FnOnce(&TokenRecord) -> bool,
+    ) -> Result<Claim<'_>, TokenError> {
         let hash = token_hash(token).ok_or(TokenError::Invalid)?;
         let original = self.path(&hash);
         let mut nonce = [0u8; 8];
@@ -248,13 +264,15 @@ impl TokenStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(TokenError::Invalid),
             Err(e) => return Err(e.into()),
         }
-        let grant = TokenGrant { kind, user: user.map(str::to_owned), quota: None, id: hash[..12].to_owned() };
+        let grant = TokenGrant { kind: TokenKind::Invite, user: None, quota: None, id: hash[..12].to_owned() };
         let mut claim = Claim { store: self, claimed, original, grant, done: false };
         // From here, an early return drops the claim, which puts it back.
         let record = read_record(&claim.claimed)?;
-        if record.kind != kind || (kind == TokenKind::Reset && record.user.as_deref() != user) {
+        if !accept(&record) {
             return Err(TokenError::Invalid);
         }
+        claim.grant.kind = record.kind;
+        claim.grant.user.clone_from(&record.user);
         let expires: Timestamp = record.expires.parse().map_err(|_| TokenError::Invalid)?;
         if now >= expires {
             claim.done = true;

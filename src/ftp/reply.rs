@@ -145,7 +145,12 @@ pub fn error_reply(code: ErrorCode) -> (u16, &'static str) {
         InvalidUsername => (530, "Login incorrect."),
         WeakKdf => (530, "Login incorrect."),
         UserExists => (550, "Account already exists."),
+        // FTP has no registration; these never reach an FTP session.
+        RegistrationClosed => (550, "Registration is closed."),
+        InvalidToken => (530, "Invalid or used token."),
         AuthFailed => (530, "Login incorrect."),
+        // After a correct password only, so it reveals nothing more.
+        AccountDisabled => (530, "Account disabled."),
         PathInvalid => (553, "File name not allowed."),
         PathEscape => (550, "Permission denied: the path leaves the home."),
         NotFound => (550, "No such file or directory."),
@@ -165,7 +170,9 @@ pub fn error_reply(code: ErrorCode) -> (u16, &'static str) {
         Internal => (451, "Local error in processing."),
         // Audit-only reasons: they name why a connection ended and are never
         // a reply; if one ever reached a reply, the transfer was cut.
-        Disconnected | Closed | Shutdown | Cancelled | Abandoned => (426, "Connection closed; transfer aborted."),
+        Disconnected | Closed | Shutdown | Cancelled | Abandoned | NoSuchUser | TooManyTokens => {
+            (426, "Connection closed; transfer aborted.")
+        }
     }
 }
 

@@ -1,13 +1,13 @@
 //! The connection check, registration, SCRAM login, logout and exit.
 
+use super::tokens::{self, TokenUse};
 use super::work::{self, Pending};
 use super::{Authed, Session, State};
 use crate::accounts::{Account, CreateError, Credentials, Unusable};
-use crate::audit::{Log, format_ts};
+use crate::admin::{QuotaSetting, TokenKind};
+use crate::audit::{Log, Record, format_ts};
 use crate::home::VPath;
-use crate::protocol::messages::{
-    Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered, UserCheck,
-};
+use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
 use crate::protocol::scram::{self, Exchange, Key};
 use crate::protocol::{ErrorCode, Request, WireError, check_username};
 use crate::services::Services;
@@ -27,7 +27,15 @@ pub(super) struct PendingLogin {
     exists: bool,
     /// The account's own quota, if it has one.
     quota: Option<u64>,
+    /// Disabled by the administrator: refused after a correct proof.
+    disabled: bool,
+    /// The record's `last_login`, to decide whether to write a new one.
+    last_login: Option<String>,
 }
+
+/// `last_login` is rewritten (an fsync in the loop today; in the worker
+/// pool once there is one) only when the stored one is older than this.
+const LAST_LOGIN_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(super) fn hello(challenge: &[u8; 32], svc: &Services) -> Hello {
     Hello {
@@ -60,47 +68,6 @@ pub(super) fn check_key(s: &mut Session, challenge: &[u8; 32], hmac_b64: &str, s
     }
 }
 
-/// `check_user`: whether a name is free, so a client can say "taken" before
-/// asking for a password twice. It reveals whether an account exists, so it
-/// is allowed only before login and rate-limited per address; a taken name
-/// is recorded as a failure with `user_exists`, like a `register` would be.
-pub(super) fn check_user(s: &mut Session, user: &str, now: Instant, svc: &mut Services) {
-    let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-    let result = try_check_user(s, user, now, svc);
-    let audited = match &result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken"))),
-        Err(e) => Err(e.clone()),
-    };
-    s.audit(svc, Log::Accounts, shown_user, "check_user", audited.as_ref().map(|_| ()));
-    match result {
-        Ok(available) => s.send_ok(&UserCheck { user: user.to_owned(), available }),
-        Err(e) => s.send_error(&e),
-    }
-}
-
-fn try_check_user(s: &Session, user: &str, now: Instant, svc: &mut Services) -> Result<bool, WireError> {
-    if !matches!(s.state, State::Open) {
-        return Err(WireError::new(ErrorCode::BadState, "check_user is for choosing a name before logging in"));
-    }
-    check_username(user).map_err(|m| WireError::new(ErrorCode::InvalidUsername, m))?;
-    if let Some(wait) = svc.name_checks.take(s.peer.ip(), now) {
-        return Err(WireError::new(
-            ErrorCode::TooManyAttempts,
-            format!("too many name checks from this address; retry after {} s", wait.as_secs().max(1)),
-        ));
-    }
-    match svc.storage.load_account(user) {
-        Ok(found) => Ok(found.is_none()),
-        // A damaged record still holds the name.
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(false),
-        Err(e) => {
-            log::error!("check_user {user}: {e}");
-            Err(WireError::new(ErrorCode::Internal, "the account store could not be read; try again later"))
-        }
-    }
-}
-
 /// The fields of a `register` request.
 pub(super) struct Registration<'a> {
     pub user: &'a str,
@@ -108,34 +75,50 @@ pub(super) struct Registration<'a> {
     pub iterations: u32,
     pub stored_key: &'a str,
     pub server_key: &'a str,
+    /// An invitation or reset token (see [`super::tokens`]).
+    pub token: Option<&'a str>,
 }
 
-/// `register`: checked here, then the account record is written (and
-/// fsynced) by a worker job; [`registered`] answers.
+/// `register`: a new account, or with a reset token a new password. The
+/// audit event is `register`, or `reset` when a reset token was used.
+///
+/// Without a token (the common case) the request is checked here and the
+/// account record (and home) is written, with its fsync, by a worker job;
+/// [`registered`] answers. With a token the whole exchange (claim, durable
+/// write, spend) still runs here, on the loop: the claim borrows the token
+/// store, so it cannot wait in the session for a job.
 pub(super) fn register(s: &mut Session, reg: &Registration<'_>, now: Instant, svc: &mut Services) {
     let user = reg.user;
-    match check_registration(s, reg, svc) {
-        Ok(account) => {
-            let job = Job::CreateAccount { storage: svc.storage.clone(), account: account.clone() };
-            s.ask(job, Pending::Register(Box::new(account)), now);
+    let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
+    let mut used = TokenUse::default();
+    let result = match try_register(s, reg, svc, &mut used) {
+        Ok(Registering::Write(account)) => {
+            let job = Job::CreateAccount { storage: svc.storage.clone(), account: (*account).clone() };
+            return s.ask(job, Pending::Register(account), now);
         }
-        Err(e) => {
-            let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
-            s.audit(svc, Log::Accounts, shown_user, "register", Err(&e));
-            s.send_error(&e);
-        }
+        Ok(Registering::Done) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let event = if used.reset { "reset" } else { "register" };
+    let record = Record::attempt(s.actor(shown_user), event, result.as_ref().map(|_| ()))
+        .with_token(used.id.as_deref(), used.quota.map(QuotaSetting::audit_text));
+    svc.audit.record(Log::Accounts, record);
+    match result {
+        Ok(()) => s.send_ok(&Registered { user: user.to_owned(), reset: used.reset }),
+        Err(e) => s.send_error(&e),
     }
 }
 
-/// The account write is back: audit and answer. If it was not run (too many
-/// registrations from this address at once, or a full queue), the request
-/// waits and is tried again when a job finishes.
+/// The account write of a `register` without a token is back: audit and
+/// answer. If it was not run (too many registrations from this address at
+/// once, or a full queue), the request waits and is tried again when a job
+/// finishes.
 pub(super) fn registered(s: &mut Session, account: Account, output: JobOutput, svc: &mut Services) {
     let user = account.user.as_str();
     let result = match output {
         JobOutput::Busy => {
             let Account { user, salt, iterations, stored_key, server_key, .. } = account;
-            s.deferred = Some(Request::Register { user, salt, iterations, stored_key, server_key });
+            s.deferred = Some(Request::Register { user, salt, iterations, stored_key, server_key, token: None });
             return;
         }
         JobOutput::AccountCreated(Ok(())) => Ok(()),
@@ -150,15 +133,28 @@ pub(super) fn registered(s: &mut Session, account: Account, output: JobOutput, s
     };
     s.audit(svc, Log::Accounts, Some(user), "register", result.as_ref().map(|_| ()));
     match result {
-        Ok(()) => s.send_ok(&Registered { user: user.to_owned() }),
+        Ok(()) => s.send_ok(&Registered { user: user.to_owned(), reset: false }),
         Err(e) => s.send_error(&e),
     }
 }
 
-/// Everything `register` checks before it writes: the state, the name, the
-/// KDF parameters. Returns the record to write.
-fn check_registration(s: &Session, reg: &Registration<'_>, svc: &Services) -> Result<Account, WireError> {
-    let Registration { user, salt, iterations, stored_key, server_key } = *reg;
+/// What `register` goes on with once the request is checked.
+enum Registering {
+    /// No token: this record is to be written by a worker job.
+    Write(Box<Account>),
+    /// A token's registration or reset, already durable.
+    Done,
+}
+
+/// Everything `register` checks (the state, the name, the KDF parameters,
+/// the policy or the token); a token's registration is finished here.
+fn try_register(
+    s: &Session,
+    reg: &Registration<'_>,
+    svc: &mut Services,
+    used: &mut TokenUse,
+) -> Result<Registering, WireError> {
+    let Registration { user, salt, iterations, stored_key, server_key, token } = *reg;
     if !matches!(s.state, State::Open) {
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
     }
@@ -174,7 +170,22 @@ fn check_registration(s: &Session, reg: &Registration<'_>, svc: &Services) -> Re
             ),
         ));
     }
-    Ok(Account {
+    // Everything about the request itself is checked: only now is a token
+    // claimed, so a malformed request never spends one.
+    let claim = match token {
+        Some(token) => Some(tokens::claim(svc, token, user, used)?),
+        None => {
+            tokens::check_open(svc.config.registration)?;
+            None
+        }
+    };
+    let claim = match claim {
+        Some(reset) if reset.grant.kind == TokenKind::Reset => {
+            return tokens::reset(svc, reset, reg).map(|()| Registering::Done);
+        }
+        other => other,
+    };
+    let account = Box::new(Account {
         v: 1,
         user: user.to_owned(),
         salt: salt.to_owned(),
@@ -182,8 +193,30 @@ fn check_registration(s: &Session, reg: &Registration<'_>, svc: &Services) -> Re
         stored_key: stored_key.to_owned(),
         server_key: server_key.to_owned(),
         created: format_ts(SystemTime::now()),
-        quota: None,
-    })
+        quota: used.quota.and_then(QuotaSetting::stored),
+        disabled: false,
+        last_login: None,
+    });
+    let Some(claim) = claim else {
+        return Ok(Registering::Write(account));
+    };
+    // An invitation. A taken name or an I/O error drops the claim, which
+    // gives it back.
+    match svc.storage.create_account(&account) {
+        Ok(()) => tokens::spend(claim, user),
+        Err(CreateError::Exists) => {
+            return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
+        }
+        Err(CreateError::Io(e)) => {
+            log::error!("register {user}: {e}");
+            return Err(WireError::new(ErrorCode::Internal, "the account could not be saved"));
+        }
+    }
+    if let Err(e) = svc.storage.create_home(user) {
+        // The account exists; login creates the home if it is still missing.
+        log::error!("register {user}: creating home: {e}");
+    }
+    Ok(Registering::Done)
 }
 
 /// `register`'s iteration count must be exactly the server's policy (the
@@ -252,16 +285,16 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
             WireError::new(ErrorCode::BadRequest, "nonce must be 8 to 128 printable ASCII characters without ','"),
         );
     }
-    let mut quota = None;
-    let loaded = svc.storage.load_account(&user).map(|a| a.map(|a| (a.quota, a.credentials())));
+    let (mut quota, mut disabled, mut last_login) = (None, false, None);
+    let loaded = svc.storage.load_account(&user).map(|a| a.map(|a| (a.credentials(), a)));
     let creds = match loaded {
-        Ok(Some((q, Ok(creds)))) => {
-            quota = q;
+        Ok(Some((Ok(creds), account))) => {
+            (quota, disabled, last_login) = (account.quota, account.disabled, account.last_login);
             Some(creds)
         }
         Ok(None) => None,
         // Too costly to ever derive: refused before any parameter is sent.
-        Ok(Some((_, Err(e @ Unusable::TooCostly(_))))) => {
+        Ok(Some((Err(e @ Unusable::TooCostly(_)), _))) => {
             log::warn!("login {user} refused: {e}");
             return refuse(s, svc, WireError::new(ErrorCode::WeakKdf, e.to_string()));
         }
@@ -296,7 +329,16 @@ pub(super) fn login(s: &mut Session, user: String, client_nonce: &str, now: Inst
     let exchange = Exchange { user: &user, client_nonce, nonce: &nonce, salt: &salt, iterations };
     let auth_message = exchange.auth_message();
     s.send_ok(&LoginChallenge { salt: scram::b64(&salt), iterations, nonce: nonce.clone() });
-    s.state = State::LoginPending(Box::new(PendingLogin { user, auth_message, stored_key, server_key, exists, quota }));
+    s.state = State::LoginPending(Box::new(PendingLogin {
+        user,
+        auth_message,
+        stored_key,
+        server_key,
+        exists,
+        quota,
+        disabled,
+        last_login,
+    }));
 }
 
 fn throttled(lock: crate::throttle::Lock) -> WireError {
@@ -333,6 +375,16 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
         return s.send_error(&err);
     }
+    if pending.disabled {
+        // The password was right, so this says nothing a guesser could use,
+        // and it is not a failure for the throttle. A policy refusal.
+        let err = WireError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled; ask the server's administrator to enable it",
+        );
+        s.audit(svc, Log::Accounts, Some(&pending.user), "login", Err(&err));
+        return s.send_error(&err);
+    }
     let limit = pending.quota.or(svc.config.default_quota);
     let home = match svc.users.attach(&*svc.storage, &pending.user, limit) {
         Ok(h) => h,
@@ -344,6 +396,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         }
     };
     svc.throttle.record_success(&pending.user, s.peer.ip(), now);
+    note_login(svc, &pending.user, pending.last_login.as_deref());
     let signature = scram::server_signature(&pending.server_key, &pending.auth_message);
     s.audit(svc, Log::Accounts, Some(&pending.user), "login", Ok(()));
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });
@@ -352,6 +405,21 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
     // The first session of a user works out its usage, in the background:
     // requests that need it wait, others are answered meanwhile.
     s.start_usage(now, svc);
+}
+
+/// Records the login time in the account, unless the stored one is recent
+/// (see [`LAST_LOGIN_RESOLUTION`]). A failure is logged, never the user's.
+fn note_login(svc: &Services, user: &str, last: Option<&str>) {
+    let now = jiff::Timestamp::now();
+    let recent = last.and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_some_and(|t| {
+        now.duration_since(t) < jiff::SignedDuration::try_from(LAST_LOGIN_RESOLUTION).unwrap_or_default()
+    });
+    if recent {
+        return;
+    }
+    if let Err(e) = svc.storage.record_login(user, &format!("{now:.3}")) {
+        log::warn!("login {user}: recording the login time: {e}");
+    }
 }
 
 /// `logout`: back to the checked-but-anonymous state.

@@ -1,7 +1,7 @@
 //! Routing a decoded frame: the connection check first, then each request
 //! to its handler by state (see the state table in docs/PROTOCOL.md §2).
 
-use super::{Input, Session, State, auth, download, files, upload};
+use super::{Input, Session, State, auth, check_user, download, files, upload};
 use crate::protocol::{ErrorCode, Frame, Op, Refused, Request, WireError};
 use crate::services::Services;
 use crate::users::Usage;
@@ -80,19 +80,20 @@ impl Session {
         }
         match request {
             Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
-            Request::CheckUser { user } => auth::check_user(self, &user, now, svc),
+            Request::CheckUser { user } => check_user::check_user(self, &user, now, svc),
             Request::Register { .. } if self.job.is_some() => {
                 // The login's usage scan still runs after a logout; the
                 // account write waits for the job slot.
                 self.deferred = Some(request);
             }
-            Request::Register { user, salt, iterations, stored_key, server_key } => {
+            Request::Register { user, salt, iterations, stored_key, server_key, token } => {
                 let reg = auth::Registration {
                     user: &user,
                     salt: &salt,
                     iterations,
                     stored_key: &stored_key,
                     server_key: &server_key,
+                    token: token.as_deref(),
                 };
                 auth::register(self, &reg, now, svc)
             }

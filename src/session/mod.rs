@@ -47,11 +47,13 @@
 //! EOF, output) is in `session/io.rs`.
 
 mod auth;
+mod check_user;
 pub mod contract;
 mod dispatch;
 mod download;
 mod files;
 mod io;
+mod tokens;
 mod upload;
 mod work;
 

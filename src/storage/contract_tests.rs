@@ -182,12 +182,50 @@ fn accounts_are_created_once_and_read_back() {
             server_key: "b".into(),
             created: "2026-01-01T00:00:00.000Z".into(),
             quota: Some(5),
+            disabled: true,
+            last_login: None,
         };
         assert!(s.load_account("ann").unwrap().is_none());
         s.create_account(&account).unwrap();
         assert!(matches!(s.create_account(&account), Err(crate::accounts::CreateError::Exists)));
         assert_eq!(s.load_account("ann").unwrap(), Some(account));
         assert!(s.open_home("..").is_err(), "a user name is one plain component");
+    }
+}
+
+#[test]
+fn a_login_time_and_a_password_reset_change_only_their_fields_on_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk: Arc<dyn Storage> = Arc::new(DiskStorage::open(&Config::new(tmp.path())).unwrap());
+    let mem: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    for s in [disk, mem] {
+        let account = crate::accounts::Account {
+            v: 1,
+            user: "ann".into(),
+            salt: "c2FsdA==".into(),
+            iterations: 1000,
+            stored_key: "a".into(),
+            server_key: "b".into(),
+            created: "2026-01-01T00:00:00.000Z".into(),
+            quota: Some(5),
+            disabled: true,
+            last_login: None,
+        };
+        s.create_account(&account).unwrap();
+        assert!(s.record_login("ann", "2026-11-23T07:00:00.000Z").unwrap());
+        let new = crate::accounts::NewCredentials { salt: "bmV3", iterations: 2000, stored_key: "c", server_key: "d" };
+        assert!(s.replace_credentials("ann", new).unwrap());
+        let expected = crate::accounts::Account {
+            salt: "bmV3".into(),
+            iterations: 2000,
+            stored_key: "c".into(),
+            server_key: "d".into(),
+            last_login: Some("2026-11-23T07:00:00.000Z".into()),
+            ..account
+        };
+        assert_eq!(s.load_account("ann").unwrap(), Some(expected));
+        assert!(!s.record_login("bob", "2026-11-23T07:00:00.000Z").unwrap(), "no such account");
+        assert!(!s.replace_credentials("bob", new).unwrap(), "no such account");
     }
 }
 
@@ -245,6 +283,7 @@ fn each_injected_fault_fails_its_operation_until_healed() {
     assert!(eio(h.commit_partial("p", &vp("g"))));
     mem.fail(Fault::Account);
     assert!(mem.load_account("u").is_err());
+    assert!(mem.record_login("u", "2026-11-23T07:00:00.000Z").is_err());
     for f in [
         Fault::Mkdir,
         Fault::Remove,

@@ -11,7 +11,7 @@
 //! digest cache lives in an extended attribute (`crate::digest_cache`).
 
 use super::{DirListing, FileId, Freed, HomeStore, Opened, ReadFile, Stamp, Storage, UsageWalk, WriteFile};
-use crate::accounts::{Account, AccountStore, CreateError};
+use crate::accounts::{Account, AccountStore, CreateError, NewCredentials};
 use crate::config::Config;
 use crate::digest_cache;
 use crate::home::walk::open_dir_nofollow;
@@ -57,6 +57,14 @@ impl Storage for DiskStorage {
 
     fn create_account(&self, account: &Account) -> Result<(), CreateError> {
         self.accounts.create(account)
+    }
+
+    fn record_login(&self, user: &str, at: &str) -> io::Result<bool> {
+        self.accounts.record_login(user, at)
+    }
+
+    fn replace_credentials(&self, user: &str, new: NewCredentials<'_>) -> io::Result<bool> {
+        self.accounts.replace_credentials(user, new)
     }
 }
 

@@ -29,7 +29,7 @@
 use super::memory_home::MemHome;
 use super::memory_tree::{DirNode, EEXIST, EIO, FileNode, Node, Space};
 use super::{HomeStore, Storage};
-use crate::accounts::{Account, CreateError};
+use crate::accounts::{Account, CreateError, NewCredentials};
 use crate::home::is_checkpoint;
 use std::collections::BTreeMap;
 use std::io;
@@ -297,6 +297,12 @@ impl MemoryStorage {
         self.shared.lock().accounts.get_mut(user).map(|a| a.quota = quota).is_some()
     }
 
+    /// Disables or enables an account, as `mioftpd accounts disable` edits
+    /// its record; false if there is no such account.
+    pub fn set_disabled(&self, user: &str, disabled: bool) -> bool {
+        self.shared.lock().accounts.get_mut(user).map(|a| a.disabled = disabled).is_some()
+    }
+
     /// Removes an account record.
     pub fn remove_account(&self, user: &str) {
         self.shared.lock().accounts.remove(user);
@@ -326,5 +332,21 @@ impl Storage for MemoryStorage {
         }
         state.accounts.insert(account.user.clone(), account.clone());
         Ok(())
+    }
+
+    fn record_login(&self, user: &str, at: &str) -> io::Result<bool> {
+        self.shared.check(Fault::Account)?;
+        Ok(self.shared.lock().accounts.get_mut(user).map(|a| a.last_login = Some(at.to_owned())).is_some())
+    }
+
+    fn replace_credentials(&self, user: &str, new: NewCredentials<'_>) -> io::Result<bool> {
+        self.shared.check(Fault::Account)?;
+        let mut state = self.shared.lock();
+        let Some(a) = state.accounts.get_mut(user) else { return Ok(false) };
+        a.salt = new.salt.to_owned();
+        a.iterations = new.iterations;
+        a.stored_key = new.stored_key.to_owned();
+        a.server_key = new.server_key.to_owned();
+        Ok(true)
     }
 }

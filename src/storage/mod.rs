@@ -3,7 +3,7 @@
 //! logic does not care whether a home is a real folder or a tree in memory.
 //!
 //! - [`Storage`]: server-wide: opens users' homes and reads and writes the
-//!   account records.
+//!   account records (creation, the last login, a password reset).
 //! - [`HomeStore`]: one user's home, confined to it: metadata, `mkdir`, `rm`
 //!   (one entry, or a whole tree), listings, the usage walk, reading a file
 //!   for `get`, and the partial-upload store behind `put`.
@@ -34,7 +34,7 @@ mod memory_tree;
 #[cfg(test)]
 mod contract_tests;
 
-use crate::accounts::{Account, CreateError};
+use crate::accounts::{Account, CreateError, NewCredentials};
 pub use crate::home::{FileId, Meta};
 use crate::home::{FsError, VPath};
 use crate::protocol::messages::{DirEntry, EntryKind};
@@ -60,6 +60,16 @@ pub trait Storage: Send + Sync {
 
     /// Stores a new account record durably and exclusively (slow: fsync).
     fn create_account(&self, account: &Account) -> Result<(), CreateError>;
+
+    /// Sets `last_login` to `at` (RFC 3339 UTC) in `user`'s record, keeping
+    /// every other field (slow: a durable rewrite, so callers do it at most
+    /// about once a minute per user). `Ok(false)`: no such account.
+    fn record_login(&self, user: &str, at: &str) -> io::Result<bool>;
+
+    /// Replaces `user`'s SCRAM material (a password reset), keeping the rest
+    /// of the record; atomic and durable (slow: fsync). `Ok(false)`: no such
+    /// account.
+    fn replace_credentials(&self, user: &str, new: NewCredentials<'_>) -> io::Result<bool>;
 }
 
 /// What a removal took away.

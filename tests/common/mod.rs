@@ -514,6 +514,10 @@ impl Daemon {
                     });
                 }
             }
+            // Only the flags below count: no MIOFTPD_* variable of the caller's.
+            for (name, _) in std::env::vars_os().filter(|(n, _)| n.to_string_lossy().starts_with("MIOFTPD_")) {
+                command.env_remove(name);
+            }
             let mut child = command
                 .arg("--root")
                 .arg(root)
@@ -521,9 +525,6 @@ impl Daemon {
                 .arg(addr.to_string())
                 .args(["--min-iterations", &TEST_ITERATIONS.to_string()])
                 .args(extra)
-                .env_remove("MIOFTPD_ROOT")
-                .env_remove("MIOFTPD_LISTEN")
-                .env_remove("MIOFTPD_KEY_FILE")
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(stderr)

@@ -68,7 +68,10 @@ codes! {
     wire InvalidUsername = "invalid_username", "The username does not match ^[a-z0-9_][a-z0-9_.-]{0,31}$.";
     wire WeakKdf = "weak_kdf", "The KDF parameters are outside the policy: at registration, an iteration count other than the server's (or above 10,000,000), a salt that is not 16 bytes, or malformed keys; at login, an account stored with more than 10,000,000 iterations.";
     wire UserExists = "user_exists", "An account with that username already exists.";
+    wire RegistrationClosed = "registration_closed", "`register` without a token on a server that takes new accounts only with an invitation token (`--registration token`) or not at all (`--registration closed`); the message says which.";
+    wire InvalidToken = "invalid_token", "The `register` token is malformed, unknown, already used, expired, or for another account (a reset token is for one user). Deliberately one code for all of these.";
     wire AuthFailed = "auth_failed", "Invalid username or password. Deliberately the same for unknown users and wrong passwords.";
+    wire AccountDisabled = "account_disabled", "The account is disabled by the server's administrator. Sent only after a correct proof, so it tells nothing to someone without the password. A client must not retry or reconnect on its own.";
     wire PathInvalid = "path_invalid", "The path is malformed: empty, too long (4096 bytes), too deep (64 levels), a name over 255 bytes, a control character (C0, DEL, C1 or bidirectional), or a reserved name (starting with \".mioftp\").";
     wire PathEscape = "path_escape", "The path would leave the user's home (\"..\" above \"/\", or a symbolic link leading outside). Nothing was done.";
     wire NotFound = "not_found", "No such file or directory.";
@@ -90,6 +93,8 @@ codes! {
     audit Shutdown = "shutdown", "Audit only: the server shut down while a transfer was under way (after the grace period).";
     audit Cancelled = "cancelled", "Audit only: the client sent `exit` while an upload was under way.";
     audit Abandoned = "abandoned", "Audit only: the connection ended between `login` and `login_proof`.";
+    audit NoSuchUser = "no_such_user", "Audit only: an administrative action (`mioftpd accounts`) named an account that does not exist.";
+    audit TooManyTokens = "too_many_tokens", "Audit only: `mioftpd accounts invite` or `reset` was refused because 10,000 tokens are already outstanding.";
 }
 
 impl fmt::Display for ErrorCode {
@@ -185,7 +190,10 @@ mod tests {
     #[test]
     fn audit_only_reasons_are_not_wire_codes() {
         let audit: Vec<&str> = ErrorCode::ALL.iter().filter(|c| !c.on_wire()).map(|c| c.as_str()).collect();
-        assert_eq!(audit, ["disconnected", "closed", "shutdown", "cancelled", "abandoned"]);
+        assert_eq!(
+            audit,
+            ["disconnected", "closed", "shutdown", "cancelled", "abandoned", "no_such_user", "too_many_tokens"]
+        );
         assert!(ErrorCode::Timeout.on_wire() && ErrorCode::Internal.on_wire());
     }
 }

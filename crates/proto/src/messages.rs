@@ -65,6 +65,14 @@ pub struct UserCheck {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registered {
     pub user: String,
+    /// True when a reset token replaced an existing account's password
+    /// (absent, i.e. false, for a new account).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reset: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Reply to `login`: SCRAM server-first.
@@ -284,7 +292,7 @@ mod tests {
 
     #[test]
     fn replies_serialise_with_ok_and_classify_back() {
-        let ok = serde_json::to_value(OkReply::new(&Registered { user: "bob".into() })).unwrap();
+        let ok = serde_json::to_value(OkReply::new(&Registered { user: "bob".into(), reset: false })).unwrap();
         assert_eq!(ok, json!({"ok": true, "user": "bob"}));
         let ServerFrame::Reply(Ok(h)) = classify(header(ok)).unwrap() else { panic!() };
         assert_eq!(reply_body::<Registered>(h).unwrap().user, "bob");

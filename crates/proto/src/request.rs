@@ -61,8 +61,17 @@ requests! {
     Auth = "auth" { hmac: String };
     /// Whether a username is free to register (throttled per address).
     CheckUser = "check_user" { user: String };
-    /// Create an account from client-derived SCRAM keys.
-    Register = "register" { user: String, salt: String, iterations: u32, stored_key: String, server_key: String };
+    /// Create an account from client-derived SCRAM keys; with a `token`, an
+    /// invitation's account or a password reset (PROTOCOL.md, `register`).
+    Register = "register" {
+        user: String,
+        salt: String,
+        iterations: u32,
+        stored_key: String,
+        server_key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    };
     /// SCRAM client-first: the user and a client nonce.
     Login = "login" { user: String, nonce: String };
     /// SCRAM client-final: the base64 ClientProof.

@@ -50,6 +50,8 @@ impl Asker {
             server_key: String::new(),
             created: String::new(),
             quota: None,
+            disabled: false,
+            last_login: None,
         };
         self.names.push_back(name.to_owned());
         self.asks.push_back(DriverRequest::Work(Job::CreateAccount { storage: self.storage.clone(), account }));

@@ -2,9 +2,12 @@
 //! against the session, through the public contract, on a fake clock. This
 //! file covers the handshake, accounts, framing and time; `flow.rs` covers
 //! back-pressure, budgets, EOF and transfers; `files.rs` the file commands
-//! and transfers on both storages, and the memory storage's faults.
+//! and transfers on both storages, and the memory storage's faults;
+//! `accounts.rs` what issue 19 added to accounts (disabled, last login,
+//! one-time tokens, the registration policy).
 //! Every case that touches storage runs on the disk and the memory storage.
 
+mod accounts;
 mod files;
 mod flow;
 mod pair;

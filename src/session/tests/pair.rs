@@ -244,7 +244,7 @@ impl Pair {
     }
 
     /// The connection check, from the hello.
-    fn check(&mut self) {
+    pub fn check(&mut self) {
         assert_eq!(self.client_frames()[0].header["notice"], "hello");
         let mac = scram::hmac(&self.svc.key, self.client.challenge.as_ref().unwrap());
         assert_eq!(self.request(json!({"op": "auth", "hmac": scram::b64(&mac)})), json!({"ok": true}));

@@ -49,6 +49,7 @@ fn cases(op: Op) -> (Value, Vec<Value>) {
                 with("iterations", json!(1u64 << 32)),
                 with("iterations", json!("1000")),
                 with("stored_key", Value::Null),
+                with("token", json!(5)),
             ];
             (ok, bad)
         }
@@ -160,6 +161,21 @@ fn every_op_misspelt_mistyped_or_missing_is_unknown_op() {
             assert_eq!(refused.error.code, ErrorCode::UnknownOp, "{h}: {}", refused.error);
         }
     }
+}
+
+#[test]
+fn registers_token_is_optional_and_left_out_when_absent() {
+    let key = "c2VjcmV0LWtleS1vZi0zMi1ieXRlcy0xMjM0NTY3OA==";
+    let plain = json!({"op": "register", "user": "a", "salt": "c2FsdA==", "iterations": 1000, "stored_key": key, "server_key": key});
+    let mut with = plain.clone();
+    with["token"] = json!("00112233445566778899aabbccddeeff");
+    let Ok(Request::Register { token, .. }) = Request::from_header(header(plain.clone())) else { panic!() };
+    assert_eq!(token, None);
+    let request = Request::from_header(header(with.clone())).unwrap();
+    assert!(matches!(&request, Request::Register { token: Some(t), .. } if t.len() == 32));
+    assert_eq!(serde_json::to_value(&request).unwrap(), with);
+    let Ok(untokened) = Request::from_header(header(plain.clone())) else { panic!() };
+    assert_eq!(serde_json::to_value(untokened).unwrap(), plain, "no \"token\": null on the wire");
 }
 
 #[test]
