@@ -23,6 +23,9 @@
 //! - [`partial`]: hidden partial uploads with resumable hash checkpoints.
 //! - [`digest_cache`]: a file's SHA-256 kept in an xattr, so downloads can use sendfile.
 //! - [`users`]: per-user shared state: home handle, usage and quota, uploads.
+//! - [`worker`]: the worker pool: two threads for the slow disk work (fsync,
+//!   rename, unlink, walks, account writes, hashing, a KDF), woken back into
+//!   the loop by a `mio::Waker`.
 //! - [`services`]: the server-wide state sessions act on.
 //! - [`throttle`]: brute-force throttling of logins at three levels: user and
 //!   address, address, and user across addresses (with a growing back-off).

@@ -173,10 +173,11 @@ fn encode(cp: &Checkpoint) -> io::Result<Vec<u8>> {
 /// target's directory so the rename survives a crash.
 /// The verified digest is remembered on the file (see `crate::digest_cache`)
 /// so downloads can send it without hashing it again.
-pub fn commit(home: &dyn HomeStore, partial: &Partial, target: &VPath, sha256: &str) -> io::Result<()> {
-    partial.file.remember_digest(sha256);
-    partial.file.sync()?;
-    home.commit_partial(&partial.id, target)
+/// Slow (two fsyncs): a worker job (`crate::worker::Job::Commit`).
+pub fn commit(home: &dyn HomeStore, id: &str, file: &dyn WriteFile, target: &VPath, sha256: &str) -> io::Result<()> {
+    file.remember_digest(sha256);
+    file.sync()?;
+    home.commit_partial(id, target)
 }
 
 /// Deletes a partial and its checkpoint; returns the bytes freed.
@@ -259,7 +260,7 @@ mod tests {
             assert_eq!(again.partial.hasher.clone().finalize(), Sha256::digest(data));
 
             home.mkdir(&vpath("/a"), false).unwrap();
-            commit(home, &again.partial, &path, &hex::encode(Sha256::digest(data))).unwrap();
+            commit(home, &again.partial.id, &*again.partial.file, &path, &hex::encode(Sha256::digest(data))).unwrap();
             let opened = home.open_read(&path).unwrap();
             let mut back = vec![0u8; data.len()];
             opened.file.read_exact_at(&mut back, 0).unwrap();

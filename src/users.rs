@@ -8,38 +8,58 @@
 //! upload runs takes the credit back, and two uploads naming one file through
 //! different paths cannot both be credited for it.
 //!
-//! Usage is computed once, when the first session of a user logs in, by an
-//! incremental scan that the event loop advances a bounded number of entries
-//! per turn ([`Users::tick`]), so a huge home cannot stall other clients.
-//! Until it completes, that user's file requests wait (see the session's
-//! deferred request). After that it is kept up to date by every change, and
-//! dropped when the user's last session ends.
+//! Usage is computed once, when the first session of a user logs in, by a
+//! walk of the whole home that runs as a worker job (`crate::worker`), so a
+//! huge home cannot stall other clients; stale partial uploads are swept
+//! first, in a job of their own. One session claims the scan
+//! ([`Users::claim_scan`]) and reports its end ([`Users::scan_done`]); until
+//! then every session of the user defers the requests that need usage (see
+//! the session's deferred request). After that, usage is kept up to date by
+//! every change, and dropped when the user's last session ends.
 
 use crate::home::VPath;
-use crate::partial;
 use crate::protocol::messages::QuotaInfo;
-use crate::storage::{FileId, HomeStore, Storage, UsageWalk};
+use crate::storage::{FileId, HomeStore, Storage};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Directory entries the usage scans may visit per loop turn, in total.
-pub const SCAN_BUDGET: usize = 2048;
+/// Where a user's usage stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Usage {
+    /// Not computed yet; the first claim sweeps stale partials, then scans.
+    Needed,
+    /// A session's scan job is running.
+    Scanning,
+    /// Known, and kept up to date.
+    Known,
+    /// The last scan failed (why); the next request that needs usage
+    /// starts another.
+    Failed(String),
+}
+
+/// A claimed scan: what to walk, whether to sweep stale partials first, and
+/// the state it belongs to (see [`Users::scan_done`]).
+pub struct ScanClaim {
+    pub home: Arc<dyn HomeStore>,
+    pub sweep_first: bool,
+    pub epoch: u64,
+}
 
 /// One user's shared state.
 pub struct UserState {
     pub home: Arc<dyn HomeStore>,
     /// Bytes of regular files in the home, including partial uploads.
-    /// Meaningful once `scan` is `None`.
+    /// Meaningful once `usage` is [`Usage::Known`].
     pub used: u64,
     /// Bytes promised to uploads in progress but not yet written.
     pub reserved: u64,
     /// The quota in bytes; `None` is unlimited.
     pub limit: Option<u64>,
-    scan: Option<Box<dyn UsageWalk>>,
-    /// Why the last scan failed; usage is unknown until a new scan succeeds.
-    pub scan_error: Option<String>,
+    usage: Usage,
+    /// Tells this state from a later one of the same user (after all its
+    /// sessions ended), so a scan of the old one is not taken for the new.
+    epoch: u64,
     sessions: usize,
     /// Target paths with an upload in progress (for `busy`).
     pub uploads: HashSet<VPath>,
@@ -52,7 +72,12 @@ pub struct UserState {
 impl UserState {
     /// Whether usage is known (a scan has finished without error).
     pub fn ready(&self) -> bool {
-        self.scan.is_none() && self.scan_error.is_none()
+        self.usage == Usage::Known
+    }
+
+    /// Where usage stands.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
     }
 
     /// Bytes still free, counting reservations less the credits for files
@@ -202,32 +227,24 @@ pub struct Shortfall {
 #[derive(Default)]
 pub struct Users {
     map: HashMap<String, UserState>,
-    /// Users whose scan is running, so a loop turn never walks every user.
-    scanning: Vec<String>,
+    /// Users whose scan is running.
+    scanning: usize,
+    /// The last epoch given to a new state.
+    epochs: u64,
 }
 
 impl Users {
-    /// A session of `user` logged in: opens the home and starts the usage
-    /// scan if this is the user's first session.
-    /// Stale partial uploads are swept first (no other session of the user
-    /// can be uploading), so the scan counts what remains.
-    pub fn attach(
-        &mut self,
-        storage: &dyn Storage,
-        user: &str,
-        limit: Option<u64>,
-        partial_max_age: Duration,
-    ) -> io::Result<Arc<dyn HomeStore>> {
+    /// A session of `user` logged in: opens the home (creating it if it is
+    /// missing), and for the user's first session sets usage to
+    /// [`Usage::Needed`]; the session then claims the scan.
+    pub fn attach(&mut self, storage: &dyn Storage, user: &str, limit: Option<u64>) -> io::Result<Arc<dyn HomeStore>> {
         if let Some(state) = self.map.get_mut(user) {
             state.sessions += 1;
             state.limit = limit;
             return Ok(state.home.clone());
         }
         let home = storage.open_home(user)?;
-        if let Err(e) = partial::sweep_stale(&*home, partial_max_age, &[]) {
-            log::warn!("sweeping stale partial uploads of {user}: {e}");
-        }
-        let scan = home.usage_walk()?;
+        self.epochs += 1;
         self.map.insert(
             user.to_owned(),
             UserState {
@@ -235,15 +252,14 @@ impl Users {
                 used: 0,
                 reserved: 0,
                 limit,
-                scan: Some(scan),
-                scan_error: None,
+                usage: Usage::Needed,
+                epoch: self.epochs,
                 sessions: 1,
                 uploads: HashSet::new(),
                 credits: HashMap::new(),
                 credited: 0,
             },
         );
-        self.scanning.push(user.to_owned());
         Ok(home)
     }
 
@@ -252,8 +268,8 @@ impl Users {
         if let Some(state) = self.map.get_mut(user) {
             state.sessions = state.sessions.saturating_sub(1);
             if state.sessions == 0 {
-                if state.scan.is_some() {
-                    self.scanning.retain(|u| u != user);
+                if state.usage == Usage::Scanning {
+                    self.scanning -= 1;
                 }
                 self.map.remove(user);
             }
@@ -268,57 +284,47 @@ impl Users {
         self.map.get_mut(user)
     }
 
-    /// Starts a fresh scan for a user whose last one failed.
-    pub fn restart_scan(&mut self, user: &str) -> io::Result<()> {
-        let Some(state) = self.map.get_mut(user) else { return Ok(()) };
-        if state.scan.is_some() {
-            return Ok(());
-        }
-        state.scan = Some(state.home.usage_walk()?);
-        state.scan_error = None;
-        self.scanning.push(user.to_owned());
-        Ok(())
+    /// Claims `user`'s scan for the calling session, if usage is needed or
+    /// the last scan failed: usage is [`Usage::Scanning`] until
+    /// [`Users::scan_done`]. Stale partials are swept first only at the
+    /// first login, when no session can have an upload in progress.
+    pub fn claim_scan(&mut self, user: &str) -> Option<ScanClaim> {
+        let state = self.map.get_mut(user)?;
+        let sweep_first = match state.usage {
+            Usage::Needed => true,
+            Usage::Failed(_) => false,
+            Usage::Scanning | Usage::Known => return None,
+        };
+        state.usage = Usage::Scanning;
+        self.scanning += 1;
+        Some(ScanClaim { home: state.home.clone(), sweep_first, epoch: state.epoch })
     }
 
-    /// Whether any usage scan is still running. O(1).
-    pub fn scanning(&self) -> bool {
-        !self.scanning.is_empty()
-    }
-
-    /// Advances the running scans by at most `budget` entries in total,
-    /// shared among them. Returns whether any scan finished (waiting sessions
-    /// may continue). Costs O(running scans), never O(users).
-    pub fn tick(&mut self, budget: usize) -> bool {
-        let share = (budget / self.scanning.len().max(1)).max(1);
-        let mut finished = false;
-        let map = &mut self.map;
-        self.scanning.retain(|user| {
-            let Some(state) = map.get_mut(user) else { return false };
-            let Some(scan) = state.scan.as_mut() else { return false };
-            let result = scan.step(share);
-            let done = match result {
-                Ok(None) => false,
-                Ok(Some(total)) => {
-                    log::debug!("usage of {user}: {total} bytes");
-                    state.used = total;
-                    true
-                }
-                Err(e) => {
-                    // Usage stays unknown (never guessed low, which would void
-                    // the quota); requests that need it get an error, and the
-                    // next one starts a new scan.
-                    log::error!("usage scan of {user} failed: {e}");
-                    state.scan_error = Some(e.to_string());
-                    true
-                }
-            };
-            if done {
-                state.scan = None;
-                finished = true;
+    /// The scan claimed with `epoch` ended: usage is `result`'s total, or
+    /// unknown with the error (never guessed low, which would void the
+    /// quota; the next request that needs it starts a new scan). A result
+    /// for a state that is gone (its sessions all ended) is dropped.
+    pub fn scan_done(&mut self, user: &str, epoch: u64, result: Result<u64, String>) {
+        let Some(state) = self.map.get_mut(user).filter(|s| s.epoch == epoch && s.usage == Usage::Scanning) else {
+            return;
+        };
+        self.scanning -= 1;
+        match result {
+            Ok(total) => {
+                log::debug!("usage of {user}: {total} bytes");
+                state.used = total;
+                state.usage = Usage::Known;
             }
-            !done
-        });
-        finished
+            Err(why) => {
+                log::error!("usage scan of {user} failed: {why}");
+                state.usage = Usage::Failed(why);
+            }
+        }
+    }
+
+    /// Whether any usage scan is running. O(1).
+    pub fn scanning(&self) -> bool {
+        self.scanning > 0
     }
 }
 
@@ -329,13 +335,23 @@ mod tests {
     use crate::config::Config;
     use crate::storage::disk::DiskStorage;
     use crate::storage::memory::MemoryStorage;
+    use crate::worker::{Job, JobOutput};
+
+    /// Runs a claimed scan to its end, as a worker would.
+    fn scan(users: &mut Users, user: &str) {
+        let claim = users.claim_scan(user).expect("a scan to claim");
+        let result = match (Job::Scan { home: claim.home }).run() {
+            JobOutput::Scanned(r) => r.map_err(|e| e.to_string()),
+            other => panic!("{other:?}"),
+        };
+        users.scan_done(user, claim.epoch, result);
+    }
 
     /// A user with usage known.
     fn ready_user(users: &mut Users, storage: &dyn Storage, user: &str, limit: u64) {
-        users.attach(storage, user, Some(limit), Duration::from_secs(3600)).unwrap();
-        while users.scanning() {
-            users.tick(SCAN_BUDGET);
-        }
+        users.attach(storage, user, Some(limit)).unwrap();
+        scan(users, user);
+        assert!(users.get(user).unwrap().ready());
     }
 
     #[test]
@@ -360,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session_on_disk() {
+    fn one_session_claims_the_scan_and_the_state_goes_with_the_last_session_on_disk() {
         let root = tempfile::tempdir().unwrap();
         let storage = DiskStorage::open(&Config::new(root.path())).unwrap();
         for (user, files) in [("a", 50), ("b", 3)] {
@@ -370,35 +386,38 @@ mod tests {
                 std::fs::write(dir.join(format!("f{i}")), [0u8; 10]).unwrap();
             }
         }
-        scans_finish_in_bounded_steps(&storage);
+        claims_and_sessions(&storage);
     }
 
     #[test]
-    fn scans_finish_in_bounded_steps_and_state_goes_with_the_last_session_in_memory() {
+    fn one_session_claims_the_scan_and_the_state_goes_with_the_last_session_in_memory() {
         let storage = MemoryStorage::new();
         for (user, files) in [("a", 50), ("b", 3)] {
             for i in 0..files {
                 storage.write_file(user, &format!("f{i}"), &[0u8; 10]).unwrap();
             }
         }
-        scans_finish_in_bounded_steps(&storage);
+        claims_and_sessions(&storage);
     }
 
-    fn scans_finish_in_bounded_steps(storage: &dyn Storage) {
+    fn claims_and_sessions(storage: &dyn Storage) {
         let mut users = Users::default();
-        let age = Duration::from_secs(3600);
-        users.attach(storage, "a", Some(1000), age).unwrap();
-        users.attach(storage, "b", None, age).unwrap();
-        users.attach(storage, "b", None, age).unwrap();
-        assert!(users.scanning());
-        assert!(!users.get("a").unwrap().ready());
-        let mut turns = 0;
-        while users.scanning() {
-            users.tick(8);
-            turns += 1;
-            assert!(turns < 100, "scans never finish");
-        }
-        assert!(turns > 1, "a budget of 8 entries cannot finish 53 files in one turn");
+        users.attach(storage, "a", Some(1000)).unwrap();
+        users.attach(storage, "b", None).unwrap();
+        users.attach(storage, "b", None).unwrap();
+        assert_eq!(users.get("a").unwrap().usage(), &Usage::Needed);
+        assert!(!users.scanning());
+        let claim = users.claim_scan("a").expect("the first claim");
+        assert!(claim.sweep_first, "stale partials are swept at the first login");
+        assert!(users.claim_scan("a").is_none(), "one scan at a time");
+        assert!(users.scanning() && !users.get("a").unwrap().ready());
+        users.scan_done("a", claim.epoch, Err("disk on fire".into()));
+        assert_eq!(users.get("a").unwrap().usage(), &Usage::Failed("disk on fire".into()));
+        assert!(!users.scanning());
+        let again = users.claim_scan("a").expect("a failed scan is claimed again");
+        assert!(!again.sweep_first, "only the first login sweeps");
+        users.scan_done("a", again.epoch, Ok(500));
+        scan(&mut users, "b");
         assert_eq!(users.get("a").unwrap().used, 500);
         assert_eq!(users.get("a").unwrap().free(), Some(500));
         assert_eq!(users.get("b").unwrap().used, 30);
@@ -410,6 +429,17 @@ mod tests {
         assert!(users.get("b").is_some(), "one session of b remains");
         users.detach("b");
         assert!(users.get("b").is_none());
+        // A scan of a state whose sessions all ended is not taken for the next.
+        let old = users.claim_scan("a");
+        assert!(old.is_none(), "a's usage is known");
+        users.detach("a");
+        users.attach(storage, "a", Some(1000)).unwrap();
+        let stale = users.claim_scan("a").unwrap();
+        users.detach("a");
+        users.attach(storage, "a", Some(1000)).unwrap();
+        users.scan_done("a", stale.epoch, Ok(1));
+        assert_eq!(users.get("a").unwrap().usage(), &Usage::Needed, "a stale result is dropped");
+        assert!(!users.scanning());
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Regressions found by the fuzz harnesses (fuzz/), replayed here as plain
 //! tests against the public session API: a `Session` on a temporary
-//! `Services`, bytes in and out, a fake clock. Each test names the fuzz
-//! target and seed or crash input it came from.
+//! `Services`, bytes in and out, a fake clock; the jobs it asks for run at
+//! once, on the test's thread. Each test names the fuzz target and seed or
+//! crash input it came from.
 
 use mioftp::config::Config;
 use mioftp::protocol::frame::{self, encode_to_vec};
 use mioftp::protocol::scram::{self, ClientKeys, Exchange};
 use mioftp::services::Services;
-use mioftp::session::{Budget, Channel, Endpoint, Session};
+use mioftp::session::{Budget, Channel, DriverRequest, Endpoint, Session};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -40,27 +41,38 @@ fn keys() -> ClientKeys {
 
 const SALT: &[u8] = b"saltsaltsaltsalt";
 
-/// Logs `s` in as `user` (registered with [`PASSWORD`]) and finishes the
-/// usage scan.
+/// Logs `s` in as `user` (registered with [`PASSWORD`]); the usage scan
+/// runs as jobs do here, at once.
 fn log_in(s: &mut Session, svc: &mut Services, now: Instant, user: &str) {
     let first = call(s, svc, now, json!({"op": "login", "user": user, "nonce": "client-nonce-1"}));
     let nonce = first["nonce"].as_str().unwrap().to_owned();
     let ex = Exchange { user, client_nonce: "client-nonce-1", nonce: &nonce, salt: SALT, iterations: ITER };
     let proof = keys().proof(&ex.auth_message());
     assert_eq!(call(s, svc, now, json!({"op": "login_proof", "proof": scram::b64(&proof)}))["user"], user);
-    while svc.users.scanning() {
-        svc.users.tick(mioftp::users::SCAN_BUDGET);
+    run_jobs(s, svc, now);
+    assert!(!svc.users.scanning());
+}
+
+/// Runs the jobs the session asked for, as an instant worker pool.
+fn run_jobs(s: &mut Session, svc: &mut Services, now: Instant) {
+    while let Some(request) = s.poll_request() {
+        match request {
+            DriverRequest::Work(job) => s.work_done(job.run(), now, svc),
+            other => panic!("unexpected request {other:?}"),
+        }
     }
 }
 
 /// Everything the session has to send, through the public contract.
 fn take_output(s: &mut Session, svc: &mut Services, now: Instant) -> Vec<u8> {
     let mut out = Vec::new();
-    while s.wants_write(CONTROL) {
-        if s.write_to(CONTROL, &mut out, &mut Budget::unlimited(), now, svc).unwrap() == 0 {
+    loop {
+        run_jobs(s, svc, now);
+        if !s.wants_write(CONTROL) || s.write_to(CONTROL, &mut out, &mut Budget::unlimited(), now, svc).unwrap() == 0 {
             break;
         }
     }
+    run_jobs(s, svc, now);
     out
 }
 

@@ -6,14 +6,17 @@
 //! the server's driver here; a failure is the session's.
 //!
 //! Checked after every call: the session is never stuck (it wants to read
-//! or write, is closed, or waits for a usage scan); the input it holds and
-//! the output it queues stay bounded; and no call other than `write_to`
-//! (which generates a download's body) adds output while a download's body
-//! is not yet all queued (it would be read as file bytes).
+//! or write, is closed, or waits for a job); the input it holds and the
+//! output it queues stay bounded; it asks for at most one job at a time;
+//! and no call other than `write_to` (which generates a download's body)
+//! adds output while a download's body is not yet all queued (it would be
+//! read as file bytes). The jobs it asks for wait in [`Conn::job`] until
+//! the script runs them (or refuses them, as a full pool would).
 
 use crate::output::OutputCheck;
 use mioftp::services::Services;
-use mioftp::session::{Budget, Channel, CloseReason, Endpoint, OUT_HIGH_WATER, Session};
+use mioftp::session::{Budget, Channel, CloseReason, DriverRequest, Endpoint, OUT_HIGH_WATER, Session};
+use mioftp::worker::{Job, JobOutput};
 use mioftp_proto::frame::{LEN_PREFIX, MAX_HEADER_LEN};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -45,6 +48,8 @@ pub struct Conn {
     /// The peer shut its sending side.
     pub eof_sent: bool,
     pub out: OutputCheck,
+    /// The job the session asked for, not yet run.
+    pub job: Option<Job>,
     scratch: Vec<u8>,
 }
 
@@ -92,8 +97,14 @@ impl Write for Outgoing<'_> {
 
 impl Conn {
     pub fn new(s: Session) -> Conn {
-        let mut c =
-            Conn { s, socket: VecDeque::new(), eof_sent: false, out: OutputCheck::default(), scratch: Vec::new() };
+        let mut c = Conn {
+            s,
+            socket: VecDeque::new(),
+            eof_sent: false,
+            out: OutputCheck::default(),
+            job: None,
+            scratch: Vec::new(),
+        };
         c.scratch = vec![0; SCRATCH];
         c
     }
@@ -159,7 +170,7 @@ impl Conn {
         true
     }
 
-    /// The usage scan this session waited for has finished.
+    /// Some job finished: a session that waits may go on.
     pub fn resume(&mut self, now: Instant, svc: &mut Services) {
         if self.s.is_waiting() {
             guarded(&mut self.s, &self.out, |s| s.resume(now, svc));
@@ -167,12 +178,41 @@ impl Conn {
         }
     }
 
+    /// Runs the job the session asked for (or refuses it with `Busy`, as a
+    /// full pool would) and hands the output back. Returns whether there
+    /// was one.
+    pub fn run_job(&mut self, refuse: bool, now: Instant, svc: &mut Services) -> bool {
+        let Some(mut job) = self.job.take() else { return false };
+        let output = if refuse {
+            job.scrub();
+            JobOutput::Busy
+        } else {
+            job.run()
+        };
+        guarded(&mut self.s, &self.out, |s| s.work_done(output, now, svc));
+        self.check();
+        true
+    }
+
+    /// The one way out, as the driver's: a job still out is run first, so
+    /// the session hears its end before the close.
     pub fn close(mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
+        while self.run_job(false, now, svc) {}
         self.s.on_close(reason, now, svc);
     }
 
-    /// The contract's invariants, after every call.
-    fn check(&self) {
+    /// Takes what the session asks of the driver, then checks the
+    /// contract's invariants; after every call.
+    fn check(&mut self) {
+        while let Some(request) = self.s.poll_request() {
+            match request {
+                DriverRequest::Work(job) => {
+                    assert!(self.job.is_none(), "a second job while one runs");
+                    self.job = Some(job);
+                }
+                other => panic!("the native session asked the driver for {other:?}"),
+            }
+        }
         let s = &self.s;
         let live = s.wants_read(C) || s.wants_write(C) || s.is_closed() || s.is_waiting();
         assert!(live, "the session is stuck: it wants nothing, is not closed and waits for nothing");

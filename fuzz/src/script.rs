@@ -84,7 +84,8 @@ pub enum Op {
     AdvanceSecs(u8),
     /// The session's timer fires, if its deadline has passed.
     Timeout,
-    /// The server advances usage scans by this budget, resuming waiters.
+    /// The worker pool runs every pending job (refuses them when the byte
+    /// is 2 mod 4), then waiting sessions resume.
     Tick(u8),
     /// The peer shuts down its sending side.
     Eof,

@@ -19,8 +19,8 @@
 //! The connection starts at the hello (`session`) or after a real connection
 //! check and SCRAM login (`session_authed`). The script then sends bytes,
 //! lets the server read them in pieces and under small budgets, drains
-//! output in pieces, moves the clock, fires the timer, ticks usage scans,
-//! and so on. Every byte moves through the public session contract, under
+//! output in pieces, moves the clock, fires the timer, runs (or refuses) the
+//! jobs sessions ask for, and so on. Every byte moves through the public session contract, under
 //! the rules any driver follows ([`crate::conn`]), so a failure is a bug of
 //! the session, not of the harness.
 //!
@@ -163,7 +163,7 @@ impl Run<'_> {
             Op::AdvanceSecs(s) => self.now += Duration::from_secs(u64::from(*s)),
             Op::Timeout => self.timeout(),
             Op::Tick(b) => {
-                self.tick(usize::from(*b));
+                self.tick(*b);
             }
             Op::Eof => {
                 if let Some(c) = self.conn() {
@@ -232,28 +232,36 @@ impl Run<'_> {
         }
     }
 
-    /// The driver's scan step: a bounded step of every scan, then the
-    /// waiting sessions of every connection continue.
-    fn tick(&mut self, budget: usize) -> bool {
-        if !self.w.svc.users.scanning() {
-            return false;
+    /// The worker pool's step: every connection's job runs (or, when
+    /// `b % 4 == 2`, is refused with `Busy`, as a full pool would), then the
+    /// waiting sessions of every connection continue. Returns whether any
+    /// job was there.
+    fn tick(&mut self, b: u8) -> bool {
+        let now = self.now;
+        let mut ran = false;
+        for c in self.slots.iter_mut().flatten() {
+            ran |= c.run_job(b % 4 == 2, now, &mut self.w.svc);
         }
-        if self.w.svc.users.tick(budget) {
-            let now = self.now;
+        if ran {
             for c in self.slots.iter_mut().flatten() {
                 c.resume(now, &mut self.w.svc);
             }
         }
-        true
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|c| c.s.is_closed()) {
+                self.close(i, CloseReason::Done);
+            }
+        }
+        ran
     }
 
     pub(crate) fn finish_scans(&mut self) {
         for _ in 0..10_000 {
-            if !self.tick(mioftp::users::SCAN_BUDGET) {
+            if !self.tick(0) {
                 return;
             }
         }
-        panic!("usage scans did not finish");
+        panic!("jobs did not finish");
     }
 
     /// Drives the current connection like a server whose socket is always
@@ -262,7 +270,7 @@ impl Run<'_> {
         for _ in 0..PUMP_LIMIT {
             let mut moved = self.write(usize::MAX, Budget::new(TURN));
             moved |= self.read(0, Budget::new(TURN));
-            moved |= self.tick(mioftp::users::SCAN_BUDGET);
+            moved |= self.tick(0);
             if !moved || self.conn().is_none() {
                 return;
             }

@@ -166,7 +166,10 @@ pub fn error_reply(code: ErrorCode) -> (u16, &'static str) {
         NoSpace => (452, "Insufficient storage space on the server."),
         TooManyAttempts => (530, "Too many failed logins; try again later."),
         Timeout => (421, "Timeout; closing control connection."),
-        ServerBusy => (421, "Too many connections; try again later."),
+        // A job the worker pool could not take (a full queue): nothing was
+        // done, and the session goes on. (A connection refused at admission
+        // gets its own 421 from the acceptor.)
+        ServerBusy => (450, "Server busy; nothing was done, try again."),
         Internal => (451, "Local error in processing."),
         // Audit-only reasons: they name why a connection ended and are never
         // a reply; if one ever reached a reply, the transfer was cut.

@@ -9,10 +9,12 @@
 //!   download.
 //! - **Hash while sending**: each chunk is read into the caller's output
 //!   buffer and hashed on the way ([`Download::step`]). On a resumed
-//!   download the bytes before the offset are hashed first (without being
-//!   sent), a bounded chunk per step, so the digest always covers the whole
-//!   file; when the whole file was hashed and did not change meanwhile, the
-//!   digest is remembered for next time.
+//!   download the bytes before the offset are hashed first, without being
+//!   sent, as a worker-pool job ([`Download::prefix_job`], then
+//!   [`Download::prefix_hashed`]), so the digest always covers the whole
+//!   file and a file that cannot be read is refused before any byte is
+//!   announced; when the whole file was hashed and did not change
+//!   meanwhile, the digest is remembered for next time.
 
 use super::{Authed, Origin, resolve, wire};
 use crate::audit::{Log, Outcome, Record, Transfer};
@@ -20,6 +22,7 @@ use crate::home::Meta;
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
 use crate::storage::{Opened, ReadFile, Stamp};
+use crate::worker::{Job, JobOutput};
 use sha2::{Digest, Sha256};
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
@@ -38,7 +41,7 @@ pub struct Download {
     length: u64,
     /// Where the body starts.
     offset: u64,
-    /// Next byte to read (hash-only while below `offset`) or send.
+    /// Next byte to read or send.
     pos: u64,
     mode: Mode,
     started: Instant,
@@ -114,11 +117,47 @@ impl Download {
         }
     }
 
-    /// Sends from `offset` (at most the file's length). With a known digest
-    /// there is nothing to hash below it.
+    /// Sends from `offset` (at most the file's length). Without a known
+    /// digest the bytes before it must be hashed first: see
+    /// [`Download::prefix_job`].
     pub fn start_at(&mut self, offset: u64) {
         self.offset = offset.min(self.length);
-        self.pos = if matches!(self.mode, Mode::Cached(_)) { self.offset } else { 0 };
+        self.pos = self.offset;
+    }
+
+    /// The worker job that hashes the bytes before the resume offset, when
+    /// they must be (no cached digest): the file goes with the job and comes
+    /// back with [`Download::prefix_hashed`]. `None`: nothing to hash.
+    pub fn prefix_job(&mut self) -> Option<Job> {
+        if !matches!(self.mode, Mode::Hash(..)) || self.offset == 0 {
+            return None;
+        }
+        let file = std::mem::replace(&mut self.file, Box::new(Lent));
+        Some(Job::Hash { file, len: self.offset })
+    }
+
+    /// The prefix is hashed: the body may start. A file that could not be
+    /// read (or a job that was not run) is refused, recorded, and returned.
+    pub fn prefix_hashed(&mut self, output: JobOutput, now: Instant, svc: &mut Services) -> Result<(), WireError> {
+        let failed = match output {
+            JobOutput::Hashed { file, hasher, result: Ok(()) } => {
+                self.file = file;
+                if let Mode::Hash(h, _) = &mut self.mode {
+                    *h = hasher;
+                }
+                return Ok(());
+            }
+            JobOutput::Hashed { file, result: Err(e), .. } => {
+                self.file = file;
+                log::error!("reading {} for download: {e}", self.path);
+                WireError::new(ErrorCode::Internal, "the file could not be read")
+            }
+            JobOutput::Busy => super::busy(),
+            _ => super::lost(),
+        };
+        self.pos = self.offset;
+        self.record(svc, now, Outcome::of_failure(failed.code), Some(&failed), None);
+        Err(failed)
     }
 
     /// Refuses the download after it was opened (an FTP `REST` past the
@@ -159,25 +198,17 @@ impl Download {
         (!matches!(self.mode, Mode::Cached(_)) || self.file.fd().is_none()) && !self.all_sent()
     }
 
-    /// Reads the next chunk (at most about `max_bytes`): hash-only below
-    /// the resume offset, otherwise appended to `out` and hashed.
+    /// Reads the next chunk (at most about `max_bytes`), appended to `out`
+    /// and hashed.
     pub fn step(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> std::io::Result<Step> {
         let chunk = max_bytes.clamp(MIN_CHUNK, CHUNK) as u64;
-        let mut hasher = match &mut self.mode {
+        let hasher = match &mut self.mode {
             Mode::Hash(hasher, _) => Some(hasher),
             // sendfile moves the body (see `file_range`).
             Mode::Cached(_) if self.file.fd().is_some() => return Ok(Step::Done(0)),
             // Known digest, no descriptor: through the buffer, unhashed.
             Mode::Cached(_) => None,
         };
-        if let (Some(hasher), true) = (hasher.as_mut(), self.pos < self.offset) {
-            let want = (self.offset - self.pos).min(chunk) as usize;
-            let mut buf = vec![0u8; want];
-            self.file.read_exact_at(&mut buf, self.pos)?;
-            hasher.update(&buf);
-            self.pos += want as u64;
-            return Ok(Step::Working(want));
-        }
         let want = (self.length - self.pos).min(chunk) as usize;
         if want > 0 {
             let at = out.len();
@@ -259,5 +290,24 @@ impl Download {
         };
         let rec = Record::transfer(self.origin.actor(Some(&self.user)), "download", outcome, err, facts);
         svc.audit.record(Log::Downloads, rec);
+    }
+}
+
+/// Stands in for the file while it is with the prefix-hashing job.
+struct Lent;
+
+impl ReadFile for Lent {
+    fn read_exact_at(&self, _: &mut [u8], _: u64) -> std::io::Result<()> {
+        Err(std::io::Error::other("the file is being hashed"))
+    }
+    fn stamp(&self) -> Option<Stamp> {
+        None
+    }
+    fn cached_digest(&self) -> Option<String> {
+        None
+    }
+    fn remember_digest(&self, _: &str) {}
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        None
     }
 }

@@ -5,7 +5,9 @@
 //! HASH) and listings (`dir`; FTP's LIST, NLST, MLSD).
 //!
 //! Every function takes the command's name and its arguments as the client
-//! gave them, for the record, and returns the result for the reply.
+//! gave them, for the record, and returns the result for the reply. A
+//! removal is in two halves around a worker-pool job ([`remove`], then
+//! [`removed`]); the front end hands the job to the driver and waits.
 
 use super::{Authed, Origin, resolve, wire};
 use crate::audit::{Log, Record};
@@ -13,7 +15,9 @@ use crate::home::{Meta, VPath};
 use crate::protocol::messages::{EntryKind, QuotaInfo};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
-use crate::storage::{DirListing, Freed};
+use crate::storage::{DirListing, FileId, Freed, HomeStore};
+use crate::worker::{Job, JobOutput};
+use std::sync::Arc;
 
 /// Writes the command's record.
 pub fn record(
@@ -95,11 +99,35 @@ pub enum Expect {
     Dir,
 }
 
-/// `rm`: removes one entry, or with `recursive` the whole tree in one
-/// storage call; returns its path, kind and what was removed. Usage shrinks
-/// by the bytes really freed, even when a recursive removal stops at an
-/// error part-way; the one record (`rm`) tells the count and the bytes.
-#[allow(clippy::too_many_arguments)]
+/// A removal checked and ready to run as a worker job ([`Removal::job`];
+/// unlinking a big file or a deep tree is slow), and what its second half
+/// ([`removed`]) needs.
+pub struct Removal {
+    args: Vec<String>,
+    user: String,
+    home: Arc<dyn HomeStore>,
+    target: VPath,
+    recursive: bool,
+    /// The identity of the file removed, when an upload holds a credit for
+    /// replacing some file (so that credit can go).
+    credited: Option<FileId>,
+}
+
+impl Removal {
+    /// The job: one entry, or the whole tree.
+    pub fn job(&self) -> Job {
+        let (home, path) = (self.home.clone(), self.target.clone());
+        if self.recursive { Job::RemoveTree { home, path } } else { Job::Remove { home, path } }
+    }
+
+    pub fn target(&self) -> &VPath {
+        &self.target
+    }
+}
+
+/// `rm` (FTP's DELE, RMD): checks a removal of one entry, or with
+/// `recursive` the whole tree, and returns it to be run as a job. A refusal
+/// is recorded here and returned.
 pub fn remove(
     o: &Origin,
     a: &Authed,
@@ -108,13 +136,9 @@ pub fn remove(
     input: &str,
     expect: Expect,
     recursive: bool,
-) -> Result<(VPath, EntryKind, Freed), WireError> {
+) -> Result<Removal, WireError> {
     let target = resolve(a, input);
-    let mut freed = Freed::default();
-    // Removing a file that an upload will replace is fine: the upload's
-    // data is elsewhere until it is renamed into place. But the upload was
-    // credited for that file's size, which this frees now: the credit goes.
-    let result = target.clone().and_then(|t| {
+    let checked = target.clone().and_then(|t| {
         if t.is_root() {
             return Err(WireError::new(ErrorCode::BadRequest, "cannot remove your home folder"));
         }
@@ -127,47 +151,64 @@ pub fn remove(
             }
             _ => {}
         }
-        if !recursive {
-            let credited = svc.users.get(&a.user).is_some_and(|u| u.has_credits());
-            let id = if credited { a.home.file_id(&t) } else { None };
-            let (kind, bytes) = a.home.remove(&t).map_err(|e| wire(&e))?;
-            freed = Freed { count: 1, bytes };
-            if let Some(u) = svc.users.get_mut(&a.user) {
-                u.shrink(bytes);
-                if let Some(id) = id {
-                    u.revoke_credit(id);
-                }
-            }
-            return Ok((t, kind, freed));
-        }
+        let user = svc.users.get(&a.user);
         // A folder that holds the target of an upload in progress is kept:
         // removing it would make that upload fail at its very end.
-        let uploading = svc.users.get(&a.user).and_then(|u| u.uploads.iter().find(|up| up.is_within(&t)).cloned());
-        if let Some(up) = uploading {
+        let uploading = user.and_then(|u| u.uploads.iter().find(|up| up.is_within(&t)).cloned());
+        if let Some(up) = uploading.filter(|_| recursive) {
             return Err(WireError::new(
                 ErrorCode::Busy,
                 format!("{t} holds {up}, which one of your sessions is uploading; finish or cancel that upload first"),
             ));
         }
-        let (gone, result) = a.home.remove_tree(&t);
-        freed = gone;
-        if let Some(u) = svc.users.get_mut(&a.user) {
-            u.shrink(gone.bytes);
-            // A credited file may have been in the tree (reached by the
-            // upload through a link): credits whose file is no longer at its
-            // upload's target go.
-            if u.has_credits() {
-                let live: Vec<_> = u.uploads.iter().filter_map(|up| a.home.file_id(up)).collect();
-                u.retain_credits(|id| live.contains(id));
-            }
-        }
-        let kind = result.map_err(|e| wire(&e))?;
-        Ok((t, kind, gone))
+        // Removing a file that an upload will replace is fine: the upload's
+        // data is elsewhere until it is renamed into place. But the upload
+        // was credited for that file's size, which this frees: the credit goes.
+        let credited = if !recursive && user.is_some_and(|u| u.has_credits()) { a.home.file_id(&t) } else { None };
+        Ok(Removal { args: args.to_vec(), user: a.user.clone(), home: a.home.clone(), target: t, recursive, credited })
     });
-    let shown = target.as_ref().ok().map(|p| p.to_string());
-    let rec = Record::removal(o.actor(Some(&a.user)), args, shown.as_deref(), result.as_ref().map(|_| ()), freed);
+    if let Err(e) = &checked {
+        let shown = target.as_ref().ok().map(|p| p.to_string());
+        let rec = Record::removal(o.actor(Some(&a.user)), args, shown.as_deref(), Err(e), Freed::default());
+        svc.audit.record(Log::Commands, rec);
+    }
+    checked
+}
+
+/// The removal job is back: usage shrinks by the bytes really freed, even
+/// when a recursive removal stopped at an error part-way; the one record
+/// (`rm`) tells the count and the bytes. Returns the path, the kind and
+/// what was removed.
+pub fn removed(
+    o: &Origin,
+    svc: &mut Services,
+    r: Removal,
+    output: JobOutput,
+) -> Result<(VPath, EntryKind, Freed), WireError> {
+    let (freed, result) = match output {
+        JobOutput::Removed(Ok((kind, bytes))) => (Freed { count: 1, bytes }, Ok(kind)),
+        JobOutput::Removed(Err(e)) => (Freed::default(), Err(wire(&e))),
+        JobOutput::RemovedTree { freed, result } => (freed, result.map_err(|e| wire(&e))),
+        JobOutput::Busy => (Freed::default(), Err(super::busy())),
+        _ => (Freed::default(), Err(super::lost())),
+    };
+    if let Some(u) = svc.users.get_mut(&r.user) {
+        u.shrink(freed.bytes);
+        if let Some(id) = r.credited.filter(|_| freed.count > 0) {
+            u.revoke_credit(id);
+        }
+        // A credited file may have been in the tree (reached by the upload
+        // through a link): credits whose file is no longer at its upload's
+        // target go.
+        if r.recursive && freed.count > 0 && u.has_credits() {
+            let live: Vec<_> = u.uploads.iter().filter_map(|up| r.home.file_id(up)).collect();
+            u.retain_credits(|id| live.contains(id));
+        }
+    }
+    let shown = r.target.to_string();
+    let rec = Record::removal(o.actor(Some(&r.user)), &r.args, Some(&shown), result.as_ref().map(|_| ()), freed);
     svc.audit.record(Log::Commands, rec);
-    result
+    result.map(|kind| (r.target, kind, freed))
 }
 
 /// Whether `p` is, holds, or lies in a path with an upload in progress

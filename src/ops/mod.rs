@@ -68,6 +68,17 @@ pub fn note_login(svc: &crate::services::Services, user: &str, last: Option<&str
     }
 }
 
+/// The reply to a request whose worker job was not run (the pool's queue
+/// was full, or the server is stopping): nothing was done.
+pub fn busy() -> WireError {
+    WireError::new(ErrorCode::ServerBusy, "the server is too busy for this now; nothing was done, try again")
+}
+
+/// The reply to a request whose worker job failed in an unknown way.
+pub fn lost() -> WireError {
+    WireError::new(ErrorCode::Internal, "the server hit an internal error; the request may not have taken effect")
+}
+
 /// Converts a filesystem error to the wire.
 pub fn wire(e: &FsError) -> WireError {
     let code = e.code();

@@ -1,9 +1,12 @@
 //! An upload, for both front ends: [`Upload::begin`] checks the target,
 //! marks it busy, opens (or resumes) its hidden partial file and reserves
-//! quota; [`Upload::write`] appends and hashes body bytes; [`Upload::commit`]
-//! makes the file visible under its name (fsync, atomic rename, the digest
-//! remembered); [`Upload::end`] gives back what was reserved and writes the
-//! one `upload_file.log` record of the attempt.
+//! quota; [`Upload::write`] appends and hashes body bytes;
+//! [`Upload::commit_job`] is the worker-pool job that makes the file visible
+//! under its name (fsync, atomic rename, the digest remembered) and
+//! [`Upload::committed`] its second half, on the loop; [`Upload::end`] gives
+//! back what was reserved and writes the one `upload_file.log` record of the
+//! attempt. A front end hands the job to the driver (`DriverRequest::Work`)
+//! and waits for it in a state of its own.
 //!
 //! Two shapes of upload:
 //! - **declared** ([`Size::Exactly`]): the native `put` says the length
@@ -24,8 +27,9 @@ use crate::home::VPath;
 use crate::partial::{self, Partial, Resume};
 use crate::protocol::{ErrorCode, WireError, human_size as human};
 use crate::services::Services;
-use crate::storage::{FileId, HomeStore, ReadFile};
+use crate::storage::{FileId, HomeStore, ReadFile, WriteFile};
 use crate::users::Shortfall;
+use crate::worker::{Job, JobOutput};
 use sha2::Digest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,6 +89,22 @@ pub struct Upload {
     credit: Option<FileId>,
     since_checkpoint: u64,
     started: Instant,
+    /// While the commit job runs: the size of the file it replaces (freed
+    /// by the rename) and the digest.
+    committing: Option<(u64, String)>,
+}
+
+/// Stands in for the data file once it went to the commit job.
+struct Committing;
+
+impl WriteFile for Committing {
+    fn write_all(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::other("the upload is being committed"))
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        Err(std::io::Error::other("the upload is being committed"))
+    }
+    fn remember_digest(&self, _: &str) {}
 }
 
 fn fail(code: ErrorCode, msg: impl Into<String>) -> WireError {
@@ -244,6 +264,7 @@ impl Upload {
             credit,
             since_checkpoint: 0,
             started: now,
+            committing: None,
         };
         up.save_checkpoint();
         Ok(up)
@@ -356,31 +377,76 @@ impl Upload {
         hex::encode(self.partial.hasher.clone().finalize())
     }
 
-    /// Deletes the partial (a digest that did not match): nothing is kept.
-    pub fn discard(&self, svc: &mut Services) {
-        match partial::discard(&*self.home, &self.partial.id) {
-            Ok(freed) => {
+    /// The job that deletes the partial (a digest that did not match):
+    /// nothing is kept. [`Upload::discarded`] takes its output.
+    pub fn discard_job(&self) -> Job {
+        Job::Discard { home: self.home.clone(), id: self.partial.id.clone() }
+    }
+
+    /// The partial is gone (or could not be deleted: then it stays, and a
+    /// later sweep takes it).
+    pub fn discarded(&self, output: JobOutput, svc: &mut Services) {
+        match output {
+            JobOutput::Discarded(Ok(freed)) => {
                 if let Some(u) = svc.users.get_mut(&self.user) {
                     u.shrink(freed);
                 }
             }
-            Err(err) => log::error!("discarding partial of {}: {err}", self.target),
+            JobOutput::Discarded(Err(err)) => log::error!("discarding partial of {}: {err}", self.target),
+            other => log::error!("discarding partial of {}: {other:?}", self.target),
         }
     }
 
-    /// Makes the upload visible under its name, durably, with `sha256`
-    /// remembered for downloads; the replaced file's bytes go back to the
-    /// quota.
-    pub fn commit(&self, sha256: &str, svc: &mut Services) -> Result<(), WireError> {
+    /// The job that makes the upload visible under its name, durably, with
+    /// `sha256` remembered for downloads (fsync, atomic rename, fsync of the
+    /// folder: slow, so on the worker pool). The data file goes with the
+    /// job; nothing more can be written. [`Upload::committed`] takes its
+    /// output. Refused at once if the target became a folder meanwhile.
+    pub fn commit_job(&mut self, sha256: &str) -> Result<Job, WireError> {
         let old = self.home.check_upload_target(&self.target).map_err(|e| wire(&e))?;
-        partial::commit(&*self.home, &self.partial, &self.target, sha256).map_err(|e| {
-            log::error!("committing upload {}: {e}", self.target);
-            io_error(&e)
-        })?;
-        if let Some(u) = svc.users.get_mut(&self.user) {
-            u.shrink(old.unwrap_or(0));
+        let file = std::mem::replace(&mut self.partial.file, Box::new(Committing));
+        self.committing = Some((old.unwrap_or(0), sha256.to_owned()));
+        Ok(Job::Commit {
+            home: self.home.clone(),
+            id: self.partial.id.clone(),
+            file,
+            target: self.target.clone(),
+            sha256: sha256.to_owned(),
+        })
+    }
+
+    /// The commit is back: the file is in place (the replaced file's bytes
+    /// go back to the quota) and its digest is returned; or it is not, and
+    /// the partial stays, resumable.
+    pub fn committed(&mut self, output: JobOutput, svc: &mut Services) -> Result<String, WireError> {
+        let Some((old_size, sha256)) = self.committing.take() else {
+            return Err(super::lost());
+        };
+        let result = match output {
+            JobOutput::Committed(Ok(())) => Ok(()),
+            JobOutput::Committed(Err(e)) => {
+                log::error!("committing upload {}: {e}", self.target);
+                Err(io_error(&e))
+            }
+            JobOutput::Busy => Err(fail(
+                ErrorCode::ServerBusy,
+                "the server is too busy to store the upload now; it is kept: send it again to resume",
+            )),
+            _ => Err(super::lost()),
+        };
+        match result {
+            Ok(()) => {
+                if let Some(u) = svc.users.get_mut(&self.user) {
+                    u.shrink(old_size);
+                }
+                Ok(sha256)
+            }
+            Err(e) => {
+                // The partial and its checkpoint are still there.
+                self.save_checkpoint();
+                Err(e)
+            }
         }
-        Ok(())
     }
 
     /// The attempt is over: gives back the unused reservation, the credit

@@ -22,8 +22,10 @@ pub struct Conn {
     pub timer: Option<Instant>,
     /// Whether the key is already in the ready list.
     pub queued: bool,
-    /// Whether the key is in the server's list of sessions waiting for a usage scan.
+    /// Whether the key is in the server's list of endpoints waiting for a job.
     pub waiting: bool,
+    /// The tag of this connection's job in flight on the worker pool.
+    pub job: Option<u64>,
     /// The loop turn in which the connection was last driven.
     pub driven_turn: u64,
     /// Counted in the per-IP table (false while a preamble runs).
@@ -44,6 +46,7 @@ impl Conn {
             timer: None,
             queued: false,
             waiting: false,
+            job: None,
             driven_turn: 0,
             admitted,
             chans: Default::default(),

@@ -57,6 +57,9 @@ impl Server {
         for key in keys {
             self.close(key, CloseReason::Shutdown, now);
         }
+        // Commits (and any other job) in flight finish and are recorded;
+        // the wait is bounded like the grace period.
+        self.drain_jobs(self.svc.config.shutdown_grace, now);
         self.svc.audit.sync();
         log::info!("server stopped");
     }

@@ -26,6 +26,7 @@ mod requests;
 mod timers;
 pub mod transport;
 mod turns;
+mod work;
 
 pub use handle::{RunningServer, ShutdownHandle};
 
@@ -96,8 +97,11 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     accept_paused_until: Option<Instant>,
-    /// Connections whose session waits for a user's usage scan.
+    /// Connections whose endpoint waits for a job (its own, or a usage scan
+    /// another connection runs); resumed whenever jobs finish.
     waiting: Vec<usize>,
+    /// The worker pool, and the jobs in flight.
+    jobs: work::Jobs,
     /// Open connections per client address (for the per-IP limit).
     per_ip: HashMap<IpAddr, usize>,
     /// The connection cap after the descriptor limit is taken into account.
@@ -155,6 +159,7 @@ impl Server {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let addr = listener.local_addr()?;
         let ftp = svc.config.ftp.listen;
+        let jobs = work::Jobs::new(crate::worker::JobPool::start(waker.clone())?);
         let mut server = Server {
             poll,
             addr,
@@ -170,6 +175,7 @@ impl Server {
             waker,
             accept_paused_until: None,
             waiting: Vec::new(),
+            jobs,
             per_ip: HashMap::new(),
             max_connections,
             signals: None,
@@ -261,7 +267,8 @@ impl Server {
             self.turn_budget = turn_share(self.ready.len());
             for event in events.iter() {
                 match event.token() {
-                    WAKER => {} // the loop reads the flag
+                    // The stop flag, or finished jobs: both are read below.
+                    WAKER => {}
                     SIGNALS => self.on_signals(),
                     token => {
                         if let Some(i) = listeners::index(token) {
@@ -294,8 +301,8 @@ impl Server {
                     }
                 }
             }
+            self.complete_jobs(now);
             self.run_ready(now);
-            self.run_scans(now);
             self.fire_timers(now);
             if self.accept_paused_until.is_some_and(|t| t <= now) {
                 self.accept_paused_until = None;
@@ -310,7 +317,7 @@ impl Server {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.ready.is_empty() || self.svc.users.scanning() {
+        if !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
         let next = [self.timers.next(), self.accept_paused_until, self.grace_deadline].into_iter().flatten().min();
@@ -387,20 +394,6 @@ impl Server {
         }
     }
 
-    /// Advances usage scans a bounded step, then lets sessions that waited
-    /// for a finished scan continue.
-    fn run_scans(&mut self, now: Instant) {
-        if !self.svc.users.scanning() || !self.svc.users.tick(crate::users::SCAN_BUDGET) {
-            return;
-        }
-        for key in std::mem::take(&mut self.waiting) {
-            let Some(conn) = self.conns.get_mut(key) else { continue };
-            conn.waiting = false;
-            conn.session.resume(now, &mut self.svc);
-            self.drive(key, now);
-        }
-    }
-
     fn fire_timers(&mut self, now: Instant) {
         while let Some(key) = self.timers.pop_due(now) {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -444,7 +437,6 @@ impl Server {
         if conn.admitted {
             self.release_ip(conn.session.peer().ip());
         }
-        conn.session.on_close(reason, now, &mut self.svc);
         if let Some(t) = conn.timer {
             self.timers.remove(key, t);
         }
@@ -453,6 +445,11 @@ impl Server {
             chan.deregister(self.poll.registry());
         }
         log::debug!("session {}: closed ({reason:?})", conn.session.id());
+        match conn.job {
+            // The endpoint hears the job's end first, then the close.
+            Some(tag) => self.orphan(tag, conn.session, reason),
+            None => conn.session.on_close(reason, now, &mut self.svc),
+        }
     }
 }
 

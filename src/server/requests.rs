@@ -7,6 +7,7 @@
 //!   read past its header become the session's first input.
 //! - `Listen`, `Connect`, `CloseChannel`: FTP data connections, opened and
 //!   closed by `super::channels`.
+//! - `Work`: a job for the worker pool (`super::work`).
 
 use super::admission::refuse_busy;
 use super::{Server, turn_share};
@@ -45,11 +46,9 @@ impl Server {
                 }
                 DriverRequest::Connect { channel, to, deadline } => self.open_connect(key, channel, to, deadline, now),
                 DriverRequest::CloseChannel { channel } => self.close_channel(key, channel, None, now),
-                // PLACEHOLDER until issue 12's pool: run inline.
                 DriverRequest::Work(job) => {
-                    let output = job.run();
-                    if let Some(conn) = self.conns.get_mut(key) {
-                        conn.session.work_done(output, now, &mut self.svc);
+                    if self.submit_job(key, job, now) {
+                        return true;
                     }
                 }
             }

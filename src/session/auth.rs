@@ -1,6 +1,7 @@
 //! The connection check, registration, SCRAM login, logout and exit.
 
 use super::tokens::{self, TokenUse};
+use super::work::{self, Pending};
 use super::{Authed, Session, State};
 use crate::accounts::{Account, CreateError, Credentials, Unusable};
 use crate::admin::{QuotaSetting, TokenKind};
@@ -8,8 +9,9 @@ use crate::audit::{Log, Record, format_ts};
 use crate::home::VPath;
 use crate::protocol::messages::{Bye, Empty, Hello, KDF_NAME, LoggedIn, LoginChallenge, PROTOCOL_VERSION, Registered};
 use crate::protocol::scram::{self, Exchange, Key};
-use crate::protocol::{ErrorCode, WireError, check_username};
+use crate::protocol::{ErrorCode, Request, WireError, check_username};
 use crate::services::Services;
+use crate::worker::{Job, JobOutput};
 use std::time::{Instant, SystemTime};
 
 /// The message both an unknown user and a wrong password get.
@@ -75,13 +77,26 @@ pub(super) struct Registration<'a> {
 
 /// `register`: a new account, or with a reset token a new password. The
 /// audit event is `register`, or `reset` when a reset token was used.
-pub(super) fn register(s: &mut Session, reg: &Registration<'_>, svc: &mut Services) {
+///
+/// Without a token (the common case) the request is checked here and the
+/// account record (and home) is written, with its fsync, by a worker job;
+/// [`registered`] answers. With a token the whole exchange (claim, durable
+/// write, spend) still runs here, on the loop: the claim borrows the token
+/// store, so it cannot wait in the session for a job.
+pub(super) fn register(s: &mut Session, reg: &Registration<'_>, now: Instant, svc: &mut Services) {
     let user = reg.user;
     let shown_user = (!user.is_empty() && user.len() <= 64).then_some(user);
     let mut used = TokenUse::default();
-    let result = try_register(s, reg, svc, &mut used);
+    let result = match try_register(s, reg, svc, &mut used) {
+        Ok(Registering::Write(account)) => {
+            let job = Job::CreateAccount { storage: svc.storage.clone(), account: (*account).clone() };
+            return s.ask(job, Pending::Register(account), now);
+        }
+        Ok(Registering::Done) => Ok(()),
+        Err(e) => Err(e),
+    };
     if result.is_ok() {
-        // A new account or a new password: no FTP login of that name may be
+        // A new password (a reset token): no FTP login of that name may be
         // remembered from before (docs/FTP.md §1.2).
         svc.ftp_logins.flush_user(user);
     }
@@ -95,7 +110,56 @@ pub(super) fn register(s: &mut Session, reg: &Registration<'_>, svc: &mut Servic
     }
 }
 
-fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &mut TokenUse) -> Result<(), WireError> {
+/// The account write of a `register` without a token is back: audit and
+/// answer. If it was not run (too many registrations from this address at
+/// once, or a full queue), the request waits and is tried again when a job
+/// finishes.
+pub(super) fn registered(s: &mut Session, account: Account, output: JobOutput, svc: &mut Services) {
+    let user = account.user.as_str();
+    let result = match output {
+        JobOutput::Busy => {
+            let Account { user, salt, iterations, stored_key, server_key, .. } = account;
+            s.deferred = Some(Request::Register { user, salt, iterations, stored_key, server_key, token: None });
+            return;
+        }
+        JobOutput::AccountCreated(Ok(())) => {
+            // A new account: nothing of that name may be remembered by the
+            // FTP credential cache (docs/FTP.md §1.2).
+            svc.ftp_logins.flush_user(user);
+            Ok(())
+        }
+        JobOutput::AccountCreated(Err(CreateError::Exists)) => {
+            Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")))
+        }
+        JobOutput::AccountCreated(Err(CreateError::Io(e))) => {
+            log::error!("register {user}: {e}");
+            Err(WireError::new(ErrorCode::Internal, "the account could not be saved"))
+        }
+        _ => Err(work::lost()),
+    };
+    s.audit(svc, Log::Accounts, Some(user), "register", result.as_ref().map(|_| ()));
+    match result {
+        Ok(()) => s.send_ok(&Registered { user: user.to_owned(), reset: false }),
+        Err(e) => s.send_error(&e),
+    }
+}
+
+/// What `register` goes on with once the request is checked.
+enum Registering {
+    /// No token: this record is to be written by a worker job.
+    Write(Box<Account>),
+    /// A token's registration or reset, already durable.
+    Done,
+}
+
+/// Everything `register` checks (the state, the name, the KDF parameters,
+/// the policy or the token); a token's registration is finished here.
+fn try_register(
+    s: &Session,
+    reg: &Registration<'_>,
+    svc: &mut Services,
+    used: &mut TokenUse,
+) -> Result<Registering, WireError> {
     let Registration { user, salt, iterations, stored_key, server_key, token } = *reg;
     if !matches!(s.state, State::Open) {
         return Err(WireError::new(ErrorCode::BadState, "log out before registering a new account"));
@@ -122,10 +186,12 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &
         }
     };
     let claim = match claim {
-        Some(reset) if reset.grant.kind == TokenKind::Reset => return tokens::reset(svc, reset, reg),
+        Some(reset) if reset.grant.kind == TokenKind::Reset => {
+            return tokens::reset(svc, reset, reg).map(|()| Registering::Done);
+        }
         other => other,
     };
-    let account = Account {
+    let account = Box::new(Account {
         v: 1,
         user: user.to_owned(),
         salt: salt.to_owned(),
@@ -136,14 +202,14 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &
         quota: used.quota.and_then(QuotaSetting::stored),
         disabled: false,
         last_login: None,
+    });
+    let Some(claim) = claim else {
+        return Ok(Registering::Write(account));
     };
-    // A taken name or an I/O error drops the claim, which gives it back.
+    // An invitation. A taken name or an I/O error drops the claim, which
+    // gives it back.
     match svc.storage.create_account(&account) {
-        Ok(()) => {
-            if let Some(claim) = claim {
-                tokens::spend(claim, user);
-            }
-        }
+        Ok(()) => tokens::spend(claim, user),
         Err(CreateError::Exists) => {
             return Err(WireError::new(ErrorCode::UserExists, format!("the username \"{user}\" is already taken")));
         }
@@ -156,7 +222,7 @@ fn try_register(s: &Session, reg: &Registration<'_>, svc: &mut Services, used: &
         // The account exists; login creates the home if it is still missing.
         log::error!("register {user}: creating home: {e}");
     }
-    Ok(())
+    Ok(Registering::Done)
 }
 
 /// `register`'s iteration count must be exactly the server's policy (the
@@ -326,7 +392,7 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
         return s.send_error(&err);
     }
     let limit = pending.quota.or(svc.config.default_quota);
-    let home = match svc.users.attach(&*svc.storage, &pending.user, limit, svc.config.partial_max_age) {
+    let home = match svc.users.attach(&*svc.storage, &pending.user, limit) {
         Ok(h) => h,
         Err(e) => {
             log::error!("login {}: home folder: {e}", pending.user);
@@ -342,6 +408,9 @@ pub(super) fn login_proof(s: &mut Session, proof_b64: &str, now: Instant, svc: &
     s.send_ok(&LoggedIn { user: pending.user.clone(), server_signature: scram::b64(&signature) });
     s.state = State::Authed(Box::new(Authed { user: pending.user, home, cwd: VPath::root() }));
     s.last_activity = now;
+    // The first session of a user works out its usage, in the background:
+    // requests that need it wait, others are answered meanwhile.
+    s.start_usage(now, svc);
 }
 
 /// `logout`: back to the checked-but-anonymous state.

@@ -19,6 +19,7 @@
 //! budget moved) from idleness (it did not) without knowing what moved.
 
 use crate::services::Services;
+use crate::worker::{Job, JobOutput};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -96,7 +97,8 @@ pub struct FileRange<'a> {
 }
 
 /// Something only the driver can do, asked for by an endpoint through
-/// [`Endpoint::poll_request`]. The answer comes back as a [`ChannelEvent`].
+/// [`Endpoint::poll_request`]. The answer comes back as a [`ChannelEvent`]
+/// (channels), or through [`Endpoint::work_done`] (work).
 #[derive(Debug)]
 pub enum DriverRequest {
     /// Listen on `ip` at a port from `ports` (tried in a random order), and
@@ -116,9 +118,15 @@ pub enum DriverRequest {
     /// replaces this endpoint with the one its listener starts for `peer`,
     /// and hands it `leftover` as its first input.
     Admit { peer: SocketAddr, leftover: Vec<u8> },
-    /// Slow work for the worker pool; the result comes back through
-    /// [`Endpoint::work_done`].
-    Work(crate::worker::Job),
+    /// Run this slow job (fsync, unlink, a walk, a KDF) on the worker pool
+    /// (`crate::worker`). The endpoint waits for it in an explicit state
+    /// ([`Endpoint::is_waiting`] true) and gets exactly one
+    /// [`Endpoint::work_done`] for it, even if the connection ends first (then
+    /// just before [`Endpoint::on_close`]). One job per connection at a time:
+    /// a second one, a full queue, or (for a job a peer can cause before
+    /// logging in: a KDF, a registration) too many in flight from the
+    /// peer's address, is answered at once with [`JobOutput::Busy`].
+    Work(Job),
 }
 
 /// The driver's answer to a [`DriverRequest`], or news of a channel.
@@ -239,12 +247,16 @@ pub trait Endpoint: Send {
     fn is_bulk(&self) -> bool {
         false
     }
-    /// A request waits for a shared background job (today: the user's usage
-    /// scan); the driver calls [`resume`](Endpoint::resume) when jobs finish.
+    /// The endpoint waits for a job: its own ([`DriverRequest::Work`]), or
+    /// another connection's that it shares (the user's usage scan). The
+    /// driver calls [`resume`](Endpoint::resume) whenever jobs finish.
     fn is_waiting(&self) -> bool {
         false
     }
     fn resume(&mut self, _now: Instant, _svc: &mut Services) {}
+    /// The output of the job this endpoint asked for with
+    /// [`DriverRequest::Work`] (or [`JobOutput::Busy`] if it was not run).
+    fn work_done(&mut self, _output: JobOutput, _now: Instant, _svc: &mut Services) {}
 
     /// Something the endpoint needs the driver to do (see [`DriverRequest`]).
     /// The driver polls after every call that may have queued one.
@@ -253,9 +265,6 @@ pub trait Endpoint: Send {
     }
     /// The driver's answer to a request, or a channel's failure.
     fn handle_channel(&mut self, _event: ChannelEvent, _now: Instant, _svc: &mut Services) {}
-
-    /// The result of a [`DriverRequest::Work`] job.
-    fn work_done(&mut self, _output: crate::worker::JobOutput, _now: Instant, _svc: &mut Services) {}
 }
 
 /// Starts endpoints for a listener's new connections.

@@ -4,6 +4,7 @@
 use super::{Input, Session, State, auth, check_user, download, files, upload};
 use crate::protocol::{ErrorCode, Frame, Op, Refused, Request, WireError};
 use crate::services::Services;
+use crate::users::Usage;
 use std::time::Instant;
 
 impl Session {
@@ -80,6 +81,11 @@ impl Session {
         match request {
             Request::Auth { .. } => self.fail(ErrorCode::BadState, "the connection check is already done"),
             Request::CheckUser { user } => check_user::check_user(self, &user, now, svc),
+            Request::Register { .. } if self.job.is_some() => {
+                // The login's usage scan still runs after a logout; the
+                // account write waits for the job slot.
+                self.deferred = Some(request);
+            }
             Request::Register { user, salt, iterations, stored_key, server_key, token } => {
                 let reg = auth::Registration {
                     user: &user,
@@ -89,7 +95,7 @@ impl Session {
                     server_key: &server_key,
                     token: token.as_deref(),
                 };
-                auth::register(self, &reg, svc)
+                auth::register(self, &reg, now, svc)
             }
             Request::Login { user, nonce } => auth::login(self, user, &nonce, now, svc),
             Request::LoginProof { proof } => auth::login_proof(self, &proof, now, svc),
@@ -110,20 +116,30 @@ impl Session {
             return self.fail(ErrorCode::NotLoggedIn, format!("\"{}\" needs a logged-in session", request.op()));
         };
         let needs_usage = !matches!(request, Request::Pwd | Request::Cd { .. } | Request::Get { .. });
-        let usage = svc.users.get(user).map(|u| (u.ready(), u.scan_error.clone()));
-        if needs_usage && !usage.as_ref().is_some_and(|(ready, _)| *ready) {
-            if let Some((_, Some(why))) = usage {
-                let user = user.to_owned();
-                // The last scan failed. A new request starts another; one that
-                // already waited for the failed scan gets the error.
-                let restarted =
-                    if self.resuming { Err(why) } else { svc.users.restart_scan(&user).map_err(|e| e.to_string()) };
-                if let Err(why) = restarted {
+        let usage = svc.users.get(user).map(|u| u.usage().clone());
+        if needs_usage && usage != Some(Usage::Known) {
+            match usage {
+                // A session's scan runs; the driver resumes us when it ends.
+                Some(Usage::Scanning) => {}
+                // The scan this request waited for failed: say so (the next
+                // request starts another).
+                Some(Usage::Failed(why)) if self.resuming => {
                     let msg = format!("your usage could not be computed ({why}); try again");
                     return self.fail(ErrorCode::Internal, msg);
                 }
+                // Needed, or failed before: this session runs the scan (once
+                // its own job slot is free).
+                Some(_) => {
+                    self.start_usage(now, svc);
+                }
+                None => return self.fail(ErrorCode::Internal, "usage is not available"),
             }
-            // The usage scan is running; the driver resumes us when it ends.
+            self.deferred = Some(request);
+            return;
+        }
+        // One job at a time: a request that may need one waits for the slot.
+        let may_need_job = matches!(request, Request::Rm { .. } | Request::PutDone { .. } | Request::Get { .. });
+        if may_need_job && self.job.is_some() {
             self.deferred = Some(request);
             return;
         }
@@ -131,7 +147,7 @@ impl Session {
             Request::Pwd => files::pwd(self, svc),
             Request::Cd { path } => files::cd(self, path, svc),
             Request::Mkdir { path, parents } => files::mkdir(self, path, parents, svc),
-            Request::Rm { path, recursive } => files::rm(self, path, recursive, svc),
+            Request::Rm { path, recursive } => files::rm(self, path, recursive, now, svc),
             Request::Dir { path } => files::dir(self, path, svc),
             Request::Quota => files::quota(self, svc),
             Request::Put { path, length, resume } => upload::put(self, path, length, resume, now, svc),

@@ -9,16 +9,22 @@
 //! trailer.
 
 use super::Session;
+use super::work::Pending;
 use crate::ops::download::{self, Download as Shared};
 use crate::protocol::messages::{GetEnd, GetStart};
 use crate::services::Services;
+use crate::worker::JobOutput;
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
 /// A download in progress.
 pub(super) struct Download(Shared);
 
-/// `get`: opens the file and queues the header; the body follows as output room allows.
+/// `get`: opens the file and queues the header; the body follows as output
+/// room allows. A resumed download of a file without a cached digest first
+/// hashes the prefix the client holds, as a worker job ([`prefix_hashed`]),
+/// so the trailer's digest covers the whole file and a file that cannot be
+/// read gets an error reply instead of a header.
 pub(super) fn get(
     s: &mut Session,
     path: String,
@@ -37,8 +43,40 @@ pub(super) fn get(
     // Resume only against the same version of the file.
     let start = if offset > 0 && offset <= length && if_match.as_deref() == Some(etag.as_str()) { offset } else { 0 };
     job.start_at(start);
-    let shown = job.path().to_owned();
-    s.send_ok(&GetStart { path: shown, length, offset: start, etag, mtime: meta.mtime, size: length - start });
+    let header = Header { etag, mtime: meta.mtime };
+    match job.prefix_job() {
+        Some(hash) => s.ask(hash, Pending::Get(Box::new(Prefix { job, header })), now),
+        None => start_body(s, job, header),
+    }
+}
+
+/// What the header needs besides the download itself.
+struct Header {
+    etag: String,
+    mtime: i64,
+}
+
+/// A resumed download whose prefix is being hashed.
+pub(super) struct Prefix {
+    job: Shared,
+    header: Header,
+}
+
+/// The prefix is hashed: the header, then the body from the resume point;
+/// or the refusal (recorded by the shared download).
+pub(super) fn prefix_hashed(s: &mut Session, p: Prefix, output: JobOutput, now: Instant, svc: &mut Services) {
+    let Prefix { mut job, header } = p;
+    match job.prefix_hashed(output, now, svc) {
+        Ok(()) => start_body(s, job, header),
+        Err(e) => s.send_error(&e),
+    }
+}
+
+/// Queues the header and installs the producer for the body.
+fn start_body(s: &mut Session, job: Shared, h: Header) {
+    let (length, offset) = (job.length(), job.offset());
+    let path = job.path().to_owned();
+    s.send_ok(&GetStart { path, length, offset, etag: h.etag, mtime: h.mtime, size: length - offset });
     s.producer = Some(super::Producer::Get(Box::new(Download(job))));
 }
 
@@ -53,8 +91,8 @@ pub(super) enum Step {
 }
 
 impl Download {
-    /// Reads the next chunk into the session's output (hash-only below the
-    /// resume offset); once the body is all out, queues the trailer.
+    /// Reads the next chunk into the session's output; once the body is all
+    /// out, queues the trailer.
     pub(super) fn step(&mut self, s: &mut Session, now: Instant, svc: &mut Services, max_bytes: usize) -> Step {
         match self.0.step(&mut s.out, max_bytes) {
             Ok(download::Step::Working(n)) => Step::Working(n),

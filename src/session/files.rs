@@ -3,13 +3,17 @@
 //! which confine, act and record in `shell_command.log`; this file turns
 //! the result into the native reply.
 
+use super::work::Pending;
 use super::{Authed, Session};
 use crate::home::VPath;
+pub(super) use crate::ops::files::Removal;
 use crate::ops::files::{self, Expect};
 use crate::protocol::messages::{Cwd, DirChunk, DirSummary, Made, QuotaInfo, Removed};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
 use crate::storage::DirListing;
+use crate::worker::JobOutput;
+use std::time::Instant;
 
 /// Entries per `dir` frame. A name is at most 255 bytes, which JSON escaping
 /// can grow six-fold; 32 such entries still fit well inside a 64 KiB header.
@@ -63,13 +67,26 @@ pub(super) fn mkdir(s: &mut Session, path: String, parents: bool, svc: &mut Serv
     s.reply_result(result.map(|(t, created)| Made { path: t.to_string(), created }));
 }
 
-/// `rm`, and with `recursive` the whole tree (see `ops::files::remove`).
-pub(super) fn rm(s: &mut Session, path: String, recursive: bool, svc: &mut Services) {
+/// `rm`, and with `recursive` the whole tree, each as one worker job
+/// (unlinking a big file or a deep tree is slow; see `ops::files::remove`).
+/// The reply comes from [`removed`].
+pub(super) fn rm(s: &mut Session, path: String, recursive: bool, now: Instant, svc: &mut Services) {
     let mut args = vec![path.clone()];
     if recursive {
         args.insert(0, "-r".into());
     }
-    let result = files::remove(&s.origin(), authed(s), svc, &args, &path, Expect::Any, recursive);
+    match files::remove(&s.origin(), authed(s), svc, &args, &path, Expect::Any, recursive) {
+        Ok(removal) => {
+            let job = removal.job();
+            s.ask(job, Pending::Remove(removal), now);
+        }
+        Err(e) => s.send_error(&e),
+    }
+}
+
+/// The removal is back: the reply (the record is written by `ops`).
+pub(super) fn removed(s: &mut Session, r: Removal, output: JobOutput, svc: &mut Services) {
+    let result = files::removed(&s.origin(), svc, r, output);
     s.reply_result(result.map(|(t, kind, freed)| Removed {
         path: t.to_string(),
         kind,

@@ -11,10 +11,11 @@
 //! unfinished one left in the buffer is a truncated request, not a clean
 //! close.
 
-use super::contract::{Budget, Channel, CloseReason, Endpoint, FileRange};
+use super::contract::{Budget, Channel, CloseReason, DriverRequest, Endpoint, FileRange};
 use super::{Input, OUT_HIGH_WATER, OUT_LOW_WATER, Producer, Session, download};
 use crate::protocol::frame;
 use crate::services::Services;
+use crate::worker::JobOutput;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -29,6 +30,7 @@ impl Session {
         let receiving = self.upload.as_ref().is_some_and(|u| u.is_receiving());
         !self.closing
             && self.deferred.is_none()
+            && !self.job.as_ref().is_some_and(super::work::Pending::blocks_input)
             && (self.producer.is_none() || receiving)
             && self.pending_output() < OUT_HIGH_WATER
     }
@@ -377,14 +379,23 @@ impl Endpoint for Session {
     }
 
     fn is_waiting(&self) -> bool {
-        self.deferred.is_some()
+        self.deferred.is_some() || self.job.is_some()
     }
 
+    /// Some job finished: a request that waited for the user's usage (a
+    /// scan another session ran) may go on. One waiting for this session's
+    /// own job goes on in `work_done` instead.
     fn resume(&mut self, now: Instant, svc: &mut Services) {
-        if let Some(req) = self.deferred.take() {
-            self.resuming = true;
-            self.dispatch(req, now, svc);
-            self.resuming = false;
+        if self.job.is_none() {
+            self.resume_deferred(now, svc);
         }
+    }
+
+    fn poll_request(&mut self) -> Option<DriverRequest> {
+        self.outbox.take()
+    }
+
+    fn work_done(&mut self, output: JobOutput, now: Instant, svc: &mut Services) {
+        self.on_work_done(output, now, svc);
     }
 }

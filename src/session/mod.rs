@@ -39,7 +39,10 @@
 //! A logged-in session may also hold an upload (body bytes flow to a file)
 //! or a producer (a download or a listing that fills the output as the
 //! socket drains). While a producer runs, no new request is handled, so
-//! replies stay in order. While the user's usage is still being computed,
+//! replies stay in order. Slow disk work (a commit's fsyncs, unlinking,
+//! the usage walk, an account write, hashing a resumed download's prefix)
+//! goes to the worker pool while the session waits in an explicit state
+//! (`session/work.rs`). While the user's usage is still being computed,
 //! file requests wait in `deferred`. Its side of the contract (input buffer,
 //! EOF, output) is in `session/io.rs`.
 
@@ -52,6 +55,7 @@ mod files;
 mod io;
 mod tokens;
 mod upload;
+mod work;
 
 pub use auth::AUTH_FAILED;
 pub use contract::{Acceptor, Budget, Channel, ChannelEvent, CloseReason, DriverRequest, Endpoint, FileRange, Native};
@@ -122,8 +126,13 @@ pub struct Session {
     last_activity: Instant,
     upload: Option<Box<upload::Upload>>,
     producer: Option<Producer>,
-    /// A file request waiting for the user's usage to be known.
+    /// A file request waiting for the user's usage to be known, or for this
+    /// session's job slot.
     deferred: Option<Request>,
+    /// The job this session waits for (see `work.rs`).
+    job: Option<work::Pending>,
+    /// A request for the driver, polled with `poll_request`.
+    outbox: Option<DriverRequest>,
     /// The server is shutting down: end after the current transfer.
     shutting_down: bool,
     /// A deferred request is being retried.
@@ -162,6 +171,8 @@ impl Session {
             upload: None,
             producer: None,
             deferred: None,
+            job: None,
+            outbox: None,
             shutting_down: false,
             resuming: false,
             timeouts: Timeouts {
@@ -201,17 +212,27 @@ impl Session {
     }
 
     fn finish_shutdown_if_idle(&mut self) {
-        if self.shutting_down && !self.closing && self.upload.is_none() && self.producer.is_none() {
+        let idle = self.upload.is_none() && self.producer.is_none() && self.job.is_none();
+        if self.shutting_down && !self.closing && idle {
             let message = "the server is shutting down; please reconnect later".to_owned();
             self.send(&Notice::Shutdown(crate::protocol::messages::ShutdownNotice { message }));
             self.closing = true;
         }
     }
 
+    /// Whether a transfer is under way (a commit or a prefix hash included),
+    /// or a reply the peer is slow to read: it must progress.
+    fn moving(&self) -> bool {
+        self.upload.is_some()
+            || self.producer.is_some()
+            || self.pending_output() > 0
+            || self.job.as_ref().is_some_and(work::Pending::in_transfer)
+    }
+
     /// The instant at which this session times out.
     fn deadline(&self) -> Instant {
         let t = &self.timeouts;
-        let moving = self.upload.is_some() || self.producer.is_some() || self.pending_output() > 0;
+        let moving = self.moving();
         match &self.state {
             // A transfer, or a reply the peer is slow to read, must progress.
             State::Authed(_) if moving => self.last_activity + t.transfer,
@@ -226,7 +247,7 @@ impl Session {
         if self.closing || now < self.deadline() {
             return;
         }
-        let moving = self.upload.is_some() || self.producer.is_some() || self.pending_output() > 0;
+        let moving = self.moving();
         let what = match self.state {
             State::Authed(_) if moving => "transfer made no progress",
             State::Authed(_) => "idle timeout",
@@ -250,6 +271,7 @@ impl Session {
             CloseReason::Shutdown => (ErrorCode::Shutdown, "server shutting down"),
         };
         let cut = WireError::new(code, why);
+        self.abandon_job(svc);
         upload::interrupted(self, &cut, now, svc);
         if let Some(Producer::Get(mut job)) = self.producer.take() {
             job.interrupted(self, &cut, now, svc);

@@ -1,6 +1,7 @@
 //! Uploads: `put` (checks, resume offset, quota reservation), `put_data`
 //! (the body, written to the hidden partial file and hashed as it arrives),
-//! and `put_done` (digest check, fsync, atomic rename, audit, reply).
+//! and `put_done` (digest check; then fsync and atomic rename as a worker
+//! job, so the loop never waits for the disk; then audit and reply).
 //!
 //! The upload itself is the shared [`crate::ops::upload::Upload`]; this file
 //! is the native protocol around it: the phases between the three requests
@@ -9,12 +10,14 @@
 //! An upload that ends any other way (disconnect, timeout, shutdown, disk
 //! full) leaves a checkpoint so the next `put` of the same path resumes.
 
+use super::work::Pending;
 use super::{Input, Session, State};
 use crate::audit::Outcome;
 use crate::ops::upload::{Size, Start, Upload as Shared};
 use crate::protocol::messages::{PutReady, Stored};
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
+use crate::worker::JobOutput;
 use std::time::Instant;
 
 #[derive(Debug, PartialEq)]
@@ -28,6 +31,8 @@ enum Phase {
     /// Writing failed; the rest of the body is discarded and this is the
     /// reply to `put_done`.
     Failed(WireError),
+    /// `put_done` matched: the commit job runs (the data file went with it).
+    Committing,
 }
 
 /// An upload in progress on this connection.
@@ -127,21 +132,36 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
         end(s, svc, now, Outcome::Incomplete, Some(&e));
         return s.send_error(&e);
     }
-    let Some(up) = s.upload.as_ref() else { return };
+    let Some(up) = s.upload.as_mut() else { return };
     let ours = up.up.digest();
     if !sha256.eq_ignore_ascii_case(&ours) {
         let e = fail(
             ErrorCode::DigestMismatch,
             format!("SHA-256 mismatch for {}: the server received {ours}; nothing was stored", up.up.target()),
         );
-        up.up.discard(svc);
-        end(s, svc, now, Outcome::Rejected, Some(&e));
-        return s.send_error(&e);
+        let job = up.up.discard_job();
+        return s.ask(job, Pending::Discard(e), now);
     }
-    match up.up.commit(&ours, svc) {
-        Ok(()) => {
-            let reply = Stored { path: up.up.target().to_string(), length: up.length, sha256: ours.clone() };
-            end_with_digest(s, svc, now, Outcome::Complete, None, Some(&ours));
+    match up.up.commit_job(&ours) {
+        Ok(job) => {
+            up.phase = Phase::Committing;
+            s.ask(job, Pending::Commit, now);
+        }
+        Err(e) => {
+            end(s, svc, now, Outcome::Fail, Some(&e));
+            s.send_error(&e);
+        }
+    }
+}
+
+/// The commit is back: the file is in place (audit `complete`, reply), or
+/// not (the partial stays, resumable).
+pub(super) fn committed(s: &mut Session, output: JobOutput, now: Instant, svc: &mut Services) {
+    let Some(up) = s.upload.as_mut() else { return };
+    match up.up.committed(output, svc) {
+        Ok(sha256) => {
+            let reply = Stored { path: up.up.target().to_string(), length: up.length, sha256: sha256.clone() };
+            end_with_digest(s, svc, now, Outcome::Complete, None, Some(&sha256));
             s.send_ok(&reply);
         }
         Err(e) => {
@@ -149,6 +169,16 @@ pub(super) fn put_done(s: &mut Session, sha256: String, now: Instant, svc: &mut 
             s.send_error(&e);
         }
     }
+}
+
+/// The partial of an upload with the wrong digest is gone (or could not be
+/// deleted: then it stays, and the sweep takes it later).
+pub(super) fn discarded(s: &mut Session, e: WireError, output: JobOutput, now: Instant, svc: &mut Services) {
+    if let Some(up) = s.upload.as_ref() {
+        up.up.discarded(output, svc);
+    }
+    end(s, svc, now, Outcome::Rejected, Some(&e));
+    s.send_error(&e);
 }
 
 /// The connection is going away mid-upload: keep a checkpoint, record it.

@@ -16,6 +16,11 @@
 //!   as on a full disk. Removing files gives the space back.
 //! - [`MemoryStorage::fail`] / [`MemoryStorage::heal`]: chosen operations
 //!   ([`Fault`]) fail with `EIO` until healed.
+//! - [`MemoryStorage::stall`] / [`MemoryStorage::release`]: a slow disk. The
+//!   operations the worker pool runs (a commit, `rm`, the usage walk, an
+//!   account write) block until released, so tests can hold a job in flight
+//!   and watch the loop carry on; [`MemoryStorage::stalled`] says how many
+//!   wait.
 //!
 //! Time: files get their mtime from this storage's clock, the real clock
 //! plus an offset that [`MemoryStorage::advance_clock`] moves, so the sweep
@@ -29,7 +34,7 @@ use crate::home::is_checkpoint;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// Operations that [`MemoryStorage::fail`] can make fail with `EIO`.
@@ -70,6 +75,16 @@ pub(super) struct Shared {
     pub(super) space: Arc<Space>,
     faults: AtomicU32,
     clock: Mutex<Duration>,
+    stalls: Mutex<Stalls>,
+    released: Condvar,
+}
+
+/// Which operations block, and how many wait now and at most.
+#[derive(Default)]
+struct Stalls {
+    mask: u32,
+    waiting: usize,
+    most: usize,
 }
 
 struct State {
@@ -85,6 +100,23 @@ impl Shared {
 
     pub(super) fn now(&self) -> SystemTime {
         SystemTime::now() + *self.clock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks while `f` is stalled (see [`MemoryStorage::stall`]). Called
+    /// only by the operations worker jobs run, never on the loop's path.
+    pub(super) fn stall_point(&self, f: Fault) {
+        let mut st = self.stalls.lock().unwrap_or_else(PoisonError::into_inner);
+        if st.mask & (1 << f as u32) == 0 {
+            return;
+        }
+        st.waiting += 1;
+        st.most = st.most.max(st.waiting);
+        self.released.notify_all();
+        while st.mask & (1 << f as u32) != 0 {
+            st = self.released.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+        st.waiting -= 1;
+        self.released.notify_all();
     }
 
     /// `EIO` if `f` is made to fail.
@@ -134,6 +166,8 @@ impl MemoryStorage {
             space: Arc::new(Space::new()),
             faults: AtomicU32::new(0),
             clock: Mutex::default(),
+            stalls: Mutex::default(),
+            released: Condvar::new(),
         };
         MemoryStorage { shared: Arc::new(shared) }
     }
@@ -155,6 +189,40 @@ impl MemoryStorage {
 
     pub fn heal(&self, op: Fault) {
         self.shared.faults.fetch_and(!(1 << op as u32), Ordering::SeqCst);
+    }
+
+    /// Makes `op` block where a worker job does it (a commit's rename, `rm`,
+    /// a step of the usage walk, creating an account) until
+    /// [`MemoryStorage::release`]: a disk that is slow on demand.
+    pub fn stall(&self, op: Fault) {
+        self.shared.stalls.lock().unwrap_or_else(PoisonError::into_inner).mask |= 1 << op as u32;
+    }
+
+    /// Lets the operations stalled on `op` go on.
+    pub fn release(&self, op: Fault) {
+        self.shared.stalls.lock().unwrap_or_else(PoisonError::into_inner).mask &= !(1 << op as u32);
+        self.shared.released.notify_all();
+    }
+
+    /// Waits until `n` operations are blocked by stalls (at most 20 s, so a
+    /// test that expects more fails instead of hanging). Returns whether they are.
+    pub fn wait_stalled(&self, n: usize) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut st = self.shared.stalls.lock().unwrap_or_else(PoisonError::into_inner);
+        while st.waiting < n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            st = self.shared.released.wait_timeout(st, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        true
+    }
+
+    /// Operations blocked by stalls now, and the most there have been at once.
+    pub fn stalled(&self) -> (usize, usize) {
+        let st = self.shared.stalls.lock().unwrap_or_else(PoisonError::into_inner);
+        (st.waiting, st.most)
     }
 
     /// Moves this storage's clock forward.
@@ -256,6 +324,7 @@ impl Storage for MemoryStorage {
     }
 
     fn create_account(&self, account: &Account) -> Result<(), CreateError> {
+        self.shared.stall_point(Fault::Account);
         self.shared.check(Fault::Account)?;
         let mut state = self.shared.lock();
         if state.accounts.contains_key(&account.user) {

@@ -133,6 +133,7 @@ impl UsageWalk for MemUsage {
                 continue;
             }
             let Some(path) = self.pending.pop() else { break };
+            self.shared.stall_point(Fault::Scan);
             self.shared.check(Fault::Scan)?;
             let current = &mut self.current;
             self.shared.home(&self.user, |home, _, _| {

@@ -134,6 +134,7 @@ impl HomeStore for MemHome {
     }
 
     fn remove(&self, p: &VPath) -> Result<(EntryKind, u64), FsError> {
+        self.shared.stall_point(Fault::Remove);
         self.shared.check(Fault::Remove).map_err(FsError::Io)?;
         let Some((last, init)) = p.names().split_last() else {
             return Err(FsError::Invalid("cannot remove your home folder".to_owned()));
@@ -154,6 +155,7 @@ impl HomeStore for MemHome {
     }
 
     fn remove_tree(&self, p: &VPath) -> (Freed, Result<EntryKind, FsError>) {
+        self.shared.stall_point(Fault::Remove);
         if let Err(e) = self.shared.check(Fault::Remove) {
             return (Freed::default(), Err(FsError::Io(e)));
         }
@@ -301,6 +303,7 @@ impl HomeStore for MemHome {
     }
 
     fn commit_partial(&self, id: &str, target: &VPath) -> io::Result<()> {
+        self.shared.stall_point(Fault::Commit);
         self.shared.check(Fault::Commit)?;
         let Some((last, init)) = target.names().split_last() else {
             return Err(io::Error::from_raw_os_error(EISDIR));

@@ -86,7 +86,7 @@ codes! {
     wire NoSpace = "no_space", "The server's disk is full; the upload's partial data is kept for a later resume.";
     wire TooManyAttempts = "too_many_attempts", "Too many failed logins for this username from this address, from this address, or for this username from many addresses; the message says which and when to retry.";
     wire Timeout = "timeout", "A deadline passed (handshake and login, idle, or a stalled transfer). The server closes the connection.";
-    wire ServerBusy = "server_busy", "The server is at its connection limit, or this address has too many connections. The server closes the connection; retry later.";
+    wire ServerBusy = "server_busy", "The server is at its connection limit, or this address has too many connections (the server closes the connection); or its queue of slow disk work is full (the request had no effect; the connection stays usable). Retry later.";
     wire Internal = "internal", "The server hit an I/O or other internal error; the request had no effect unless stated.";
     audit Disconnected = "disconnected", "Audit only: the peer closed or reset the connection while a transfer was under way.";
     audit Closed = "closed", "Audit only: the server ended the session while a transfer was under way, for instance after a framing error.";

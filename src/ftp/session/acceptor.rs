@@ -48,7 +48,7 @@ impl Acceptor for FtpAcceptor {
     }
 
     fn busy_reply(&self, message: &str) -> Vec<u8> {
-        let text = format!("{} ({message})", crate::ftp::reply::error_reply(crate::protocol::ErrorCode::ServerBusy).1);
-        crate::ftp::reply::Reply::new(421, text).to_bytes()
+        // 421: the server closes the connection after it (RFC 959).
+        crate::ftp::reply::Reply::new(421, format!("Too many connections; try again later ({message}).")).to_bytes()
     }
 }

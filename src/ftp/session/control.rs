@@ -42,7 +42,10 @@ impl FtpSession {
 
     /// Whether queued lines can be handled now.
     fn can_handle(&self) -> bool {
-        !self.closing && matches!(self.wait, Wait::Nothing) && self.pending_output() < OUT_HIGH_WATER
+        !self.closing
+            && matches!(self.wait, Wait::Nothing)
+            && !self.job_blocks()
+            && self.pending_output() < OUT_HIGH_WATER
     }
 
     /// Handles queued lines while the session is free and the budget lasts;
@@ -70,7 +73,8 @@ impl FtpSession {
 
     /// During shutdown, an idle session says goodbye and ends.
     pub(super) fn finish_shutdown_if_idle(&mut self) {
-        if self.shutting_down && !self.closing && matches!(self.wait, Wait::Nothing) && self.transfer.is_none() {
+        let idle = matches!(self.wait, Wait::Nothing) && self.transfer.is_none() && self.job.is_none();
+        if self.shutting_down && !self.closing && idle {
             self.reply(Reply::new(421, "Server shutting down; please reconnect later."));
             self.closing = true;
         }
@@ -239,7 +243,7 @@ impl Endpoint for FtpSession {
             }
             Wait::Retry(until) if now >= until => {
                 self.wait = Wait::Nothing;
-                return self.retry_job();
+                return self.retry_job(now);
             }
             _ => {}
         }
@@ -266,6 +270,7 @@ impl Endpoint for FtpSession {
     }
 
     fn on_close(&mut self, reason: CloseReason, now: Instant, svc: &mut Services) {
+        self.abandon_job(svc);
         self.finish(reason, now, svc);
     }
 
@@ -279,11 +284,11 @@ impl Endpoint for FtpSession {
     }
 
     fn is_waiting(&self) -> bool {
-        matches!(self.wait, Wait::Usage)
+        matches!(self.wait, Wait::Usage | Wait::Slot) || self.job.is_some()
     }
 
-    /// The usage scans finished: the command that waited is handled again
-    /// (a scan that failed is retried there, or the command waits again).
+    /// Some job finished: a command that waited for the user's usage (a
+    /// walk another session ran) is handled again (and may wait again).
     fn resume(&mut self, _now: Instant, _svc: &mut Services) {
         if matches!(self.wait, Wait::Usage) {
             self.wait = Wait::Nothing;
@@ -307,5 +312,9 @@ impl Endpoint for FtpSession {
 
     fn work_done(&mut self, output: crate::worker::JobOutput, now: Instant, svc: &mut Services) {
         self.on_work_done(output, now, svc);
+        // A command that waited for the job slot goes on.
+        if self.job.is_none() && matches!(self.wait, Wait::Slot) {
+            self.wait = Wait::Nothing;
+        }
     }
 }

@@ -50,11 +50,28 @@ impl FtpSession {
         if cmd.needs_login() && self.user().is_none() {
             return self.reply(plain(ErrorCode::NotLoggedIn));
         }
+        // A command that may need a job waits while this session's job
+        // slot is held (by the user's usage walk, which owes no reply).
+        let may_need_job = matches!(
+            cmd,
+            Command::Pass(_)
+                | Command::Dele(_)
+                | Command::Rmd(_)
+                | Command::Hash(_)
+                | Command::Retr(_)
+                | Command::Stor(_)
+                | Command::Appe(_)
+        );
+        if may_need_job && self.job.is_some() {
+            self.lines.push_front(Ok(line));
+            self.wait = Wait::Slot;
+            return;
+        }
         if cmd.needs_login() {
-            match self.usage_known(svc) {
+            match self.usage_known(now, svc) {
                 Ok(true) => {}
                 Ok(false) => {
-                    // Handled again, in order, once the usage scan is done.
+                    // Handled again, in order, once the usage walk is done.
                     self.lines.push_front(Ok(line));
                     self.wait = Wait::Usage;
                     return;
@@ -104,26 +121,6 @@ impl FtpSession {
             Command::Ccc => self.reply(Reply::new(502, "Clearing the control channel is not allowed.")),
             other => self.file_command(other, renaming, now, svc),
         }
-    }
-
-    /// Whether the logged-in user's usage is known. A scan that failed is
-    /// started again once (the command waits for it); if that one fails
-    /// too, the command is refused with its reason.
-    fn usage_known(&mut self, svc: &mut Services) -> Result<bool, String> {
-        let Some(user) = self.user().map(str::to_owned) else { return Ok(true) };
-        let Some(u) = svc.users.get(&user) else { return Ok(true) };
-        if u.ready() {
-            self.usage_retried = false;
-            return Ok(true);
-        }
-        if let Some(why) = u.scan_error.clone() {
-            if std::mem::take(&mut self.usage_retried) {
-                return Err(why);
-            }
-            svc.users.restart_scan(&user).map_err(|e| e.to_string())?;
-            self.usage_retried = true;
-        }
-        Ok(false)
     }
 
     fn opts(&mut self, o: Opts) {

@@ -5,6 +5,7 @@
 //! for the native protocol and write the `shell_command.log` record; this
 //! file words the FTP reply (docs/FTP.md §2).
 
+use super::work::Pending;
 use super::{FtpSession, Login, plain};
 use crate::ftp::command::Command;
 use crate::ftp::listing::{self, Entry};
@@ -66,11 +67,17 @@ impl FtpSession {
                     Err(e) => error(&e),
                 }
             }
-            Command::Rmd(path) => {
-                removal(files::remove(&origin, a, svc, std::slice::from_ref(&path), &path, Expect::Dir, false))
-            }
-            Command::Dele(path) => {
-                removal(files::remove(&origin, a, svc, std::slice::from_ref(&path), &path, Expect::File, false))
+            Command::Rmd(ref path) | Command::Dele(ref path) => {
+                let expect = if matches!(cmd, Command::Rmd(_)) { Expect::Dir } else { Expect::File };
+                // The removal runs as a worker job (unlinking a big file is
+                // slow); the reply comes when it is back (`work`).
+                match files::remove(&origin, a, svc, std::slice::from_ref(path), path, expect, false) {
+                    Ok(r) => {
+                        let job = r.job();
+                        return self.ask(job, Pending::Remove(r), now);
+                    }
+                    Err(e) => error(&e),
+                }
             }
             Command::Rnfr(path) => match files::rename_source(&origin, a, svc, std::slice::from_ref(&path), &path) {
                 Ok(source) => {
@@ -171,8 +178,8 @@ impl FtpSession {
     }
 
     /// HASH: the file's SHA-256 from the digest cache, or computed on the
-    /// worker pool (the session waits meanwhile).
-    fn hash(&mut self, path: String, _now: Instant, svc: &mut Services) {
+    /// worker pool (the session waits meanwhile; `work`).
+    fn hash(&mut self, path: String, now: Instant, svc: &mut Services) {
         let origin = self.origin();
         let Some(a) = self.authed() else { return self.reply(plain(ErrorCode::NotLoggedIn)) };
         let args = std::slice::from_ref(&path);
@@ -187,22 +194,9 @@ impl FtpSession {
         match file.cached_digest() {
             Some(sha) => self.reply(reply::hash_reply(crate::ftp::feat::HASH_ALGORITHM, meta.size, &sha, &shown)),
             None => {
-                self.hashing = Some((shown, meta.size));
-                let job = Job::HashFile { file, len: meta.size };
-                self.requests.push_back(crate::session::DriverRequest::Work(job));
-                self.wait = super::Wait::Job;
-            }
-        }
-    }
-
-    /// The pool hashed the file HASH asked for.
-    pub(super) fn hashed(&mut self, sha256: Result<String, String>) {
-        let Some((shown, size)) = self.hashing.take() else { return };
-        match sha256 {
-            Ok(sha) => self.reply(reply::hash_reply(crate::ftp::feat::HASH_ALGORITHM, size, &sha, &shown)),
-            Err(e) => {
-                log::error!("session {}: HASH {shown}: {e}", self.id);
-                self.reply(plain(ErrorCode::Internal));
+                let stamp = file.stamp();
+                let job = Job::Hash { file, len: meta.size };
+                self.ask(job, Pending::Hash { shown, size: meta.size, stamp }, now);
             }
         }
     }
@@ -213,7 +207,8 @@ pub(super) fn error(e: &WireError) -> Reply {
     reply::error(e.code, Some(&e.message))
 }
 
-fn removal(result: Result<(VPath, EntryKind, crate::storage::Freed), WireError>) -> Reply {
+/// The reply to a finished DELE or RMD.
+pub(super) fn removal(result: Result<(VPath, EntryKind, crate::storage::Freed), WireError>) -> Reply {
     match result {
         Ok((t, EntryKind::Dir, _)) => Reply::new(250, format!("Directory {t} removed.")),
         Ok((t, _, _)) => Reply::new(250, format!("{t} removed.")),

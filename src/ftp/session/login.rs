@@ -5,8 +5,8 @@
 //! PBKDF2 with the account's salt and iteration count (600,000 by default),
 //! then StoredKey and ServerKey, compared in constant time with the stored
 //! ones. The derivation is a worker-pool job (`Job::DeriveKeys`), never run
-//! on the loop; the session waits for it in `Wait::Job` and reads no further
-//! command. A missing account gets the same derivation on the fake
+//! on the loop; the session waits for it (`work::Pending::Login`) and
+//! handles no further command. A missing account gets the same derivation on the fake
 //! parameters the native login hands out, so timing does not tell which
 //! accounts exist; an account stored above the iteration ceiling is refused
 //! without running it. Failures count toward the same three-level throttle
@@ -17,6 +17,7 @@
 //! passwords, keyed by HMAC under a per-process secret (docs/FTP.md §1.2
 //! weighs it).
 
+use super::work::Pending;
 use super::{Authed, FtpSession, Login, Wait, plain};
 use crate::accounts::{Credentials, Unusable};
 use crate::ftp::reply::Reply;
@@ -24,7 +25,6 @@ use crate::home::VPath;
 use crate::protocol::scram::{self, Key};
 use crate::protocol::{ErrorCode, WireError, check_username};
 use crate::services::Services;
-use crate::session::DriverRequest;
 use crate::worker::{Job, JobOutput};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -153,30 +153,22 @@ impl FtpSession {
         if check.cache_key.is_some_and(|k| svc.ftp_logins.holds(&k, now)) {
             return self.login_succeeded(check, now, svc);
         }
-        self.submit(check);
+        self.submit(check, now);
     }
 
     /// Hands the derivation to the pool and waits for it.
-    fn submit(&mut self, check: Box<Check>) {
+    fn submit(&mut self, check: Box<Check>, now: Instant) {
         let job = Job::DeriveKeys {
             password: check.password.clone(),
             salt: check.creds.salt.clone(),
             iterations: check.creds.iterations,
         };
-        self.requests.push_back(DriverRequest::Work(job));
-        self.wait = Wait::Job;
         self.login = Login::Checking(check);
+        self.ask(job, Pending::Login, now);
     }
 
     /// The pool's answer.
-    pub(super) fn on_work_done(&mut self, output: JobOutput, now: Instant, svc: &mut Services) {
-        if !matches!(self.wait, Wait::Job) {
-            return;
-        }
-        self.wait = Wait::Nothing;
-        if let JobOutput::Digest(sha) = output {
-            return self.hashed(sha);
-        }
+    pub(super) fn keys_derived(&mut self, output: JobOutput, now: Instant, svc: &mut Services) {
         let Login::Checking(mut check) = std::mem::replace(&mut self.login, Login::Anonymous) else { return };
         match output {
             JobOutput::Keys { stored_key, server_key } => {
@@ -191,20 +183,29 @@ impl FtpSession {
             }
             // The pool is full (or this address has its share in flight):
             // try again a little later, holding the command queue meanwhile.
-            JobOutput::Digest(_) => {}
             JobOutput::Busy => {
                 let wait = check.retry;
                 check.retry = (check.retry * 2).min(MAX_RETRY);
                 self.login = Login::Checking(check);
                 self.wait = Wait::Retry(now + wait);
             }
+            // The derivation could not run (a bug): the server's problem,
+            // not a failed guess.
+            other => {
+                wipe(&mut check.password);
+                log::error!("session {}: key derivation for {}: {other:?}", self.id, check.user);
+                let err = WireError::new(ErrorCode::Internal, "the password could not be checked");
+                let shown = (check.user.len() <= 64).then_some(check.user.as_str());
+                self.audit_account(svc, shown, "login", Err(&err));
+                self.reply(plain(ErrorCode::Internal));
+            }
         }
     }
 
     /// The retry deadline of a refused job passed: submit it again.
-    pub(super) fn retry_job(&mut self) {
+    pub(super) fn retry_job(&mut self, now: Instant) {
         if let Login::Checking(check) = std::mem::replace(&mut self.login, Login::Anonymous) {
-            self.submit(check);
+            self.submit(check, now);
         }
     }
 
@@ -222,7 +223,7 @@ impl FtpSession {
             return self.reply(plain(ErrorCode::AccountDisabled));
         }
         let limit = check.quota.or(svc.config.default_quota);
-        let home = match svc.users.attach(&*svc.storage, &user, limit, svc.config.partial_max_age) {
+        let home = match svc.users.attach(&*svc.storage, &user, limit) {
             Ok(h) => h,
             Err(e) => {
                 log::error!("FTP login {user}: home folder: {e}");
@@ -240,6 +241,9 @@ impl FtpSession {
         self.reply(Reply::new(230, "Logged in."));
         self.login = Login::Authed(Box::new(Authed { user, home, cwd: VPath::root() }));
         self.last_activity = now;
+        // The first session of a user works out its usage, in the
+        // background: commands that need it wait, others are answered.
+        self.start_usage(now, svc);
     }
 
     fn login_failed(&mut self, user: &str, now: Instant, svc: &mut Services) {

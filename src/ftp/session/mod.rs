@@ -17,7 +17,10 @@
 //!   with 150 before and 226 after;
 //! - `files`: the file commands answered on the control connection.
 //!
-//! The session never blocks and never sleeps: a login waits for its job in
+//! - `work`: the jobs handed to the worker pool (PASS's KDF, the usage walk,
+//!   commits, removals, hashes) and their second halves.
+//!
+//! The session never blocks and never sleeps: slow work waits for its job in
 //! an explicit state, a refused login waits for a deadline
 //! ([`crate::session::Endpoint::poll_timeout`]), and while it waits it
 //! reads no further command. Memory is bounded: at most [`MAX_QUEUED`]
@@ -31,6 +34,7 @@ mod dispatch;
 mod files;
 mod login;
 mod transfer;
+mod work;
 
 pub use acceptor::FtpAcceptor;
 pub use login::CredentialCache;
@@ -71,12 +75,14 @@ enum Login {
 
 use crate::ops::{Authed, Origin};
 
-/// Something the session waits for before it handles the next command.
+/// Something the session waits for before it handles the next command
+/// (besides a job that owes a reply: [`work::Pending`]).
 #[derive(Debug)]
 enum Wait {
     Nothing,
-    /// A job on the worker pool (a login's key derivation).
-    Job,
+    /// A command needs this session's job slot, which the user's usage walk
+    /// holds: it is handled again when that job is back.
+    Slot,
     /// The driver is opening a passive listener: the 227 or 229 comes with
     /// its `Listening` answer.
     Listen {
@@ -151,10 +157,10 @@ pub struct FtpSession {
     rest: Option<u64>,
     /// ALLO's size, reserved by the next STOR or APPE.
     allo: Option<u64>,
-    /// HASH waiting for the pool: the path shown and the file's size.
-    hashing: Option<(String, u64)>,
-    /// A failed usage scan was started again for the command waiting.
-    usage_retried: bool,
+    /// The worker-pool job this session waits for (see `work`).
+    job: Option<work::Pending>,
+    /// The command at the head of the queue waited for the usage walk.
+    usage_waited: bool,
     shutting_down: bool,
     phase_start: Instant,
     last_activity: Instant,
@@ -199,8 +205,8 @@ impl FtpSession {
             rename_from: None,
             rest: None,
             allo: None,
-            hashing: None,
-            usage_retried: false,
+            job: None,
+            usage_waited: false,
             shutting_down: false,
             phase_start: now,
             last_activity: now,
@@ -220,6 +226,11 @@ impl FtpSession {
     /// Control output queued and not yet written (for tests and diagnostics).
     pub fn queued_output(&self) -> &[u8] {
         &self.out[self.out_pos..]
+    }
+
+    /// Control input held: undecoded bytes and decoded lines waiting.
+    pub fn held_input(&self) -> usize {
+        self.inbuf.len() + self.lines.iter().map(|l| l.as_ref().map_or(0, String::len)).sum::<usize>()
     }
 
     fn reply(&mut self, r: Reply) {
@@ -257,9 +268,16 @@ impl FtpSession {
     }
 
     /// Whether bytes must keep moving: output waits for the peer, or a
-    /// transfer runs.
+    /// transfer runs (its commit or its prefix hash included).
     fn moving(&self) -> bool {
-        self.pending_output() > 0 || self.transfer_running()
+        self.pending_output() > 0
+            || self.transfer_running()
+            || self.job.as_ref().is_some_and(work::Pending::in_transfer)
+    }
+
+    /// Whether a job that owes a reply is out: no command is handled.
+    fn job_blocks(&self) -> bool {
+        self.job.as_ref().is_some_and(work::Pending::blocks_input)
     }
 }
 

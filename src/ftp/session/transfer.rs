@@ -7,8 +7,10 @@
 //! channel: a download or listing fills a bounded buffer only while the
 //! socket takes it (or hands the file to sendfile when its digest is
 //! cached), an upload writes each read straight to its partial file. The
-//! end: the data socket is closed (`CloseChannel`), an upload is committed,
-//! and only then is `226` sent (see `after_close`). ABOR answers `426` for
+//! end: the data socket is closed (`CloseChannel`), an upload is committed
+//! (a worker-pool job), and only then is `226` sent (see `after_close`). A
+//! RETR after REST of a file without a cached digest first hashes the bytes
+//! before the offset, also on the pool. ABOR answers `426` for
 //! the transfer, then `226`. A lost data connection is `426`; none at all,
 //! `425`.
 //!
@@ -16,6 +18,7 @@
 //! recorded by the shared download and upload objects, as native ones are.
 
 use super::files::{error, wall_clock};
+use super::work::Pending;
 use super::{DataConn, FtpSession};
 use crate::audit::Outcome;
 use crate::ftp::command::Command;
@@ -27,8 +30,9 @@ use crate::ops::upload::{Size, Start, Upload};
 use crate::protocol::messages::EntryKind;
 use crate::protocol::{ErrorCode, WireError};
 use crate::services::Services;
-use crate::session::{Budget, CloseReason, FileRange};
+use crate::session::{Budget, CloseReason, DriverRequest, FileRange};
 use crate::storage::DirListing;
+use crate::worker::JobOutput;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
@@ -144,6 +148,13 @@ impl FtpSession {
                     return self.reply(Reply::new(554, format!("Invalid REST offset: {}.", e.message)));
                 }
                 d.start_at(n);
+                if let Some(job) = d.prefix_job() {
+                    // A resume of a file without a cached digest: the bytes
+                    // before the offset are hashed first, off the loop, so
+                    // the record's digest covers the whole file.
+                    let t = Box::new(Transfer { kind: Kind::Retr(d), started: false, out: Vec::new(), out_pos: 0 });
+                    return self.ask(job, Pending::Prefix(t), now);
+                }
                 Kind::Retr(d)
             }
             Command::Stor(path) | Command::Appe(path) => {
@@ -302,21 +313,69 @@ impl FtpSession {
         }
         // EOF: in stream mode, the end of the file. (A killed client's
         // socket ends with a plain FIN too; plain FTP cannot tell them apart:
-        // docs/FTP.md §4.2.)
-        let Kind::Stor(up) = t.kind else { return Ok(0) };
+        // docs/FTP.md §4.2.) The data socket closes now; the commit (fsync,
+        // rename) runs on the worker pool, and 226 comes after both.
         let sha = up.digest();
-        match up.commit(&sha, svc) {
-            Ok(()) => {
-                let size = up.written();
-                up.end(Outcome::Complete, None, Some(&sha), now, svc);
-                self.close_with(Reply::new(226, format!("Transfer complete: {size} bytes, SHA-256 {sha}.")));
+        match up.commit_job(&sha) {
+            Ok(job) => {
+                self.drop_data();
+                self.ask(job, Pending::Commit(t), now);
             }
             Err(e) => {
-                up.end(Outcome::Fail, Some(&e), None, now, svc);
+                if let Kind::Stor(up) = t.kind {
+                    up.end(Outcome::Fail, Some(&e), None, now, svc);
+                }
                 self.close_with(error(&e));
             }
         }
         Ok(0)
+    }
+
+    /// The upload's commit is back: `226` once the file is in place (and
+    /// the data socket closed), or the failure (the partial stays).
+    pub(super) fn committed(&mut self, t: Transfer, output: JobOutput, now: Instant, svc: &mut Services) {
+        let Kind::Stor(mut up) = t.kind else { return };
+        let reply = match up.committed(output, svc) {
+            Ok(sha) => {
+                let size = up.written();
+                up.end(Outcome::Complete, None, Some(&sha), now, svc);
+                Reply::new(226, format!("Transfer complete: {size} bytes, SHA-256 {sha}."))
+            }
+            Err(e) => {
+                up.end(Outcome::Fail, Some(&e), None, now, svc);
+                error(&e)
+            }
+        };
+        self.reply_after_close(reply);
+    }
+
+    /// The prefix of a resumed RETR is hashed: the transfer goes on as any
+    /// other (waiting for its data connection, or starting now).
+    pub(super) fn prefix_hashed(&mut self, mut t: Transfer, output: JobOutput, now: Instant, svc: &mut Services) {
+        let Kind::Retr(d) = &mut t.kind else { return };
+        if let Err(e) = d.prefix_hashed(output, now, svc) {
+            return self.reply(error(&e));
+        }
+        if self.data == DataConn::None {
+            // The data connection was lost (or never came) meanwhile.
+            let why = WireError::new(ErrorCode::Disconnected, "the data connection failed");
+            self.end_transfer(t, &why, now, svc);
+            return self.reply(Reply::new(425, "Cannot open the data connection."));
+        }
+        self.transfer = Some(Box::new(t));
+        if let DataConn::Open(_) = self.data {
+            self.start_transfer(now);
+        }
+    }
+
+    /// Sends `reply` once the data socket's close is taken by the driver
+    /// (now, if it already was).
+    fn reply_after_close(&mut self, reply: Reply) {
+        if self.requests.iter().any(|r| matches!(r, DriverRequest::CloseChannel { .. })) {
+            self.after_close = Some(reply);
+        } else {
+            self.reply(reply);
+        }
     }
 
     /// A write refused (the quota) or failed (the disk): the data

@@ -2,9 +2,11 @@
 //! (a one-line stand-in for the PROXY protocol) reveals the real peer
 //! before admission; the per-IP limit and the audit logs then see that
 //! address, and the bytes after the preamble reach the session. `data.rs`:
-//! a toy FTP-like endpoint asks for data connections.
+//! a toy FTP-like endpoint asks for data connections. `work.rs`: a toy
+//! endpoint asks for worker jobs.
 
 mod data;
+mod work;
 
 use super::*;
 use crate::protocol::frame;

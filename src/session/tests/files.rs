@@ -5,7 +5,7 @@
 
 use super::pair::{Pair, Store, code, on_both};
 use crate::protocol::frame::encode_to_vec;
-use crate::session::{CloseReason, Endpoint};
+use crate::session::{Channel, CloseReason, Endpoint};
 use crate::storage::memory::Fault;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -165,7 +165,67 @@ fn uploads_round_trip_and_resume(store: Store) {
     assert_eq!(used(&mut p), 2 * data.len() as u64);
 }
 
+fn refused_jobs_are_answered_server_busy_and_lose_nothing(store: Store) {
+    let mut p = Pair::logged_in_on(store, "ida");
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i % 97) as u8).collect();
+    put(&mut p, "f", &data);
+    p.hold_jobs = true;
+    // rm: the removal waits on the pool; meanwhile nothing more is read.
+    p.send(json!({"op": "rm", "path": "f"}));
+    p.send(json!({"op": "pwd"}));
+    p.run();
+    assert!(p.client.frames.is_empty() && p.server.is_waiting() && !p.server.wants_read(Channel::CONTROL));
+    assert_eq!(p.jobs.len(), 1);
+    p.refuse_jobs();
+    let replies = p.headers();
+    assert_eq!(code(&replies[0]), "server_busy", "{replies:?}");
+    assert_eq!(replies[1]["cwd"], "/", "the next request goes on after the refusal");
+    assert!(p.exists("ida", "f"), "nothing was removed");
+    let rec = p.audit_lines("shell_command.log").into_iter().rfind(|r| r["event"] == "rm").unwrap();
+    assert_eq!((rec["outcome"].as_str(), rec["reason"].as_str()), (Some("fail"), Some("server_busy")));
+    // put_done: a refused commit keeps the partial; putting again resumes at its end.
+    p.hold_jobs = true;
+    let ready = one(&mut p, json!({"op": "put", "path": "g", "length": data.len()}));
+    assert_eq!(ready["offset"], 0);
+    let mut bytes = encode_to_vec(&json!({"op": "put_data", "size": data.len()})).unwrap();
+    bytes.extend_from_slice(&data);
+    p.send_raw(&bytes);
+    p.send(json!({"op": "put_done", "sha256": hex::encode(Sha256::digest(&data))}));
+    p.run();
+    p.refuse_jobs();
+    assert_eq!(code(&p.headers()[0]), "server_busy");
+    assert!(!p.exists("ida", "g"));
+    p.hold_jobs = false;
+    let (ready, done) = put(&mut p, "g", &data);
+    assert_eq!((ready["offset"].as_u64(), done["ok"].as_bool()), (Some(data.len() as u64), Some(true)));
+    assert_eq!(used(&mut p), 2 * data.len() as u64);
+    // A resumed get whose prefix hash is refused: an error, and no header.
+    // (A file made behind the server's back has no remembered digest; its
+    // first download is cut after the header, so none is remembered.)
+    // It is larger than the output the session queues ahead, so the cut
+    // download never hashed it all.
+    p.hold_jobs = false;
+    p.plant("ida", "h", &vec![5u8; 1 << 20]);
+    p.room = 1000;
+    p.send(json!({"op": "get", "path": "h"}));
+    p.stall();
+    p.client_reads(usize::MAX);
+    let etag = p.client.partial_header().expect("the header, with a body to come")["etag"].clone();
+    p.room = usize::MAX;
+    let mut cut = second_session(&mut p, "ida");
+    cut.on_close(CloseReason::PeerClosed, p.now, &mut p.svc);
+    p.hold_jobs = true;
+    p.send(json!({"op": "get", "path": "h", "offset": 10, "if_match": etag}));
+    p.run();
+    p.refuse_jobs();
+    let refused = p.headers();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(code(&refused[0]), "server_busy");
+    assert_eq!(p.request(json!({"op": "noop"})), json!({"ok": true}));
+}
+
 on_both!(
+    refused_jobs_are_answered_server_busy_and_lose_nothing,
     file_commands_answer_and_are_audited,
     recursive_rm_frees_usage_and_writes_one_record,
     recursive_rm_of_a_folder_with_an_upload_in_progress_is_busy,

@@ -195,21 +195,24 @@ fn an_upload_cut_by_eof_is_recorded_incomplete_and_resumable() {
 fn requests_wait_for_the_usage_scan_then_continue_in_order(store: Store) {
     let mut p = Pair::checked_on(store);
     p.register("quinn", "pencil-pencil");
+    p.hold_jobs = true;
     p.login("quinn", "pencil-pencil");
     assert!(p.svc.users.scanning(), "a first login starts the usage scan");
+    assert_eq!(p.jobs.len(), 1, "the sweep of stale uploads, as a job");
+    p.send(json!({"op": "pwd"}));
     p.send(json!({"op": "quota"}));
     p.send(json!({"op": "noop"}));
     p.run();
-    assert!(p.client.frames.is_empty(), "quota waits for the scan, and noop behind it");
+    let early = p.headers();
+    assert_eq!(early, vec![json!({"ok": true, "cwd": "/"})], "pwd needs no usage; quota waits, and noop behind it");
     assert!(p.server.is_waiting());
-    while p.svc.users.scanning() {
-        p.svc.users.tick(crate::users::SCAN_BUDGET);
-    }
-    p.server.resume(p.now, &mut p.svc);
+    assert!(!p.server.wants_read(CONTROL), "nothing more is read while a request waits");
+    p.settle();
     let replies = p.headers();
     assert_eq!(replies.len(), 2);
     assert_eq!(replies[0]["used"], 0);
     assert_eq!(replies[1], json!({"ok": true}));
+    assert!(!p.svc.users.scanning());
 }
 
 #[test]

@@ -11,14 +11,17 @@
 //!
 //! A pair runs on the disk storage (a temporary folder) or on the memory
 //! one ([`Store`]); every case that touches storage runs on both
-//! ([`on_both!`]).
+//! ([`on_both!`]). Jobs the session asks for (`DriverRequest::Work`) run at
+//! once on the test's thread, as an instant worker pool, unless the test
+//! holds them ([`Pair::hold_jobs`]) to look at the session while it waits.
 
 use crate::config::Config;
 use crate::protocol::frame::{self, encode_to_vec};
 use crate::protocol::scram::{self, ClientKeys, Exchange};
 use crate::services::Services;
-use crate::session::{Budget, Channel, CloseReason, Endpoint, Session};
+use crate::session::{Budget, Channel, CloseReason, DriverRequest, Endpoint, Session};
 use crate::storage::memory::MemoryStorage;
+use crate::worker::Job;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -110,6 +113,11 @@ impl Client {
         self.frames.push_back(Received { header, body });
     }
 
+    /// The header of a frame whose body is still arriving.
+    pub fn partial_header(&self) -> Option<&Value> {
+        self.partial.as_ref().map(|(header, _, _)| header)
+    }
+
     /// Whether a frame is half received.
     pub fn mid_frame(&self) -> bool {
         !self.inbox.is_empty() || self.partial.is_some()
@@ -178,6 +186,10 @@ pub struct Pair {
     scratch: Vec<u8>,
     /// Set once the session is closed (the driver would have closed it).
     pub closed: bool,
+    /// Keep the jobs the session asks for in `jobs` instead of running them.
+    pub hold_jobs: bool,
+    /// Jobs asked for and held.
+    pub jobs: VecDeque<Job>,
 }
 
 impl Pair {
@@ -215,6 +227,8 @@ impl Pair {
             budget: usize::MAX,
             scratch: vec![0; 256 * 1024],
             closed: false,
+            hold_jobs: false,
+            jobs: VecDeque::new(),
         }
     }
 
@@ -265,14 +279,49 @@ impl Pair {
         old
     }
 
-    /// Finishes the usage scans and lets a waiting request continue, as the
-    /// driver does when a scan completes.
+    /// Runs the held jobs and lets a waiting request continue, as the
+    /// driver does when jobs complete.
     pub fn settle(&mut self) {
-        while self.svc.users.scanning() {
-            self.svc.users.tick(crate::users::SCAN_BUDGET);
-        }
+        self.run_jobs();
         if !self.closed && self.server.is_waiting() {
             self.server.resume(self.now, &mut self.svc);
+        }
+        self.serve();
+    }
+
+    /// Takes the session's requests for the driver: jobs run now (or are
+    /// held). Returns whether there was one.
+    fn serve(&mut self) -> bool {
+        let mut any = false;
+        while let Some(request) = self.server.poll_request() {
+            any = true;
+            match request {
+                DriverRequest::Work(job) if self.hold_jobs => self.jobs.push_back(job),
+                DriverRequest::Work(job) => {
+                    let output = job.run();
+                    self.server.work_done(output, self.now, &mut self.svc);
+                }
+                other => panic!("the native session asked for {other:?}"),
+            }
+        }
+        any
+    }
+
+    /// Refuses the held jobs, as a full pool would: each gets `Busy`.
+    pub fn refuse_jobs(&mut self) {
+        while let Some(mut job) = self.jobs.pop_front() {
+            job.scrub();
+            self.server.work_done(crate::worker::JobOutput::Busy, self.now, &mut self.svc);
+            self.serve();
+        }
+    }
+
+    /// Runs the held jobs, in order, handing each output back.
+    pub fn run_jobs(&mut self) {
+        while let Some(job) = self.jobs.pop_front() {
+            let output = job.run();
+            self.server.work_done(output, self.now, &mut self.svc);
+            self.serve();
         }
     }
 
@@ -315,6 +364,7 @@ impl Pair {
         let mut budget = Budget::new(self.budget);
         let start = budget.left();
         let ch = Channel::CONTROL;
+        let mut served_any = false;
         loop {
             let before = budget.left();
             if self.server.wants_write(ch) && !budget.spent() {
@@ -354,11 +404,13 @@ impl Pair {
                     Err(e) => panic!("read_from: {e}"),
                 }
             }
-            if budget.left() == before {
+            let served = self.serve();
+            served_any |= served;
+            if budget.left() == before && !served {
                 break;
             }
         }
-        budget.left() != start
+        budget.left() != start || served_any
     }
 
     /// Steps until nothing moves, then the client reads everything.

@@ -16,7 +16,12 @@ fn pasv_asks_for_a_listener_from_the_control_peer_only_and_answers_227() {
     assert_eq!(r, ["227 Entering Passive Mode (127,0,0,1,195,87)."]);
     assert_eq!(p.data.listening, Some("127.0.0.1".parse().unwrap()), "only the control peer may connect");
     assert_eq!(p.replies_of("EPSV"), ["229 Entering Extended Passive Mode (|||50007|)"]);
-    assert_eq!(p.requests, ["work", "listen", "close", "listen"], "a new PASV closes the old listener first");
+    // The login's KDF, stale-partial sweep and usage walk, then the data.
+    assert_eq!(
+        p.requests,
+        ["work", "work", "work", "listen", "close", "listen"],
+        "a new PASV closes the old one first"
+    );
     assert_eq!(p.codes_of("EPSV ALL"), [200]);
     assert_eq!(p.codes_of("PASV"), [501]);
     assert_eq!(p.codes_of("EPSV 2"), [522], "an IPv4 control connection");
@@ -254,9 +259,13 @@ fn hash_uses_the_cached_digest_or_asks_the_pool() {
     p.plant("alice", "h.bin", b"hello");
     p.hold_jobs = true;
     assert!(p.cmd("HASH h.bin").is_empty(), "waits for the pool");
-    assert_eq!(p.jobs.last().unwrap(), "HashFile(5)");
+    assert_eq!(p.jobs.last().unwrap(), "Hash");
     p.run_held_jobs();
     assert_eq!(p.replies(), [format!("213 SHA-256 0-4 {} /h.bin", sha(b"hello"))]);
+    // The digest computed on the pool is remembered: the next HASH needs no job.
+    let jobs = p.jobs.len();
+    assert_eq!(p.replies_of("HASH h.bin"), [format!("213 SHA-256 0-4 {} /h.bin", sha(b"hello"))]);
+    assert_eq!(p.jobs.len(), jobs);
     // Uploaded files have their digest cached: no job.
     p.hold_jobs = false;
     p.cmd("EPSV");

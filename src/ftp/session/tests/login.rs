@@ -121,18 +121,18 @@ fn the_credential_cache_skips_the_kdf_only_for_a_password_already_verified() {
     p.register("alice");
     p.replies();
     p.login("alice");
-    assert_eq!(p.jobs.len(), 1);
+    assert_eq!(p.kdfs(), 1);
     p.cmd("USER alice");
     assert_eq!(p.codes_of(&format!("PASS {PASSWORD}")), [230]);
-    assert_eq!(p.jobs.len(), 1, "a verified password within the TTL runs no KDF");
+    assert_eq!(p.kdfs(), 1, "a verified password within the TTL runs no KDF");
     p.cmd("USER alice");
     p.cmd("PASS wrong");
-    assert_eq!(p.jobs.len(), 2, "a guess always runs the KDF");
+    assert_eq!(p.kdfs(), 2, "a guess always runs the KDF");
     p.advance(Duration::from_secs(61));
     p.fire_timer();
     p.cmd("USER alice");
     assert_eq!(p.codes_of(&format!("PASS {PASSWORD}")), [230]);
-    assert_eq!(p.jobs.len(), 3, "the entry expired with its TTL");
+    assert_eq!(p.kdfs(), 3, "the entry expired with its TTL");
     assert_eq!(p.svc.ftp_logins.len(), 1);
     p.svc.ftp_logins.flush_user("alice");
     assert!(p.svc.ftp_logins.is_empty());
@@ -146,7 +146,7 @@ fn with_the_cache_off_every_login_runs_the_kdf() {
     p.login("alice");
     p.cmd("USER alice");
     assert_eq!(p.codes_of(&format!("PASS {PASSWORD}")), [230]);
-    assert_eq!(p.jobs.len(), 2);
+    assert_eq!(p.kdfs(), 2);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod data;
 mod login;
 mod pair;
+mod work;
 
 use pair::{FtpPair, PASSWORD};
 use std::time::Duration;

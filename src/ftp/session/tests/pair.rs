@@ -205,11 +205,15 @@ impl FtpPair {
         self.login(user);
     }
 
-    /// Finishes usage scans and resumes the session, as the driver does.
+    /// Key derivations asked for so far.
+    pub fn kdfs(&self) -> usize {
+        self.jobs.iter().filter(|j| j.starts_with("DeriveKeys")).count()
+    }
+
+    /// Runs held jobs (the usage walk of a login among them) and resumes
+    /// the session, as the driver does when jobs finish.
     pub fn settle(&mut self) {
-        while self.svc.users.scanning() {
-            self.svc.users.tick(crate::users::SCAN_BUDGET);
-        }
+        self.run_held_jobs();
         if self.server.is_waiting() {
             self.server.resume(self.now, &mut self.svc);
         }
@@ -446,7 +450,10 @@ impl FtpPair {
             }
             DriverRequest::Work(job) => {
                 self.requests.push("work".into());
-                self.jobs.push(format!("{job:?}"));
+                self.jobs.push(match &job {
+                    Job::DeriveKeys { iterations, .. } => format!("DeriveKeys({iterations})"),
+                    other => format!("{:?}", other.kind()),
+                });
                 if self.hold_jobs {
                     self.held.push(job);
                 } else {
