@@ -380,11 +380,31 @@ impl FtpSession {
 
     /// A write refused (the quota) or failed (the disk): the data
     /// connection is cut, the partial kept for a resume.
+    ///
+    /// A cut by the quota keeps nothing: the partial is deleted (on the
+    /// pool) before the `552`. A resume could not fit either, and a hidden
+    /// partial would hold the user's quota until the stale-upload sweep
+    /// (an APPE's holds a whole copy of the file appended to).
     fn upload_failed(&mut self, t: Transfer, e: WireError, now: Instant, svc: &mut Services) {
+        if let (Kind::Stor(up), ErrorCode::QuotaExceeded) = (&t.kind, e.code) {
+            let job = up.discard_job();
+            self.drop_data();
+            return self.ask(job, Pending::Discard(Box::new(t), e), now);
+        }
         if let Kind::Stor(up) = t.kind {
             up.end(Outcome::of_failure(e.code), Some(&e), None, now, svc);
         }
         self.close_with(error(&e));
+    }
+
+    /// The partial of an upload cut by the quota is gone: its record, then
+    /// the `552` (after the data socket's close).
+    pub(super) fn discarded(&mut self, t: Transfer, e: WireError, output: JobOutput, now: Instant, svc: &mut Services) {
+        if let Kind::Stor(up) = t.kind {
+            up.discarded(output, svc);
+            up.end(Outcome::of_failure(e.code), Some(&e), None, now, svc);
+        }
+        self.reply_after_close(error(&e));
     }
 
     pub(super) fn data_write(

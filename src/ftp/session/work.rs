@@ -5,7 +5,8 @@
 //! One job at a time per connection, as the driver requires.
 //!
 //! Jobs: PASS's key derivation; the user's stale-partial sweep and usage
-//! walk at the first login; STOR's and APPE's commit at the end of the data;
+//! walk at the first login; STOR's and APPE's commit at the end of the data
+//! (or the deletion of their partial when the quota cut them);
 //! DELE's and RMD's removal; HASH of a file without a cached digest; and the
 //! prefix of a RETR after REST of such a file. While a job owes a reply
 //! (all but the sweep and the walk), no further command is handled, so
@@ -36,6 +37,9 @@ pub(super) enum Pending {
     Scan(Scan),
     /// STOR or APPE: the upload's commit; the data socket is closed.
     Commit(Box<Transfer>),
+    /// STOR or APPE cut by the quota: its partial is deleted, then this
+    /// error is the reply.
+    Discard(Box<Transfer>, crate::protocol::WireError),
     /// DELE or RMD.
     Remove(Removal),
     /// HASH: the path shown, the size, and the file as opened (its digest is
@@ -60,7 +64,7 @@ impl Pending {
 
     /// Whether the job is part of a transfer (the transfer deadline applies).
     pub(super) fn in_transfer(&self) -> bool {
-        matches!(self, Pending::Commit(_) | Pending::Prefix(_))
+        matches!(self, Pending::Commit(_) | Pending::Discard(..) | Pending::Prefix(_))
     }
 }
 
@@ -144,6 +148,7 @@ impl FtpSession {
                 }
             }
             Pending::Commit(t) => self.committed(*t, output, now, svc),
+            Pending::Discard(t, e) => self.discarded(*t, e, output, now, svc),
             Pending::Remove(r) => {
                 let result = crate::ops::files::removed(&self.origin(), svc, r, output);
                 self.reply(super::files::removal(result));
@@ -196,7 +201,7 @@ impl FtpSession {
             Some(Pending::Sweep(scan) | Pending::Scan(scan)) => {
                 svc.users.scan_done(&scan.user, scan.epoch, Err("the scan was abandoned".to_owned()));
             }
-            Some(Pending::Commit(t) | Pending::Prefix(t)) => self.transfer = Some(t),
+            Some(Pending::Commit(t) | Pending::Discard(t, _) | Pending::Prefix(t)) => self.transfer = Some(t),
             Some(_) => log::warn!("session {}: closed while a disk job was running", self.id),
             None => {}
         }

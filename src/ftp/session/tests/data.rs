@@ -142,6 +142,9 @@ fn stor_beyond_the_quota_is_cut_with_552_and_nothing_appears() {
     assert_eq!(p.data.closes, 1, "the data connection is cut");
     assert!(!p.exists("alice", "big.bin"));
     assert_eq!(p.log("upload_file.log").pop().unwrap()["reason"], "quota_exceeded");
+    // Nothing is kept: a hidden partial would hold the quota.
+    assert_eq!(p.svc.users.get("alice").map(|u| (u.used, u.reserved)), Some((0, 0)));
+    assert_eq!(p.memory.usage("alice"), 0);
     assert_eq!(p.codes_of(&format!("ALLO {}", 60_000)), [552]);
     assert_eq!(p.codes_of("ALLO 10"), [200]);
 }
