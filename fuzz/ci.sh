@@ -3,7 +3,7 @@
 # stable toolchain, with nothing installed by hand (no cargo-fuzz, no nightly,
 # no sanitizer). Fuzzing itself is done by hand; see fuzz/README.md.
 #
-# 1. `cargo build` of the three libFuzzer binaries: proves the targets compile
+# 1. `cargo build` of the libFuzzer binaries: proves the targets compile
 #    and link against libFuzzer (libfuzzer-sys builds it with the system C++
 #    compiler).
 # 2. Each binary runs its committed corpus files once, through libFuzzer's own
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 target=target
 quiet=(cargo --quiet)
 "${quiet[@]}" build --manifest-path fuzz/Cargo.toml --target-dir "$target" --bins
-for t in frame_decode ftp_line session session_authed; do
+for t in frame_decode ftp_line ftp_session session session_authed; do
     files=(fuzz/corpus/"$t"/*)
     echo "fuzz/ci.sh: replaying ${#files[@]} $t inputs through the libFuzzer binary"
     "$target/debug/$t" "${files[@]}" > "$target/fuzz-replay-$t.log" 2>&1 ||

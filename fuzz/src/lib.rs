@@ -7,6 +7,10 @@
 //!   ([`conn`]), with a fake clock, by an op script decoded from the input
 //!   ([`script`], [`requests`]); every byte the server sends is checked by
 //!   [`output`].
+//! - [`ftp_line`]: the FTP control-line decoder and command parser.
+//! - [`ftp_session`]: FTP control sessions driven the same way ([`ftp_conn`],
+//!   [`ftp_script`]), the harness playing the driver for data connections
+//!   and jobs; every reply is checked by [`ftp_reply`].
 //!
 //! The counting allocator in [`alloc`] is installed for every binary that
 //! links this crate, so the decoder's "no allocation while incomplete" rule is
@@ -15,7 +19,12 @@
 pub mod alloc;
 pub mod conn;
 pub mod frame_decode;
+pub mod ftp_conn;
 pub mod ftp_line;
+pub mod ftp_reply;
+pub mod ftp_script;
+pub mod ftp_seeds;
+pub mod ftp_session;
 pub mod output;
 pub mod requests;
 pub mod script;

@@ -150,20 +150,20 @@ pub struct Script {
 
 const OPS: u8 = 18;
 
-fn byte(u: &mut Unstructured) -> Result<u8> {
+pub(crate) fn byte(u: &mut Unstructured) -> Result<u8> {
     u.arbitrary()
 }
 
-fn u16le(u: &mut Unstructured) -> Result<u16> {
+pub(crate) fn u16le(u: &mut Unstructured) -> Result<u16> {
     u.arbitrary()
 }
 
-fn bool1(u: &mut Unstructured) -> Result<bool> {
+pub(crate) fn bool1(u: &mut Unstructured) -> Result<bool> {
     u.arbitrary()
 }
 
 /// A run of at most `max_len` bytes: a `u16` length, clamped to what is left.
-fn run(u: &mut Unstructured, max_len: usize) -> Result<Vec<u8>> {
+pub(crate) fn run(u: &mut Unstructured, max_len: usize) -> Result<Vec<u8>> {
     let want = (u16le(u)? as usize).min(max_len).min(u.len());
     Ok(u.bytes(want)?.to_vec())
 }
@@ -179,7 +179,7 @@ impl Prologue {
 }
 
 impl Str {
-    fn decode(u: &mut Unstructured) -> Result<Str> {
+    pub(crate) fn decode(u: &mut Unstructured) -> Result<Str> {
         let sel = byte(u)?;
         if sel < 0xe0 {
             return Ok(Str::Pick(sel));
@@ -188,7 +188,7 @@ impl Str {
         Ok(Str::Raw(u.bytes(len.min(u.len()))?.to_vec()))
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Str::Pick(n) => {
                 assert!(*n < 0xe0, "a dictionary pick must be below 0xe0");

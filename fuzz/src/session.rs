@@ -99,6 +99,11 @@ thread_local! {
     static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
 }
 
+/// This thread's world (made at first use), for the other session targets.
+pub(crate) fn with_world<R>(f: impl FnOnce(&mut World) -> R) -> R {
+    WORLD.with(|w| f(w.borrow_mut().get_or_insert_with(World::new)))
+}
+
 pub(crate) struct Run<'w> {
     pub(crate) w: &'w mut World,
     pub(crate) start: Start,

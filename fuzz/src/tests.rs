@@ -292,3 +292,63 @@ fn failed_logins_lock_the_rest_of_their_run_but_not_the_next_run() {
     assert!(!codes(&frames).iter().any(|c| c == "too_many_attempts"), "{frames:?}");
     assert_eq!(frames.iter().filter(|f| f["user"] == "fuzz").count(), 2, "both connections logged in");
 }
+
+#[test]
+fn replay_ftp_session_corpus() {
+    for (name, data) in corpus("ftp_session") {
+        eprintln!("ftp_session/{name}");
+        crate::ftp_session::run(&data);
+    }
+}
+
+/// The FTP seeds are committed as written, and decode to what encodes them.
+#[test]
+fn ftp_seeds_are_committed_and_survive_a_round_trip() {
+    let write = std::env::var_os("MIOFTP_FUZZ_WRITE_SEEDS").is_some();
+    let dir = corpus_dir("ftp_session");
+    for (name, bytes) in crate::ftp_seeds::ftp_session() {
+        assert_eq!(crate::ftp_script::FtpScript::decode(&bytes).encode(), bytes, "ftp_session/{name}");
+        let path = dir.join(name);
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(committed == bytes, "{} differs from ftp_seeds.rs", path.display());
+    }
+}
+
+/// Each FTP seed reaches what it is for (by the replies it gets).
+#[test]
+fn ftp_seeds_reach_what_they_claim() {
+    let seeds: std::collections::HashMap<_, _> = crate::ftp_seeds::ftp_session().into_iter().collect();
+    let replies = |name: &str| crate::ftp_session::trace(&seeds[name]);
+    let has = |r: &[String], prefix: &str| r.iter().filter(|l| l.starts_with(prefix)).count();
+    let r = replies("files_and_transfers");
+    assert!(has(&r, "226 Transfer complete") >= 4, "{r:#?}");
+    for want in ["250 Renamed", "213 SHA-256", "213-Status", "250 Directory /a removed", "221 "] {
+        assert_eq!(has(&r, want), 1, "{want}: {r:#?}");
+    }
+    assert_eq!(has(&r, "257 "), 2, "MKD and PWD: {r:#?}");
+    assert_eq!(has(&r, "550 "), 0, "{r:#?}");
+    let r = replies("listings");
+    assert_eq!(has(&r, "226 Transfer complete."), 3, "{r:#?}");
+    let r = replies("quota_and_resume");
+    assert!(has(&r, "552 ") >= 1 && has(&r, "426 ") >= 1, "{r:#?}");
+    let r = replies("before_login");
+    assert!(has(&r, "530 Please log in") >= 2 && has(&r, "530 Login incorrect") >= 2, "{r:#?}");
+    assert!(has(&r, "502 ") >= 2 && has(&r, "500 ") == 1 && has(&r, "230 ") == 1, "{r:#?}");
+    let r = replies("active_mode");
+    assert!(has(&r, "200 Active") == 2 && has(&r, "501 Rejected") == 3 && has(&r, "425 ") == 1, "{r:#?}");
+    let r = replies("abort_and_slow_reader");
+    assert!(has(&r, "426 Transfer aborted") == 1 && has(&r, "226 ABOR") == 1 && has(&r, "225 ") == 1, "{r:#?}");
+    let r = replies("pool_busy");
+    assert!(has(&r, "450 Server busy") >= 2, "{r:#?}");
+    let r = replies("timeouts_and_delays");
+    assert!(has(&r, "530 Login incorrect") == 1 && has(&r, "421 ") == 1, "{r:#?}");
+    let r = replies("two_sessions_one_upload");
+    assert!(has(&r, "450 File busy") == 2 && has(&r, "250 /f.txt removed") == 1, "{r:#?}");
+    assert_eq!(has(&r, "421 Server shutting down"), 2, "{r:#?}");
+    let r = replies("flood");
+    assert!(has(&r, "227 ") > 100, "{} PASV answered", has(&r, "227 "));
+}

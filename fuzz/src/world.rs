@@ -101,7 +101,7 @@ impl World {
 
     /// After a run: the layout holds nothing unexpected; then the run's
     /// accounts and homes are removed.
-    fn check_and_clean(&mut self) {
+    pub(crate) fn check_and_clean(&mut self) {
         // The login throttle counts failures on the fake clock, which starts
         // at the same instant every run: a fresh one, or failures of earlier
         // runs would lock the next run's logins.

@@ -276,6 +276,18 @@ impl MemoryStorage {
         })
     }
 
+    /// The bytes of partial uploads' data in a home (checkpoints not
+    /// counted): what may hold a user above the quota once an upload that
+    /// replaced a file stopped part-way (its credit is gone, its partial kept).
+    pub fn partial_usage(&self, user: &str) -> u64 {
+        self.shared.home(user, |home, _, _| match home.dir(&[".mioftp", "partial"]) {
+            Ok(partials) => {
+                partials.entries.iter().filter(|(n, _)| !is_checkpoint(n.as_bytes())).map(|(_, n)| n.tally().1).sum()
+            }
+            Err(_) => 0,
+        })
+    }
+
     /// Removes everything in a home (a test or fuzz run's clean-up).
     pub fn clear_home(&self, user: &str) {
         self.shared.home(user, |home, _, _| home.entries.clear());
