@@ -131,3 +131,23 @@ fn lftp_mirrors_a_200_file_tree_up_and_back_down() {
     let ups = ts.log("upload_file.log");
     assert_eq!(ups.iter().filter(|r| r["outcome"] == "complete" && r["proto"] == "ftp").count(), 200);
 }
+
+/// The README's Python ftplib example, copied out of README.md and run as
+/// written (the port and password put in) against the real server.
+#[test]
+fn the_readme_ftplib_example_runs_as_written() {
+    let python = tools::require("python3", "python3");
+    let ts = server();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("**Python ftplib**").nth(1).expect("the ftplib example");
+    let code = section.split("```python\n").nth(1).and_then(|s| s.split("```").next()).expect("a python block");
+    let code = code.replace("2100", &ts.ftp().port().to_string()).replace("PASSWORD", PASSWORD);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("report.pdf"), b"%PDF-1.4 not really").unwrap();
+    std::fs::create_dir_all(ts.path("home/alice/docs")).unwrap();
+    let out = run(Command::new(&python).arg("-c").arg(&code).current_dir(tmp.path()));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let sha = hex::encode(mioftp::protocol::scram::sha256(b"%PDF-1.4 not really"));
+    assert_eq!(printed.trim(), format!("213 SHA-256 0-18 {sha} /docs/report.pdf"));
+    assert_eq!(std::fs::read(ts.path("home/alice/docs/report.pdf")).unwrap(), b"%PDF-1.4 not really");
+}
