@@ -252,13 +252,19 @@ impl Run<'_> {
         self.conn().map(|c| c.out.since(mark).into_iter().map(|(code, _)| code).collect()).unwrap_or_default()
     }
 
-    /// The size a `226 Transfer complete: N bytes` since `mark` reports.
-    fn completed_size(&mut self, mark: u64) -> Option<usize> {
+    /// The text of the `226` that ended the transfer a macro op started:
+    /// the first 226 after the first 150 since `mark` (an earlier transfer,
+    /// still running when the op began, may end in between with its own).
+    fn own_226(&mut self, mark: u64) -> Option<String> {
         let replies = self.conn().map(|c| c.out.since(mark)).unwrap_or_default();
-        replies.iter().find_map(|(code, text)| {
-            let rest = text.strip_prefix("226 Transfer complete: ").filter(|_| *code == 226)?;
-            rest.split(' ').next()?.parse().ok()
-        })
+        let started = replies.iter().position(|(code, _)| *code == 150)?;
+        replies[started..].iter().find(|(code, _)| *code == 226).map(|(_, text)| text.clone())
+    }
+
+    /// The size a `226 Transfer complete: N bytes` of the op's transfer reports.
+    fn completed_size(&mut self, mark: u64) -> Option<usize> {
+        let text = self.own_226(mark)?;
+        text.strip_prefix("226 Transfer complete: ")?.split(' ').next()?.parse().ok()
     }
 
     fn login(&mut self, user: &str, good: bool) {
@@ -290,6 +296,7 @@ impl Run<'_> {
     fn upload(&mut self, input: &str, how: u8, cut: u16, body: &[u8]) {
         let path = format!("/{}", input.trim_start_matches('/'));
         let before = self.stored(input);
+        let mark = self.mark();
         self.line("EPSV");
         let verb = match how % 3 {
             1 => "APPE",
@@ -303,8 +310,10 @@ impl Run<'_> {
         };
         self.line(&format!("{verb} {path}"));
         self.pump();
-        self.with(|c, now, svc| c.data_open(now, svc));
-        let mark = self.mark();
+        // Only into the data connection this op's EPSV asked for.
+        if !self.with(|c, now, svc| c.data_open(now, svc)) {
+            return;
+        }
         let cut = usize::from(cut);
         let cut_short = how % 3 != 2 && cut > 0 && cut < body.len();
         if let Some(c) = self.conn().filter(|c| c.data.open) {
@@ -342,16 +351,18 @@ impl Run<'_> {
     fn download(&mut self, input: &str, rest: u64) {
         let path = format!("/{}", input.trim_start_matches('/'));
         let file = self.stored(input).and_then(|(_, b)| b);
+        let mark = self.mark();
         self.line("PASV");
         if rest > 0 {
             self.line(&format!("REST {rest}"));
         }
         self.line(&format!("RETR {path}"));
-        let mark = self.mark();
         self.pump();
-        self.with(|c, now, svc| c.data_open(now, svc));
+        if !self.with(|c, now, svc| c.data_open(now, svc)) {
+            return;
+        }
         self.pump();
-        let done = self.codes_since(mark).contains(&226);
+        let done = self.own_226(mark).is_some();
         let got = self.conn().map(|c| c.data.downstream.clone());
         if let (true, Some(file), Some(got)) = (done, file, got) {
             let from = usize::try_from(rest).unwrap_or(usize::MAX).min(file.len());
