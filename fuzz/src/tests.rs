@@ -352,3 +352,15 @@ fn ftp_seeds_reach_what_they_claim() {
     let r = replies("flood");
     assert!(has(&r, "227 ") > 100, "{} PASV answered", has(&r, "227 "));
 }
+
+/// Replays one input (MIOFTP_FUZZ_INPUT) of the ftp_session target and
+/// prints every reply (a debugging aid; passes when the variable is unset).
+#[test]
+fn replay_one_ftp_session() {
+    let Some(path) = std::env::var_os("MIOFTP_FUZZ_FTP_INPUT") else { return };
+    let data = std::fs::read(path).expect("input file");
+    eprintln!("{:#?}", crate::ftp_script::FtpScript::decode(&data));
+    for line in crate::ftp_session::trace(&data) {
+        eprintln!("{line}");
+    }
+}

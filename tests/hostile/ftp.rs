@@ -15,9 +15,12 @@ fn ftp_arena(tweak: impl FnOnce(&mut mioftp::config::Config)) -> Arena {
     })
 }
 
-/// This process's listening TCP sockets on ports 40000-40999 (this test's
+/// This process's listening TCP sockets on ports 20000-20999 (this test's
 /// passive range; the other tests use the default one): /proc/net/tcp's
-/// LISTEN entries whose inode is one of our descriptors.
+/// LISTEN entries whose inode is one of our descriptors. The range is below
+/// Linux's ephemeral ports (32768-60999), so no other test's listener on
+/// port 0 can land in it (one did, at 40000-40999, while tests ran in
+/// parallel).
 fn passive_listeners() -> usize {
     let ours: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
         .into_iter()
@@ -34,7 +37,7 @@ fn passive_listeners() -> usize {
             let f: Vec<&str> = l.split_whitespace().collect();
             let port = f.get(1).and_then(|a| a.rsplit(':').next()).and_then(|p| u16::from_str_radix(p, 16).ok());
             f.get(3) == Some(&"0A")
-                && port.is_some_and(|p| (40000..=40999).contains(&p))
+                && port.is_some_and(|p| (20000..=20999).contains(&p))
                 && f.get(9).is_some_and(|inode| ours.contains(*inode))
         })
         .count()
@@ -60,7 +63,7 @@ fn a_100_kib_control_line_gets_one_500_and_the_session_goes_on() {
 
 #[test]
 fn ten_thousand_pasv_without_a_data_connection_leak_nothing() {
-    let a = ftp_arena(|c| c.ftp.passive_ports = "40000-40999".parse().unwrap());
+    let a = ftp_arena(|c| c.ftp.passive_ports = "20000-20999".parse().unwrap());
     let mut f = Ftp::login(a.server.ftp(), "mallory");
     assert!(f.cmd("PASV").is(227));
     assert_eq!(passive_listeners(), 1);
