@@ -56,6 +56,9 @@ pub struct DataPeer {
     pub eof: bool,
     /// Server to client, since the data connection opened.
     pub downstream: Vec<u8>,
+    /// What the last closed data connection received (kept across the next
+    /// PASV or PORT, for the harness's checks).
+    pub closed: Vec<u8>,
 }
 
 pub struct FtpConn {
@@ -217,7 +220,8 @@ impl FtpConn {
         if self.data.pending.take().is_none() {
             return false;
         }
-        self.data = DataPeer { open: true, ..DataPeer::default() };
+        let closed = std::mem::take(&mut self.data.closed);
+        self.data = DataPeer { open: true, closed, ..DataPeer::default() };
         let peer = SocketAddr::from(([127, 0, 0, 1], 40_001));
         self.s.handle_channel(ChannelEvent::Open { channel: DATA, peer }, now, svc);
         self.check(now, svc);
@@ -290,7 +294,8 @@ impl FtpConn {
                     assert_eq!(from, peer().ip(), "a listener open to another address than the client's");
                     let range = self.cfg.passive_ports;
                     assert_eq!((*ports.start(), *ports.end()), (range.first, range.last), "the passive port range");
-                    self.data = DataPeer { pending: Some(deadline), ..DataPeer::default() };
+                    let closed = std::mem::take(&mut self.data.closed);
+                    self.data = DataPeer { pending: Some(deadline), closed, ..DataPeer::default() };
                     let addr = SocketAddr::new(ip, *ports.start());
                     self.s.handle_channel(ChannelEvent::Listening { channel, addr }, now, svc);
                 }
@@ -298,12 +303,15 @@ impl FtpConn {
                     assert_eq!(channel, DATA);
                     assert!(self.cfg.active, "PORT or EPRT honoured with active mode off");
                     assert!(to.ip() == peer().ip() && to.port() >= 1024, "an FTP bounce to {to}");
-                    self.data = DataPeer { pending: Some(deadline), ..DataPeer::default() };
+                    let closed = std::mem::take(&mut self.data.closed);
+                    self.data = DataPeer { pending: Some(deadline), closed, ..DataPeer::default() };
                 }
                 DriverRequest::CloseChannel { channel } => {
                     assert_eq!(channel, DATA);
                     self.data.pending = None;
-                    self.data.open = false;
+                    if std::mem::take(&mut self.data.open) {
+                        self.data.closed = std::mem::take(&mut self.data.downstream);
+                    }
                 }
                 DriverRequest::Work(job) => {
                     assert!(self.job.is_none(), "a second job while one runs");

@@ -307,7 +307,6 @@ impl Run<'_> {
     fn upload(&mut self, input: &str, how: u8, cut: u16, body: &[u8]) {
         let path = format!("/{}", input.trim_start_matches('/'));
         let before = self.stored(input);
-        let mark = self.mark();
         self.line("EPSV");
         let verb = match how % 3 {
             1 => "APPE",
@@ -321,7 +320,10 @@ impl Run<'_> {
         };
         self.line(&format!("{verb} {path}"));
         self.pump();
-        // Only into the data connection this op's EPSV asked for.
+        // Only into the data connection this op's EPSV asked for; its
+        // transfer's replies come after it opens (an earlier transfer may
+        // end in between).
+        let mark = self.mark();
         if !self.with(|c, now, svc| c.data_open(now, svc)) {
             return;
         }
@@ -369,26 +371,30 @@ impl Run<'_> {
     fn download(&mut self, input: &str, rest: u64) {
         let path = format!("/{}", input.trim_start_matches('/'));
         let file = self.stored(input).and_then(|(_, b)| b);
-        let mark = self.mark();
         self.line("PASV");
         if rest > 0 {
             self.line(&format!("REST {rest}"));
         }
         self.line(&format!("RETR {path}"));
         self.pump();
+        let mark = self.mark();
         if !self.with(|c, now, svc| c.data_open(now, svc)) {
             return;
         }
         self.pump();
         let done = self.own_226(mark, input).is_some() && !input.contains(['\n', '\r']);
-        let got = self.conn().map(|c| c.data.downstream.clone());
+        let got = self.conn().map(|c| if c.data.open { c.data.downstream.clone() } else { c.data.closed.clone() });
         if let (true, Some(file), Some(got)) = (done, file, got) {
             let from = usize::try_from(rest).unwrap_or(usize::MAX).min(file.len());
             // Only if the 150 announced this op's offset (an earlier RETR of
             // the same file, waiting for a data connection, may have taken it).
             let announced = format!("{} ({} bytes).", self.shown(input), file.len() - from);
             let ours = self.conn().is_some_and(|c| c.out.since(mark).iter().any(|(_, t)| t.ends_with(&announced)));
-            assert!(!ours || got == file[from..], "RETR {path} at {rest} answered 226 but sent other bytes");
+            if ours && got != file[from..] {
+                let replies = self.conn().map(|c| c.out.since(mark));
+                let (sent, want) = (got.len(), file.len() - from);
+                panic!("RETR {path} at {rest} answered 226 but sent {sent} other bytes ({want} wanted): {replies:#?}");
+            }
         }
     }
 
