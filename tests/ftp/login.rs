@@ -110,3 +110,17 @@ fn pipelined_commands_are_answered_in_order() {
     let codes: Vec<u16> = (0..6).map(|_| f.reply().code).collect();
     assert_eq!(codes, [200, 215, 200, 200, 200, 200]);
 }
+
+/// FTP connections count toward the same per-address cap as native ones; a
+/// refused one is told `421` (RFC 959's "closing") and closed.
+#[test]
+fn the_per_ip_cap_counts_ftp_connections_and_refuses_with_421() {
+    let ts = TestServer::with_ftp(|c| c.max_per_ip = 2);
+    let _native = ts.client();
+    let mut first = Ftp::connect(ts.ftp());
+    assert!(first.greeting.is(220), "{:?}", first.greeting);
+    let mut refused = Ftp::connect(ts.ftp());
+    assert!(refused.greeting.is(421), "{:?}", refused.greeting);
+    assert!(refused.try_reply().is_none(), "closed after the 421");
+    assert!(first.cmd("NOOP").is(200), "the admitted one goes on");
+}
