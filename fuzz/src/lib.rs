@@ -16,6 +16,7 @@ pub mod alloc;
 pub mod conn;
 pub mod frame_decode;
 pub mod output;
+pub mod quota;
 pub mod requests;
 pub mod script;
 pub mod seeds;
