@@ -26,6 +26,7 @@ pub mod ftp_script;
 pub mod ftp_seeds;
 pub mod ftp_session;
 pub mod output;
+pub mod quota;
 pub mod requests;
 pub mod script;
 pub mod seeds;

@@ -310,6 +310,41 @@ pub fn session_authed() -> Seeds {
                 ],
             ),
         ),
+        // Found by the fuzzer (crash-b049c415…): a replacement of a file,
+        // abandoned, leaves the old file and the partial; `used` is then
+        // above the limit, as PROTOCOL.md §5.7 allows (see `crate::quota`).
+        // The second connection keeps the user's state alive.
+        (
+            "tight_abandoned_replacement",
+            script(
+                "tight",
+                true,
+                vec![
+                    Op::Switch,
+                    Op::Switch,
+                    upload("f.txt", 40_000, 0, true),
+                    upload("f.txt", 27_749, 26_996, true),
+                    Op::Switch,
+                    send(json!({"op": "quota"})),
+                    send(json!({"op": "put", "path": "a", "length": 1})),
+                    Op::Pump,
+                ],
+            ),
+        ),
+        // A replacement still running at the end of the run: 40,000 used
+        // plus 50,000 promised, of which the old file's 40,000 are credited.
+        (
+            "tight_replacement_in_progress",
+            script(
+                "tight",
+                true,
+                vec![
+                    upload("f.txt", 40_000, 0, true),
+                    send(json!({"op": "put", "path": "f.txt", "length": 50_000})),
+                    Op::Pump,
+                ],
+            ),
+        ),
         ("long_listing", {
             let mut ops: Vec<Op> =
                 (0..40).map(|i| send(json!({"op": "mkdir", "path": format!("dir-{i:02}")}))).collect();

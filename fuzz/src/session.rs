@@ -28,7 +28,8 @@
 //! contract's invariants after every call ([`crate::conn`]).
 //! Checked at the end: each user's usage matches the files in the storage
 //! (exactly: checkpoints are counted by neither), and the `tight` user is
-//! within quota; after every connection is closed no user state is left;
+//! within quota, allowing for replaced files kept beside their new copy
+//! ([`crate::quota`]); after every connection is closed no user state is left;
 //! nothing exists on disk but `root/{.lock,accounts/.secret,logs,server.key}`
 //! and an empty `root/accounts/.tokens`, and every home belongs to an account. Then the run's files and accounts are
 //! removed, so runs do not depend on each other.
@@ -371,23 +372,6 @@ impl Run<'_> {
         self.check_usage();
         for i in 0..2 {
             self.close(i, reason(final_close));
-        }
-    }
-
-    /// Every logged-in user's usage, once known, is what the storage holds
-    /// (partial uploads' data included, their checkpoints not, on both sides).
-    fn check_usage(&self) {
-        for user in self.w.storage.users() {
-            let Some(state) = self.w.svc.users.get(&user) else { continue };
-            if !state.ready() {
-                continue;
-            }
-            let held = self.w.storage.usage(&user);
-            let used = state.used;
-            assert_eq!(used, held, "usage of {user} is {used} but {held} bytes are in the storage");
-            if let Some(limit) = state.limit {
-                assert!(used + state.reserved <= limit, "{user} is over quota: {used} + {} > {limit}", state.reserved);
-            }
         }
     }
 }

@@ -135,6 +135,26 @@ fn the_tight_account_has_a_quota() {
     assert!(frames.iter().any(|f| f["used"] == 40_000 && f["limit"] == 65536), "{frames:?}");
 }
 
+/// The old file and the abandoned partial of its replacement are both
+/// kept: 40,000 + 26,996 bytes used under a 65,536-byte quota (PROTOCOL.md
+/// §5.7), and nothing more fits. The end-of-run check allows it
+/// (`crate::quota`); before it did, this seed failed it.
+#[test]
+fn an_abandoned_replacement_may_leave_the_tight_account_over_its_limit() {
+    let frames = trace("session_authed", "tight_abandoned_replacement");
+    let offsets: Vec<_> = frames.iter().filter_map(|f| f["offset"].as_u64()).collect();
+    assert_eq!(offsets, [0, 0], "{frames:?}");
+    assert!(frames.iter().any(|f| f["used"] == 66_996 && f["limit"] == 65536), "{frames:?}");
+    assert_eq!(codes(&frames), ["quota_exceeded"]);
+}
+
+#[test]
+fn a_replacement_may_run_past_the_limit_by_the_old_file() {
+    let frames = trace("session_authed", "tight_replacement_in_progress");
+    assert!(frames.last().is_some_and(|f| f["offset"] == 0 && f["path"] == "/f.txt"), "{frames:?}");
+    assert!(codes(&frames).is_empty(), "{frames:?}");
+}
+
 #[test]
 fn a_second_connection_of_the_same_user_sees_busy() {
     assert_eq!(codes(&trace("session_authed", "busy_on_two_connections")), ["busy"]);

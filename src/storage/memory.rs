@@ -288,6 +288,17 @@ impl MemoryStorage {
         })
     }
 
+    /// The ids of a home's partial uploads, one per data file
+    /// (`.mioftp/partial/<id>.part`), for checks that pair each partial with
+    /// its checkpoint and target ([`HomeStore::partial_len`],
+    /// [`HomeStore::read_checkpoint`]).
+    pub fn partial_ids(&self, user: &str) -> Vec<String> {
+        self.shared.home(user, |home, _, _| match home.dir(&[".mioftp", "partial"]) {
+            Ok(dir) => dir.entries.keys().filter_map(|n| n.strip_suffix(".part")).map(String::from).collect(),
+            Err(_) => Vec::new(),
+        })
+    }
+
     /// Removes everything in a home (a test or fuzz run's clean-up).
     pub fn clear_home(&self, user: &str) {
         self.shared.home(user, |home, _, _| home.entries.clear());
